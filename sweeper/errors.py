@@ -1,0 +1,31 @@
+"""The exceptions sweeper raises on purpose.
+
+Every one of them is a problem the user can fix; the CLI prints its message as one line and
+exits with code 2. Anything else reaching the CLI is a bug in sweeper.
+"""
+
+from __future__ import annotations
+
+
+class SweeperError(Exception):
+    """Root of every error sweeper raises for bad input or an unusable environment."""
+
+
+class StudyError(SweeperError):
+    """A study definition is invalid: unknown field, wrong type or value out of range."""
+
+
+class SearchSpaceError(StudyError):
+    """A search-space primitive was given bounds or values it cannot use."""
+
+
+class DataError(SweeperError):
+    """A dataset is missing, unreadable or too small for the requested split."""
+
+
+class ResultsError(SweeperError):
+    """The results folder cannot be used: locked, unwritable, or made by a different study."""
+
+
+class RunError(SweeperError):
+    """A sweep could not be carried out (for example, no worker could be started)."""

@@ -1,0 +1,109 @@
+"""The hyperparameters a trial understands: name, default, allowed values, and why.
+
+Every hyperparameter can be fixed or searched. The defaults are those of the course
+notebook's `train()` (seed 000), so a study that fixes nothing trains what the notes train.
+A study that names an unknown hyperparameter, or gives one a value outside its rule, is
+refused before anything runs.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from sweeper.errors import StudyError
+
+MODELS = ("mlp", "cnn", "lenet")
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+NORMALIZATIONS = ("none", "bn_before_relu", "bn_after_relu", "layernorm")
+INITS = ("default", "zeros")
+
+
+@dataclass(frozen=True)
+class HParam:
+    name: str
+    default: Any
+    rule: str  # what is allowed, as the error message states it
+    check: Callable[[Any], bool]
+    doc: str
+
+
+def _num(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _one_of(options: tuple[str, ...]) -> Callable[[Any], bool]:
+    return lambda x: x in options
+
+
+HPARAMS: dict[str, HParam] = {
+    h.name: h
+    for h in [
+        HParam("model", "mlp", f"one of {list(MODELS)}", _one_of(MODELS),
+               "mlp: hidden layers of `hidden_size`; cnn: the small CNN of seed 000; "
+               "lenet: the LeNet-style CNN of seed 002 (28x28 inputs)"),
+        HParam("batch_size", 64, "an integer >= 1", lambda x: _int(x) and x >= 1,
+               "images per step; an incomplete last batch is skipped, as in the notes"),
+        HParam("learning_rate", 0.1, "a number > 0", lambda x: _num(x) and x > 0,
+               "step size of the optimizer"),
+        HParam("momentum", 0.9, "a number in [0, 1)", lambda x: _num(x) and 0 <= x < 1,
+               "SGD and RMSprop momentum (Adam ignores it)"),
+        HParam("nesterov", False, "True or False", lambda x: isinstance(x, bool),
+               "Nesterov momentum for SGD (needs momentum > 0)"),
+        HParam("hidden_size", 30, "an integer >= 1", lambda x: _int(x) and x >= 1,
+               "units per hidden layer of the MLP"),
+        HParam("num_layers", 1, "an integer >= 1", lambda x: _int(x) and x >= 1,
+               "number of hidden layers of the MLP"),
+        HParam("optimizer", "sgd", f"one of {list(OPTIMIZERS)}", _one_of(OPTIMIZERS),
+               "the torch.optim optimizer"),
+        HParam("normalization", "none", f"one of {list(NORMALIZATIONS)}", _one_of(NORMALIZATIONS),
+               "where normalization goes in each hidden layer; the CNNs support none "
+               "and bn_after_relu (seed 000's CNNBN)"),
+        HParam("weight_decay", 0.0, "a number >= 0", lambda x: _num(x) and x >= 0,
+               "L2 penalty passed to the optimizer"),
+        HParam("dropout", 0.0, "a number in [0, 1)", lambda x: _num(x) and 0 <= x < 1,
+               "dropout probability after each hidden layer of the MLP"),
+        HParam("epochs", 10, "an integer >= 1", lambda x: _int(x) and x >= 1,
+               "passes over the training set (fewer if early stopping triggers)"),
+        HParam("lr_decay", 1.0, "a number in (0, 1]", lambda x: _num(x) and 0 < x <= 1,
+               "learning rate multiplied by this after every epoch (seed 003); 1 = constant"),
+        HParam("shuffle", True, "True or False", lambda x: isinstance(x, bool),
+               "reshuffle the training set every epoch; False repeats the same mini-batches"),
+        HParam("init", "default", f"one of {list(INITS)}", _one_of(INITS),
+               "default: PyTorch's initialisation; zeros: every parameter zero (seed 000)"),
+        HParam("patience", 0, "an integer >= 0", lambda x: _int(x) and x >= 0,
+               "stop after this many epochs without a lower validation loss; 0 = never"),
+    ]
+}
+
+
+def closest(name: str, known: Any) -> str:
+    """' (did you mean `x`?)' for the nearest known name, or ''."""
+    match = difflib.get_close_matches(name, list(known), n=1, cutoff=0.5)
+    return f" (did you mean `{match[0]}`?)" if match else ""
+
+
+def check_name(name: str, where: str) -> HParam:
+    if name not in HPARAMS:
+        raise StudyError(
+            f"{where}: unknown hyperparameter `{name}`{closest(name, HPARAMS)}; "
+            f"known: {', '.join(HPARAMS)}"
+        )
+    return HPARAMS[name]
+
+
+def check_value(name: str, value: Any, where: str) -> None:
+    hp = check_name(name, where)
+    if not hp.check(value):
+        raise StudyError(f"{where}: `{name}` = {value!r} is not allowed; it must be {hp.rule}")
+
+
+def resolve(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Every hyperparameter with a value: the given ones over the defaults, in registry order."""
+    return {name: params.get(name, hp.default) for name, hp in HPARAMS.items()}

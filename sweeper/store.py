@@ -1,0 +1,225 @@
+"""results/<study>/: trials.csv, curves.csv and the study snapshot, written to survive a kill.
+
+Each finished trial is written as it arrives: its curve rows first, then its one trials.csv
+row, each as a single `write` to a file opened for appending, then `fsync`. The trials.csv
+row is the commit point: on opening, a torn last line is cut off and curve rows whose trial
+has no row are dropped, so a kill at any moment leaves tables that parse and hold no
+duplicate after resuming. A lock (`flock`, released by the kernel when its holder dies, so
+a stale lock never needs cleaning) keeps a second `sweep run` of the same study out.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from sweeper.errors import ResultsError
+from sweeper.hparams import HPARAMS
+from sweeper.trial import METRIC_COLUMNS, TrialResult
+
+TRIALS = "trials.csv"
+CURVES = "curves.csv"
+SNAPSHOT = "study.json"
+SOURCE = "study.py"
+LOCK = ".lock"
+TRIAL_COLUMNS = ["trial", "seed", "status", *HPARAMS, "dataset", *METRIC_COLUMNS, "seconds", "error"]
+CURVE_COLUMNS = ["trial", "seed", "epoch", "iteration", "split", "metric", "value"]
+
+
+def check_writable(root: Path) -> None:
+    """Fail before any training if results cannot be written under root."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / f".write-test-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        raise ResultsError(f"results folder {root} is not writable ({e.strerror}); pass --results DIR with a writable folder") from None
+
+
+class ResultsStore:
+    """The results folder of one study, held open (and locked) for one run."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._lock_fd: int | None = None
+
+    # -- opening ---------------------------------------------------------------------
+    def open(self, snapshot: Mapping[str, Any], source: str | None, restart: bool = False) -> "ResultsStore":
+        check_writable(self.folder.parent)
+        if restart and self.folder.exists():
+            self._lock()
+            self._unlock()
+            aside = self.folder.with_name(f"{self.folder.name}.old-{time.strftime('%Y%m%d-%H%M%S')}")
+            self.folder.rename(aside)
+            self.moved_aside = aside
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._lock()
+        try:
+            self._check_snapshot(snapshot)
+            self._write_snapshot(snapshot, source)
+            self._repair()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _lock(self) -> None:
+        import fcntl
+
+        fd = os.open(self.folder / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 100).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise ResultsError(
+                f"{self.folder} is in use by a running sweep ({holder}); wait for it to finish or stop it first"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} on {os.uname().nodename}\n".encode())
+        self._lock_fd = fd
+
+    def _unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def close(self) -> None:
+        self._unlock()
+
+    def _check_snapshot(self, snapshot: Mapping[str, Any]) -> None:
+        path = self.folder / SNAPSHOT
+        if not path.exists() or not self.rows():
+            return
+        old = json.loads(path.read_text())
+        if old.get("fingerprint") == snapshot["fingerprint"] and old.get("dataset_used") == snapshot["dataset_used"]:
+            return
+        changed = [k for k in sorted(set(old) | set(snapshot))
+                   if k not in ("fingerprint", "seeds", "n_trials", "description", "saved")
+                   and old.get(k) != snapshot.get(k)]
+        detail = "; ".join(f"{k}: {old.get(k)!r} -> {snapshot.get(k)!r}" for k in changed[:3]) or "definition changed"
+        raise ResultsError(
+            f"{self.folder} holds results of a different version of study '{snapshot['name']}' ({detail}); "
+            f"give the study a new name, or pass --restart to move the old results aside and start over"
+        )
+
+    def _write_snapshot(self, snapshot: Mapping[str, Any], source: str | None) -> None:
+        _atomic_write(self.folder / SNAPSHOT, json.dumps({**snapshot, "saved": time.strftime("%Y-%m-%dT%H:%M:%S")},
+                                                         indent=2, default=str) + "\n")
+        if source is not None:
+            _atomic_write(self.folder / SOURCE, source)
+
+    def _repair(self) -> None:
+        """Cut torn last lines, check headers, and drop curve rows of trials with no row."""
+        for name, columns in ((TRIALS, TRIAL_COLUMNS), (CURVES, CURVE_COLUMNS)):
+            path = self.folder / name
+            if not path.exists() or path.stat().st_size == 0:
+                _atomic_write(path, _csv_line(columns))
+                continue
+            _cut_torn_tail(path)
+            with path.open(newline="") as f:
+                header = next(csv.reader(f), [])
+            if header != columns:
+                raise ResultsError(
+                    f"{path} has columns {header[:4]}... that this version of sweeper does not write; "
+                    "pass --restart to move the old results aside"
+                )
+        keep = {(r["trial"], r["seed"]) for r in self.rows()}
+        curves = self.folder / CURVES
+        with curves.open(newline="") as f:
+            rows = list(csv.reader(f))
+        kept = [rows[0]] + [r for r in rows[1:] if (r[0], r[1]) in keep]
+        if len(kept) != len(rows):
+            buf = io.StringIO()
+            csv.writer(buf, lineterminator="\n").writerows(kept)
+            _atomic_write(curves, buf.getvalue())
+
+    # -- reading and writing ----------------------------------------------------------
+    def rows(self) -> list[dict[str, str]]:
+        path = self.folder / TRIALS
+        if not path.exists():
+            return []
+        with path.open(newline="") as f:
+            return [r for r in csv.DictReader(f) if r.get("status")]
+
+    def drop(self, keep: Any) -> int:
+        """Rewrite trials.csv with only the rows for which keep(row) is true; return how many went."""
+        rows = self.rows()
+        kept = [r for r in rows if keep(r)]
+        if len(kept) != len(rows):
+            buf = io.StringIO()
+            w = csv.DictWriter(buf, TRIAL_COLUMNS, lineterminator="\n")
+            w.writeheader()
+            w.writerows(kept)
+            _atomic_write(self.folder / TRIALS, buf.getvalue())
+            self._repair()
+        return len(rows) - len(kept)
+
+    def append(self, result: TrialResult, config: Mapping[str, Any], dataset: str) -> dict[str, Any]:
+        """Write one finished trial: curves, then its row (the commit point). Returns the row."""
+        if result.curves:
+            buf = io.StringIO()
+            w = csv.writer(buf, lineterminator="\n")
+            w.writerows((result.trial, result.seed, *c) for c in result.curves)
+            _append(self.folder / CURVES, buf.getvalue())
+        row = {"trial": result.trial, "seed": result.seed, "status": result.status, **config,
+               "dataset": dataset, **{c: result.metrics.get(c, "") for c in METRIC_COLUMNS},
+               "seconds": round(result.seconds, 4), "error": result.error}
+        buf = io.StringIO()
+        csv.DictWriter(buf, TRIAL_COLUMNS, lineterminator="\n").writerow(row)
+        _append(self.folder / TRIALS, buf.getvalue())
+        return row
+
+
+def _csv_line(values: Iterable[Any]) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(list(values))
+    return buf.getvalue()
+
+
+def _append(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        data = text.encode()
+        while data:
+            data = data[os.write(fd, data):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with tmp.open("w", newline="") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _cut_torn_tail(path: Path) -> None:
+    """A kill in the middle of an append leaves a last line with no newline: remove it."""
+    with path.open("rb+") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        if size == 0:
+            return
+        f.seek(size - 1)
+        if f.read(1) == b"\n":
+            return
+        block = min(size, 1 << 20)
+        while True:
+            f.seek(size - block)
+            chunk = f.read(block)
+            cut = chunk.rfind(b"\n")
+            if cut >= 0 or block == size:
+                f.truncate(size - block + cut + 1 if cut >= 0 else 0)
+                return
+            block = min(size, block * 2)
+

@@ -1,0 +1,75 @@
+"""A trial is one (configuration, seed): the unit of work sent to an executor.
+
+`TrialTask` and `TrialResult` are plain picklable data; `run_trial` is the function a worker
+runs. It never raises for a problem in training: an exception becomes a `failed` result with
+its message, a NaN or infinite loss a `diverged` one.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from sweeper.study import Split
+
+METRIC_COLUMNS = ["train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc",
+                  "best_val_acc", "best_epoch", "epochs_run", "iterations"]
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Everything a worker needs to load a trial's data itself (picklable, hashable)."""
+
+    dataset: str
+    root: str
+    split: Split
+    task: str = "classify"
+
+
+@dataclass(frozen=True)
+class TrialTask:
+    trial: str  # configuration id
+    seed: int
+    config: dict[str, Any]
+    data: DataSpec
+    eval_every: Union[str, int] = "epoch"
+    max_steps: int | None = None  # 1 for a dry run
+
+
+@dataclass
+class TrialResult:
+    trial: str
+    seed: int
+    status: str  # ok, failed or diverged
+    metrics: dict[str, float]
+    seconds: float
+    error: str = ""
+    curves: list[tuple[int, int, str, str, float]] = field(default_factory=list)
+
+    def metric(self, name: str) -> float:
+        return self.metrics.get(name, math.nan)
+
+
+def run_trial(task: TrialTask) -> TrialResult:
+    """Load the task's data (cached in this process) and train; one torch thread per worker,
+    so that results do not depend on how many trials run side by side."""
+    import torch
+
+    from sweeper.train import data as data_mod
+    from sweeper.train.loop import train
+
+    torch.set_num_threads(1)
+    start = time.perf_counter()
+    try:
+        tensors = data_mod.load(task.data)
+        out = train(task.config, task.seed, tensors, task.eval_every, task.max_steps)
+    except Exception as e:  # a failing trial is a row, never a crash of the sweep
+        last = traceback.extract_tb(e.__traceback__)[-1]
+        where = f" ({last.filename.rsplit('/', 1)[-1]}:{last.lineno})" if last else ""
+        return TrialResult(task.trial, task.seed, "failed", {}, time.perf_counter() - start,
+                           f"{type(e).__name__}: {e}{where}")
+    return TrialResult(task.trial, task.seed, out.status, out.metrics, time.perf_counter() - start,
+                       "loss became NaN or infinite" if out.status == "diverged" else "", out.curves)
