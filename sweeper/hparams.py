@@ -46,8 +46,8 @@ HPARAMS: dict[str, HParam] = {
     h.name: h
     for h in [
         HParam("model", "mlp", f"one of {list(MODELS)}", _one_of(MODELS),
-               "mlp: hidden layers of `hidden_size`; cnn: the small CNN of seed 000; "
-               "lenet: the LeNet-style CNN of seed 002 (28x28 inputs)"),
+               "mlp: hidden layers of `hidden_size`; cnn: the small CNN of the course tutorial; "
+               "lenet: the LeNet-style CNN of the course notes (28x28 inputs)"),
         HParam("batch_size", 64, "an integer >= 1", lambda x: _int(x) and x >= 1,
                "images per step; an incomplete last batch is skipped, as in the notes"),
         HParam("learning_rate", 0.1, "a number > 0", lambda x: _num(x) and x > 0,
@@ -64,7 +64,7 @@ HPARAMS: dict[str, HParam] = {
                "the torch.optim optimizer"),
         HParam("normalization", "none", f"one of {list(NORMALIZATIONS)}", _one_of(NORMALIZATIONS),
                "where normalization goes in each hidden layer; the CNNs support none "
-               "and bn_after_relu (seed 000's CNNBN)"),
+               "and the BatchNorm placements (bn_after_relu is the tutorial's CNNBN)"),
         HParam("weight_decay", 0.0, "a number >= 0", lambda x: _num(x) and x >= 0,
                "L2 penalty passed to the optimizer"),
         HParam("dropout", 0.0, "a number in [0, 1)", lambda x: _num(x) and 0 <= x < 1,
@@ -72,11 +72,11 @@ HPARAMS: dict[str, HParam] = {
         HParam("epochs", 10, "an integer >= 1", lambda x: _int(x) and x >= 1,
                "passes over the training set (fewer if early stopping triggers)"),
         HParam("lr_decay", 1.0, "a number in (0, 1]", lambda x: _num(x) and 0 < x <= 1,
-               "learning rate multiplied by this after every epoch (seed 003); 1 = constant"),
+               "learning rate multiplied by this after every epoch (exponential decay); 1 = constant"),
         HParam("shuffle", True, "True or False", lambda x: isinstance(x, bool),
                "reshuffle the training set every epoch; False repeats the same mini-batches"),
         HParam("init", "default", f"one of {list(INITS)}", _one_of(INITS),
-               "default: PyTorch's initialisation; zeros: every parameter zero (seed 000)"),
+               "default: PyTorch's initialisation; zeros: every parameter zero (the tutorial's saddle-point demo)"),
         HParam("patience", 0, "an integer >= 0", lambda x: _int(x) and x >= 0,
                "stop after this many epochs without a lower validation loss; 0 = never"),
     ]

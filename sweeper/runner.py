@@ -137,7 +137,7 @@ def _sweep(study: Study, spec: DataSpec, store: ResultsStore, pool: Executor, dr
             for p in proposals:
                 config = study.config(p.params)
                 trial = config_id(config)
-                labels[trial] = " ".join(f"{k}={v}" for k, v in p.params.items()) or trial
+                labels[trial] = " ".join(f"{k}={_short(v)}" for k, v in p.params.items()) or trial
                 if any(t == trial for _, t in batch):  # proposed twice: train once, tell both
                     batch.append((p, trial))
                     continue
@@ -165,6 +165,10 @@ def _sweep(study: Study, spec: DataSpec, store: ResultsStore, pool: Executor, dr
     summary.seconds = time.monotonic() - start
     summary.best = best_label()
     return summary
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def _collect(pool: Executor, futures: dict[Any, TrialTask], store: ResultsStore, dataset: str,

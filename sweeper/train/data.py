@@ -164,7 +164,15 @@ def _cifar10_class() -> Any:
 
         def _check_integrity(self) -> bool:
             folder = Path(self.root) / self.base_folder
-            return all((folder / name).is_file() for name, _ in self.train_list + self.test_list)
+            names = [name for name, _ in self.train_list + self.test_list] + [self.meta["filename"]]
+            return all((folder / name).is_file() for name in names)
+
+        def _load_meta(self) -> None:
+            import pickle
+
+            with (Path(self.root) / self.base_folder / self.meta["filename"]).open("rb") as f:
+                self.classes = pickle.load(f, encoding="latin1")[self.meta["key"]]
+            self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
 
     return CIFAR10Files
 

@@ -80,7 +80,8 @@ def train(config: Mapping[str, Any], seed: int, data: Tensors, eval_every: Union
     """Train one model; evaluate every `eval_every` ("epoch", "iteration" or k iterations).
 
     Train and validation loss and accuracy are recorded at every evaluation and at the end
-    of every epoch, the test split (if loaded) at the end of every epoch. The last incomplete
+    of every epoch, the test split (if loaded) and the learning rate at the end of every
+    epoch, the mini-batch loss at every iteration. The last incomplete
     batch of an epoch is skipped, as in the notes. `max_steps` stops early (dry runs).
     """
     torch.manual_seed(seed)
@@ -132,6 +133,7 @@ def train(config: Mapping[str, Any], seed: int, data: Tensors, eval_every: Union
                 break
         epochs_run = epoch
         record(epoch, with_test=True)
+        curves.append((epoch, iteration, "train", "lr", optimizer.param_groups[0]["lr"]))
         if status == "diverged" or (max_steps and iteration >= max_steps):
             break
         val_acc, val_loss = last["val_acc"], last["val_loss"]

@@ -1,0 +1,82 @@
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from sweeper import Split
+from sweeper.errors import DataError
+from sweeper.train import data
+from sweeper.trial import DataSpec
+
+
+def test_digits_split_and_scale():
+    t = data.load(DataSpec("digits", "unused", Split(train=300, val=100, test=True)))
+    assert t.x_train.shape == (300, 1, 8, 8) and t.x_val.shape == (100, 1, 8, 8)
+    assert t.x_test.shape == (1797 - data.DIGITS_TRAIN, 1, 8, 8)
+    assert 0.0 <= float(t.x_train.min()) and float(t.x_train.max()) == 1.0
+    assert t.n_outputs == 10 and t.y_train.dtype == torch.int64
+
+
+def test_small_digit_task_is_label_below_three():
+    spec = DataSpec("digits", "unused", Split(train=300, val=100))
+    labels = data.load(spec).y_train
+    binary = data.load(DataSpec("digits", "unused", Split(train=300, val=100), task="small_digit"))
+    assert binary.n_outputs == 1
+    assert torch.equal(binary.y_train, (labels < 3).float())
+
+
+def test_split_too_large_is_a_data_error():
+    with pytest.raises(DataError, match="needs 2000 training images, but the dataset has 1500"):
+        data.load(DataSpec("digits", "unused", Split(train=1500, val=500)))
+
+
+def test_fallback_split_scales_to_fit():
+    assert data.scaled_for(Split(train=2000, val=500), 1500) == Split(train=1200, val=300)
+    assert data.scaled_for(Split(train=100, val=50), 1500) == Split(train=100, val=50)
+
+
+def test_missing_dataset_says_where_to_put_it(tmp_path):
+    with pytest.raises(DataError, match=r"dataset mnist is not under .*MNIST/raw.*--data-dir / SWEEPER_DATA_DIR"):
+        data.prepare("mnist", str(tmp_path))
+    assert not data.is_available("fashion_mnist", str(tmp_path))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dataset, first_labels", [("mnist", [5, 0, 4, 1, 9]), ("fashion_mnist", [9, 0, 0, 3, 0])])
+def test_torchvision_datasets_as_the_notes_slice_them(mnist_root, dataset, first_labels):
+    from torchvision import datasets, transforms
+
+    data.prepare(dataset, mnist_root)
+    t = data.load(DataSpec(dataset, mnist_root, Split(train=2000, val=500, test=True)))
+    assert t.x_train.shape == (2000, 1, 28, 28) and t.x_val.shape == (500, 1, 28, 28)
+    assert t.x_test.shape == (10000, 1, 28, 28)
+    assert t.y_train[:5].tolist() == first_labels
+    cls = datasets.MNIST if dataset == "mnist" else datasets.FashionMNIST
+    official = cls(mnist_root, train=True, transform=transforms.ToTensor())
+    image, label = official[2000]  # the first validation image, as the tutorial's list slices it
+    assert torch.equal(t.x_val[0], image) and int(t.y_val[0]) == label
+
+
+def _write_cifar10(root, per_batch=20):
+    """A small CIFAR-10 in its own on-disk format: pickled dicts of uint8 rows (R, G, B planes)."""
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    for name in names:
+        batch = {"data": rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8),
+                 "labels": rng.integers(0, 10, per_batch).tolist()}
+        (folder / name).write_bytes(pickle.dumps(batch))
+    (folder / "batches.meta").write_bytes(pickle.dumps({"label_names": [f"c{i}" for i in range(10)]}))
+    return pickle.loads((folder / "data_batch_1").read_bytes())
+
+
+def test_cifar10_loads_from_its_own_format(tmp_path):
+    first = _write_cifar10(tmp_path)
+    data.prepare("cifar10", str(tmp_path))
+    t = data.load(DataSpec("cifar10", str(tmp_path), Split(train=80, val=20, test=True)))
+    assert t.x_train.shape == (80, 3, 32, 32) and t.x_test.shape == (20, 3, 32, 32)
+    row = torch.tensor(first["data"][0], dtype=torch.float32) / 255
+    assert torch.equal(t.x_train[0], row.view(3, 32, 32))  # channel planes, as CIFAR-10 stores them
+    assert t.y_train[:20].tolist() == first["labels"]

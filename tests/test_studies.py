@@ -1,0 +1,29 @@
+"""Every study shipped in studies/ loads and survives a dry run (one batch per trial)."""
+
+import io
+import os
+
+import pandas as pd
+import pytest
+
+from sweeper import load_study
+from sweeper.runner import run_study
+from tests.conftest import ROOT
+
+STUDIES = sorted((ROOT / "studies").glob("*.py"))
+
+
+def test_the_advertised_studies_exist():
+    names = {p.stem for p in STUDIES}
+    assert {"lr_momentum", "batch_size", "hidden_size", "optimizer", "normalization", "random_search", "bayes"} <= names
+
+
+@pytest.mark.parametrize("path", STUDIES, ids=lambda p: p.stem)
+def test_dry_run(path, tmp_path):
+    study = load_study(path)
+    assert study.name == path.stem
+    summary = run_study(study, results_root=tmp_path, data_root=os.environ.get("SWEEPER_DATA_DIR", "unused"),
+                        jobs=1, executor="sequential", dry_run=True, show_progress=False, stream=io.StringIO())
+    df = pd.read_csv(tmp_path / f"{study.name}.dry-run" / "trials.csv")
+    assert len(df) == summary.planned == study.planned_configs() * len(study.seed_list)
+    assert (df["status"] == "ok").all(), df["error"].dropna().tolist()
