@@ -74,7 +74,12 @@ class LocalExecutor(Executor):
 
 
 def _init_worker() -> None:
-    """One torch thread per worker: the cores are shared out between workers, not within."""
+    """One torch thread per worker: the cores are shared out between workers, not within.
+    Workers ignore Ctrl-C: the driver alone handles it, saves what finished and stops them,
+    so an interrupted trial is never mistaken for a failed one."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ["OMP_NUM_THREADS"] = "1"
     import torch
 

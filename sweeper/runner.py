@@ -25,7 +25,7 @@ from sweeper.errors import DataError, SweeperError
 from sweeper.executors import Executor, make_executor
 from sweeper.progress import Progress
 from sweeper.samplers import Proposal, make_sampler
-from sweeper.store import ResultsStore
+from sweeper.store import ResultsStore, check_writable
 from sweeper.study import Study, config_id
 from sweeper.trial import DataSpec, TrialResult, TrialTask, run_trial
 
@@ -84,6 +84,7 @@ def run_study(study: Study, *, results_root: Path, data_root: str, jobs: int, ex
         print(msg, file=stream, flush=True)
 
     name = study.name + (".dry-run" if dry_run else "")
+    check_writable(Path(results_root))  # before anything is loaded or trained
     spec = resolve_data(study, data_root, log)
     store = ResultsStore(Path(results_root) / name)
     snapshot = {**study.to_dict(), "fingerprint": study.fingerprint(), "dataset_used": spec.dataset}

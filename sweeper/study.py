@@ -243,7 +243,10 @@ def load_study(path: str | Path) -> Study:
     except SyntaxError as e:
         raise StudyError(f"{path}:{e.lineno}: syntax error: {e.msg}; fix the Python syntax of the study file") from None
     except SweeperError as e:
-        raise StudyError(f"{path}{_line_in(path, e)}: {e}") from None
+        message = str(e)
+        if "field `" not in message:  # raised by a primitive such as uniform(): quote the line that called it
+            message += f" (in `{_source_in(path, e)}`)"
+        raise StudyError(f"{path}{_line_in(path, e)}: {message}") from None
     except Exception as e:  # the study file is user code: report where it failed, not how
         raise StudyError(f"{path}{_line_in(path, e)}: {type(e).__name__}: {e}") from None
     study = namespace.get("study")
@@ -254,6 +257,16 @@ def load_study(path: str | Path) -> Study:
     return study
 
 
-def _line_in(path: Path, exc: BaseException) -> str:
+def _frame_in(path: Path, exc: BaseException) -> traceback.FrameSummary | None:
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve() == path.resolve()]
-    return f":{frames[-1].lineno}" if frames else ""
+    return frames[-1] if frames else None
+
+
+def _line_in(path: Path, exc: BaseException) -> str:
+    frame = _frame_in(path, exc)
+    return f":{frame.lineno}" if frame else ""
+
+
+def _source_in(path: Path, exc: BaseException) -> str:
+    frame = _frame_in(path, exc)
+    return (frame.line or "").strip().rstrip(",") if frame else ""
