@@ -21,6 +21,7 @@ from sweeper.train.data import Tensors
 from sweeper.train.models import build
 
 EVAL_CHUNK = 4096
+DRY_RUN_EVAL = 1024
 
 
 @dataclass
@@ -82,7 +83,8 @@ def train(config: Mapping[str, Any], seed: int, data: Tensors, eval_every: Union
     Train and validation loss and accuracy are recorded at every evaluation and at the end
     of every epoch, the test split (if loaded) and the learning rate at the end of every
     epoch, the mini-batch loss at every iteration. The last incomplete
-    batch of an epoch is skipped, as in the notes. `max_steps` stops early (dry runs).
+    batch of an epoch is skipped, as in the notes. `max_steps` stops early and evaluates on
+    at most DRY_RUN_EVAL images per split (dry runs: a smoke test, not a measurement).
     """
     torch.manual_seed(seed)
     model = build(config, data.input_shape, data.n_outputs)
@@ -107,6 +109,8 @@ def train(config: Mapping[str, Any], seed: int, data: Tensors, eval_every: Union
         if with_test and data.x_test is not None:
             splits.append(("test", data.x_test, data.y_test))
         for split, x, y in splits:
+            if max_steps:
+                x, y = x[:DRY_RUN_EVAL], y[:DRY_RUN_EVAL]
             loss, acc = evaluate(model, loss_fn, x, y)
             last[f"{split}_loss"], last[f"{split}_acc"] = loss, acc
             curves.append((epoch, iteration, split, "loss", loss))
