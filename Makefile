@@ -23,6 +23,7 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check sweeper tests studies
+	$(BIN)/mypy sweeper
 
 clean:
 	rm -rf $(VENV) build *.egg-info

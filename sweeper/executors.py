@@ -10,7 +10,8 @@ from __future__ import annotations
 import concurrent.futures as cf
 import os
 from abc import ABC, abstractmethod
-from typing import Any, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from sweeper.errors import RunError
 
@@ -27,10 +28,10 @@ class Executor(ABC):
     def as_completed(self, futures: Iterable[Any]) -> Iterator[Any]:
         return cf.as_completed(list(futures))
 
-    def shutdown(self, kill: bool = False) -> None:
+    def shutdown(self, kill: bool = False) -> None:  # noqa: B027 (a no-op by default)
         """Release workers; with kill=True do not wait for running tasks."""
 
-    def restart(self) -> None:
+    def restart(self) -> None:  # noqa: B027 (a no-op by default)
         """Start fresh workers after a worker was lost (a broken pool cannot take new work)."""
 
 

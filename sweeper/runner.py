@@ -17,11 +17,12 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
-from sweeper.errors import DataError, SweeperError
+from sweeper.errors import DataError
 from sweeper.executors import Executor, make_executor
 from sweeper.progress import Progress
 from sweeper.samplers import Proposal, make_sampler

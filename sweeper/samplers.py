@@ -35,7 +35,7 @@ class Sampler(ABC):
     @abstractmethod
     def ask(self, n: int) -> list[Proposal]: ...
 
-    def tell(self, proposal: Proposal, value: float | None) -> None:
+    def tell(self, proposal: Proposal, value: float | None) -> None:  # noqa: B027 (a no-op by default)
         """Grid search learns nothing; model-based samplers override this."""
 
 
@@ -63,7 +63,7 @@ class OptunaSampler(Sampler):
             sampler = optuna.samplers.GPSampler(seed=seed)
         else:  # constant_liar: configurations still running count as bad, so none is proposed twice at once
             sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True)
-        self._optuna = optuna.create_study(direction=study.direction, sampler=sampler)
+        self._optuna = optuna.create_study(direction="minimize" if study.direction == "minimize" else "maximize", sampler=sampler)
         self._distributions = {name: dim.to_optuna() for name, dim in study.space.items()}
         self._remaining = int(study.n_trials or 0)
 

@@ -15,8 +15,9 @@ import io
 import json
 import os
 import time
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from sweeper.errors import ResultsError
 from sweeper.hparams import HPARAMS
@@ -50,7 +51,7 @@ class ResultsStore:
         self._lock_fd: int | None = None
 
     # -- opening ---------------------------------------------------------------------
-    def open(self, snapshot: Mapping[str, Any], source: str | None, restart: bool = False) -> "ResultsStore":
+    def open(self, snapshot: Mapping[str, Any], source: str | None, restart: bool = False) -> ResultsStore:
         check_writable(self.folder.parent)
         if restart and self.folder.exists():
             self._lock()

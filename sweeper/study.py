@@ -13,9 +13,10 @@ import json
 import re
 import runpy
 import traceback
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Union
+from typing import Any
 
 from sweeper import hparams
 from sweeper.errors import SearchSpaceError, StudyError, SweeperError
@@ -73,11 +74,11 @@ class Study:
     sampler: str = "grid"  # grid, random or bayes
     bayes_sampler: str = "tpe"  # Optuna sampler for sampler="bayes": tpe or gp
     n_trials: int | None = None  # configurations to try (random and bayes)
-    seeds: Union[int, list[int]] = 5  # a count (0..n-1) or an explicit list
+    seeds: int | list[int] = 5  # a count (0..n-1) or an explicit list
     sampler_seed: int = 0  # seeds random/bayes proposals, so re-runs propose the same configs
     metric: str = "val_acc"  # what ranks configurations and what Bayesian search optimises
     direction: str | None = None  # maximize/minimize; inferred from the metric when None
-    eval_every: Union[str, int] = "epoch"  # "epoch", "iteration" or every k iterations
+    eval_every: str | int = "epoch"  # "epoch", "iteration" or every k iterations
     concurrent_configs: int = 2  # Bayesian search: configurations proposed before results are told
     description: str = ""
 
@@ -131,11 +132,11 @@ class Study:
         if self.sampler == "grid":
             if self.n_trials is not None:
                 raise bad("n_trials", "None for a grid (a grid tries every combination)")
-        elif not _is_int(self.n_trials) or self.n_trials < 1:
+        elif not isinstance(self.n_trials, int) or isinstance(self.n_trials, bool) or self.n_trials < 1:
             raise bad("n_trials", f"an integer >= 1: sampler={self.sampler!r} needs a trial count")
         if self.sampler != "grid" and not self.space:
             raise bad("space", f"non-empty: sampler={self.sampler!r} needs something to search")
-        if _is_int(self.seeds):
+        if isinstance(self.seeds, int) and not isinstance(self.seeds, bool):
             if self.seeds < 1:
                 raise bad("seeds", "a count >= 1 or a non-empty list of distinct integers")
         elif not (isinstance(self.seeds, (list, tuple)) and self.seeds
@@ -143,7 +144,8 @@ class Study:
             raise bad("seeds", "a count >= 1 or a non-empty list of distinct integers >= 0")
         if not _is_int(self.sampler_seed):
             raise bad("sampler_seed", "an integer")
-        if not (self.eval_every in ("epoch", "iteration") or (_is_int(self.eval_every) and self.eval_every >= 1)):
+        every = self.eval_every
+        if not (every in ("epoch", "iteration") or (isinstance(every, int) and not isinstance(every, bool) and every >= 1)):
             raise bad("eval_every", "'epoch', 'iteration' or an integer k >= 1 (every k iterations)")
         if not _is_int(self.concurrent_configs) or self.concurrent_configs < 1:
             raise bad("concurrent_configs", "an integer >= 1")
@@ -151,7 +153,7 @@ class Study:
     # -- derived views -------------------------------------------------------------
     @property
     def seed_list(self) -> list[int]:
-        return list(range(self.seeds)) if _is_int(self.seeds) else list(self.seeds)
+        return list(range(self.seeds)) if isinstance(self.seeds, int) else list(self.seeds)
 
     @property
     def hparam_names(self) -> list[str]:
@@ -168,7 +170,7 @@ class Study:
     def planned_configs(self) -> int:
         return grid_size(self.space) if self.sampler == "grid" else int(self.n_trials or 0)
 
-    def with_seeds(self, seeds: Union[int, list[int]]) -> "Study":
+    def with_seeds(self, seeds: int | list[int]) -> Study:
         return dataclasses.replace(self, seeds=seeds)
 
     def to_dict(self) -> dict[str, Any]:

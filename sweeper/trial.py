@@ -11,7 +11,7 @@ import math
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from sweeper.study import Split
 
@@ -35,7 +35,7 @@ class TrialTask:
     seed: int
     config: dict[str, Any]
     data: DataSpec
-    eval_every: Union[str, int] = "epoch"
+    eval_every: str | int = "epoch"
     max_steps: int | None = None  # 1 for a dry run
 
 

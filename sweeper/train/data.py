@@ -81,12 +81,13 @@ def _build(spec: DataSpec) -> Tensors:
     x_test = y_test = None
     if split.test:
         x_test, y_test = _official(spec.dataset, spec.root, train=False, download=False)
-    ys = [y_all[start:mid], y_all[mid:end], y_test]
+    y_train, y_val = y_all[start:mid], y_all[mid:end]
     n_outputs = 10
-    if spec.task == "small_digit":
-        ys = [None if y is None else (y < 3).float() for y in ys]
+    if spec.task == "small_digit":  # one logit: is the digit 0, 1 or 2?
+        y_train, y_val = (y_train < 3).float(), (y_val < 3).float()
+        y_test = None if y_test is None else (y_test < 3).float()
         n_outputs = 1
-    return Tensors(x_all[start:mid], ys[0], x_all[mid:end], ys[1], x_test, ys[2], n_outputs)
+    return Tensors(x_all[start:mid], y_train, x_all[mid:end], y_val, x_test, y_test, n_outputs)
 
 
 def fit_split(split: Split, available: int) -> Split:

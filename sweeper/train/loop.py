@@ -10,9 +10,9 @@ is printed: the function returns its metrics and curves.
 from __future__ import annotations
 
 import math
-import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Union
+from typing import Any
 
 import torch
 from torch import nn
@@ -76,7 +76,7 @@ def evaluate(model: nn.Module, loss_fn: nn.Module, x: torch.Tensor, y: torch.Ten
     return total_loss / len(x), correct / len(x)
 
 
-def train(config: Mapping[str, Any], seed: int, data: Tensors, eval_every: Union[str, int] = "epoch",
+def train(config: Mapping[str, Any], seed: int, data: Tensors, eval_every: str | int = "epoch",
           max_steps: int | None = None) -> Outcome:
     """Train one model; evaluate every `eval_every` ("epoch", "iteration" or k iterations).
 
@@ -106,7 +106,7 @@ def train(config: Mapping[str, Any], seed: int, data: Tensors, eval_every: Union
 
     def record(epoch: int, with_test: bool) -> None:
         splits = [("train", data.x_train, data.y_train), ("val", data.x_val, data.y_val)]
-        if with_test and data.x_test is not None:
+        if with_test and data.x_test is not None and data.y_test is not None:
             splits.append(("test", data.x_test, data.y_test))
         for split, x, y in splits:
             if max_steps:

@@ -12,7 +12,8 @@ single logit of the small-digit task (seed 002's log_softmax + nll_loss is the s
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 from torch import nn
