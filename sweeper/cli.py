@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,102 @@ def build_parser() -> argparse.ArgumentParser:
                      help="move existing results of this study aside (to <study>.old-<time>) and start over")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress display")
     run.set_defaults(handler=cmd_run)
+    add_report_commands(sub)
     return parser
+
+
+REPORT_EPILOG = """\
+examples:
+  sweep report                          every study under results/
+  sweep report lr_momentum              by name (or results/lr_momentum, or studies/lr_momentum.py)
+  sweep report lr_momentum --results /tmp/r
+
+Writes results/<study>/report/: summary.csv, comparisons.csv, one PNG per plot and index.html,
+which opens in a browser without a network."""
+
+
+def add_report_commands(sub: Any) -> None:
+    report = sub.add_parser("report", help="write a study's report: tables, plots and index.html",
+                            description="Summarise each configuration over its seeds, compare it with the best "
+                                        "one, draw the plots and write index.html.",
+                            epilog=REPORT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    report.add_argument("study", nargs="?", metavar="STUDY",
+                        help="study name, results folder or study file (default: every study under --results)")
+    report.add_argument("--results", default="results", help="results root (default: ./results)")
+    report.set_defaults(handler=cmd_report)
+
+    ls = sub.add_parser("ls", help="list the studies under results/ with their progress",
+                        description="List the studies under the results root: trials done of planned, failures.")
+    ls.add_argument("--results", default="results", help="results root (default: ./results)")
+    ls.set_defaults(handler=cmd_ls)
+
+    show = sub.add_parser("show", help="print a study's best configurations, mean +- 95%% interval and verdict",
+                          description="Print the best configurations of a study with the mean over seeds, its "
+                                      "95% interval, the difference to the best and the verdict.")
+    show.add_argument("study", metavar="STUDY", help="study name, results folder or study file")
+    show.add_argument("--results", default="results", help="results root (default: ./results)")
+    show.add_argument("--top", type=_positive_int, default=10, help="configurations to show (default: 10)")
+    show.set_defaults(handler=cmd_show)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from sweeper.errors import ResultsError
+    from sweeper.report import write_report
+    from sweeper.results import find, list_studies, read_folder
+
+    if args.study is not None:
+        folders = [find(args.study, args.results)]
+    else:
+        folders = list_studies(Path(args.results))
+        if not folders:
+            raise ResultsError(f"no studies under {args.results}/; run `sweep run STUDY.py` first or pass --results DIR")
+    for folder in folders:
+        try:
+            report = write_report(read_folder(folder))
+        except ResultsError as e:
+            if args.study is not None:
+                raise
+            print(f"sweep: skipped: {e}", file=sys.stderr)
+            continue
+        print(f"{folder.name}: {report.index} ({len(report.plots)} plots, summary.csv, comparisons.csv)")
+    return 0
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    from sweeper.results import list_studies, progress
+
+    rows = [progress(f) for f in list_studies(Path(args.results), include_aside=True)]
+    if not rows:
+        print(f"no studies under {args.results}/")
+        return 0
+    table = [["study", "done/planned", "failed", "diverged", "dataset", ""]]
+    for p in rows:
+        table.append([p.folder.name, f"{p.done}/{p.planned if p.planned is not None else '?'}",
+                      str(p.failed), str(p.diverged), p.dataset, p.note])
+    print_table(table)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from sweeper.report_data import display_table
+    from sweeper.results import load
+
+    r = load(args.study, args.results)
+    table = display_table(r.summary, r.comparisons, r.metric).drop(columns=["sd"]).head(args.top)
+    planned = r.planned()
+    print(f"{r.name}: {len(r.trials)}{f'/{planned}' if planned else ''} trials, {len(r.summary)} configurations, "
+          f"seeds {','.join(map(str, r.study.get('seeds', [])))}; {r.metric} ({r.direction}), best first")
+    print_table([list(table.columns), *table.astype(str).values.tolist()])
+    print(textwrap.fill("verdict: 'worse' = below the best with adjusted p < 0.05 (paired by seed, adjusted for the "
+                        "number of comparisons and for picking the best); 'seeds needed' = seeds that would likely "
+                        "tell, if the observed difference is real.", 100))
+    return 0
+
+
+def print_table(rows: list[list[str]]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -88,7 +88,8 @@ def run_study(study: Study, *, results_root: Path, data_root: str, jobs: int, ex
     check_writable(Path(results_root))  # before anything is loaded or trained
     spec = resolve_data(study, data_root, log)
     store = ResultsStore(Path(results_root) / name)
-    snapshot = {**study.to_dict(), "fingerprint": study.fingerprint(), "dataset_used": spec.dataset}
+    snapshot = {**study.to_dict(), "fingerprint": study.fingerprint(), "dataset_used": spec.dataset,
+                "planned_configs": study.planned_configs()}
     store.open(snapshot, source, restart=restart or dry_run)
     if getattr(store, "moved_aside", None):
         log(f"old results of '{study.name}' moved to {store.moved_aside}")

@@ -1,0 +1,139 @@
+"""`sweep report`: results/<study>/report/ with summary.csv, comparisons.csv, plots and index.html.
+
+Which plots a study gets depends on what it searched: learning curves, every seed's final
+metric and the train-versus-validation gap always; a heatmap when two numeric
+hyperparameters were searched on a grid; a point-and-interval plot for each other searched
+hyperparameter with few values; for random and Bayesian search the best-so-far history and
+the metric against each hyperparameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sweeper import plots, report_data, stats
+from sweeper.errors import ResultsError
+from sweeper.results import Results
+
+REPORT = "report"
+SUMMARY_CSV = "summary.csv"
+COMPARISONS_CSV = "comparisons.csv"
+INDEX = "index.html"
+
+
+@dataclass
+class Plot:
+    file: str  # name of the PNG in the report folder
+    caption: str  # what it shows, for the HTML page
+
+
+@dataclass
+class Report:
+    folder: Path
+    plots: list[Plot] = field(default_factory=list)
+
+    @property
+    def index(self) -> Path:
+        return self.folder / INDEX
+
+
+def write_report(results: Results, folder: Path | None = None) -> Report:
+    """Write the report of one study's results (by default into results/<study>/report/)."""
+    if results.trials.empty:
+        raise ResultsError(f"{results.folder}: no finished trials yet; run the study first, then `sweep report`")
+    report = Report(folder or results.folder / REPORT)
+    report.folder.mkdir(parents=True, exist_ok=True)
+    for old in report.folder.glob("*.png"):  # plots of an earlier report that this one may not draw
+        old.unlink()
+    results.summary.to_csv(report.folder / SUMMARY_CSV, index=False)
+    results.comparisons.to_csv(report.folder / COMPARISONS_CSV, index=False)
+    report.plots = list(draw_all(results, report.folder))
+    from sweeper.report_html import render
+
+    report.index.write_text(render(results, report.plots), encoding="utf-8")
+    return report
+
+
+def draw_all(results: Results, folder: Path) -> Iterator[Plot]:
+    name, metric, summary = results.name, results.metric, results.summary
+    label = plots.metric_label(metric)
+    shown = f"the best {report_data.MAX_ROWS} of {len(summary)} configurations" \
+        if len(summary) > report_data.MAX_ROWS else "each configuration"
+    yield from _curves(results, folder)
+    axes = heatmap_axes(results)
+    if axes:
+        x, y = axes
+        data = report_data.heatmap(summary, x, y, metric)
+        others = [n for n in results.searched if n not in axes]
+        extra = f" (best setting of {', '.join(others)} per cell)" if others else ""
+        plots.heatmap(data, folder / "heatmap.png", x=x, y=y, label=label, maximize=results.direction == "maximize",
+                      title=f"{name}: {plots.NAMES.get(metric, metric)} by {x} and {y}{extra}")
+        yield Plot("heatmap.png", f"Mean {label} for every {x} and {y}; each cell also gives the standard "
+                                  f"deviation over seeds, so a difference can be judged against the spread.")
+    plots.seed_strip(report_data.seed_values(results.trials, summary, metric), summary, folder / "seeds.png",
+                     metric=metric, title=f"{name}: every seed's final {plots.NAMES.get(metric, metric)}, {shown}")
+    yield Plot("seeds.png", f"Every seed's final {label} for {shown}, best first, with the mean and its 95 % "
+                            "interval; failed and diverged seeds are counted beside the name.")
+    yield from _per_hyperparameter(results, folder, axes)
+    kind = "loss" if metric.endswith("loss") else "acc"
+    gap = report_data.generalization_gap(results.trials, summary, kind)
+    if gap["mean"].notna().any():
+        plots.gap(gap, folder / "gap.png", kind=f"val_{kind}",
+                  title=f"{name}: training versus validation {plots.NAMES[kind]}, {shown}")
+        yield Plot("gap.png", f"Final training and validation {plots.NAMES[kind]} for {shown}, and the gap between "
+                              "them per seed: a large gap means the network fits its training images much better "
+                              "than unseen ones.")
+
+
+def heatmap_axes(results: Results) -> tuple[str, str] | None:
+    if results.study.get("sampler", "grid") != "grid":
+        return None
+    return report_data.heatmap_axes(results.trials, results.searched)
+
+
+def _curves(results: Results, folder: Path) -> Iterator[Plot]:
+    summary, best = results.summary, stats.best_trial(results.summary)
+    n = min(len(summary), report_data.MAX_PANELS)
+    which = "each configuration" if n == len(summary) else f"the best {n} of {len(summary)} configurations"
+    for split, metric, file in (("val", "acc", "curves_val_acc.png"), ("train", "batch_loss", "curves_train_loss.png")):
+        data = report_data.learning_curves(results.curves, summary, split, metric)
+        if data.empty and metric == "batch_loss":
+            metric, data = "loss", report_data.learning_curves(results.curves, summary, split, "loss")
+        if data.empty:
+            continue
+        what = plots.NAMES[f"{split}_{metric}" if metric != "batch_loss" else metric]
+        smoothing = f", running mean over {data['window'].iloc[0]} mini-batches" if data["window"].iloc[0] > 1 else ""
+        plots.curves(data, folder / file, ylabel=plots.metric_label(f"{split}_{metric}" if metric != "batch_loss"
+                                                                    else "batch_loss"),
+                     title=f"{results.name}: {what}{smoothing}, {which} (#rank)", best=best)
+        yield Plot(file, f"Learning curves of {what} for {which}: the mean over seeds with its 95 % band; the dashed "
+                         f"line repeats the best configuration's mean for comparison{smoothing}.")
+
+
+def _per_hyperparameter(results: Results, folder: Path, heatmap: tuple[str, str] | None) -> Iterator[Plot]:
+    name, metric, summary, trials = results.name, results.metric, results.summary, results.trials
+    label = plots.metric_label(metric)
+    sampled = results.study.get("sampler", "grid") != "grid"
+    if sampled:
+        data = report_data.best_so_far(summary, metric, results.direction)
+        plots.best_so_far(data, folder / "best_so_far.png", label=label,
+                          title=f"{name}: {results.study.get('sampler')} search, best {plots.NAMES.get(metric, metric)} so far")
+        yield Plot("best_so_far.png", f"Each configuration's mean {label} in the order the search tried them, "
+                                      "and the best mean found so far.")
+    numeric = report_data.numeric_searched(trials, results.searched)
+    for hp in results.searched:
+        if heatmap and hp in heatmap:
+            continue
+        file = f"by_{hp}.png"
+        if hp in numeric and (sampled or trials[hp].nunique() > report_data.MAX_LEVELS):  # a continuum
+            log = "log" in str(results.study.get("space", {}).get(hp, ""))
+            plots.metric_vs_value(report_data.metric_vs_value(summary, hp, metric), folder / file, name=hp,
+                                  label=label, log=log, title=f"{name}: {plots.NAMES.get(metric, metric)} against {hp}")
+            yield Plot(file, f"Each configuration's mean {label} (with 95 % interval) against {hp}.")
+        elif 2 <= trials[hp].nunique() <= report_data.MAX_LEVELS:
+            data = report_data.choice_effects(trials, summary, hp, results.searched, metric)
+            plots.choice_effects(data, folder / file, name=hp, label=label,
+                                 title=f"{name}: {plots.NAMES.get(metric, metric)} for each {hp}")
+            yield Plot(file, f"Mean {label} with its 95 % interval for each value of {hp}.")

@@ -1,0 +1,180 @@
+"""The data behind each plot of the report, as tidy DataFrames (drawn by `sweeper.plots`).
+
+Each function takes the tables of `sweeper.results.Results` and the summary of
+`sweeper.stats.summarize` and returns one row per point, band or cell the plot shows, so
+what a picture claims can be tested without looking at pixels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sweeper.stats import mean_ci
+
+MAX_PANELS = 12  # learning-curve panels: the best configurations, by rank
+MAX_ROWS = 25  # configurations in the per-seed and gap plots
+MAX_LEVELS = 12  # more distinct values than this: a continuous axis, not categories or heatmap cells
+MAX_GROUPS = 6  # series in a point-and-interval plot before the other settings are pooled
+SMOOTH_POINTS = 25  # mini-batch losses are averaged over windows of about iterations / SMOOTH_POINTS
+
+
+def ranked(summary: pd.DataFrame, limit: int) -> pd.DataFrame:
+    """The best `limit` configurations, best first (unranked ones last)."""
+    return summary.sort_values("rank", kind="stable", na_position="last").head(limit)
+
+
+def learning_curves(curves: pd.DataFrame, summary: pd.DataFrame, split: str, metric: str,
+                    limit: int = MAX_PANELS) -> pd.DataFrame:
+    """Mean and 95 % band over seeds of one curve, per configuration, against iterations.
+
+    Mini-batch losses (metric "batch_loss") are first smoothed per seed by a running mean, as
+    a single mini-batch's loss is mostly noise. Columns: trial, label, rank, iteration,
+    epoch, n (seeds with a value there), mean, ci_low, ci_high, window.
+    """
+    top = ranked(summary, limit)
+    c = curves[(curves["split"] == split) & (curves["metric"] == metric) & curves["trial"].isin(top["trial"])]
+    columns = ["trial", "label", "rank", "iteration", "epoch", "n", "mean", "ci_low", "ci_high", "window"]
+    if c.empty:
+        return pd.DataFrame(columns=columns)
+    window = max(1, int(round(c["iteration"].max() / SMOOTH_POINTS))) if metric == "batch_loss" else 1
+    c = c.sort_values(["trial", "seed", "iteration"])
+    if window > 1:
+        c = c.assign(value=c.groupby(["trial", "seed"], sort=False)["value"]
+                     .transform(lambda v: v.rolling(window, min_periods=1).mean()))
+        c = c[(c["iteration"] % window == 0) | (c["iteration"] == c.groupby("trial")["iteration"].transform("max"))]
+    parts = []
+    for trial, g in c.groupby("trial", sort=False):
+        grid = g.pivot_table(index=["iteration", "epoch"], columns="seed", values="value", observed=True)
+        s = mean_ci(grid.to_numpy(float))
+        part = grid.index.to_frame(index=False).assign(trial=trial, **s)
+        parts.append(part)
+    out = pd.concat(parts, ignore_index=True).merge(top[["trial", "label", "rank"]], on="trial")
+    out["window"] = window
+    return out.sort_values(["rank", "iteration"], kind="stable")[columns].reset_index(drop=True)
+
+
+def numeric_searched(trials: pd.DataFrame, searched: Sequence[str]) -> list[str]:
+    """Searched hyperparameters with numbers for values (not booleans)."""
+    return [n for n in searched if pd.api.types.is_numeric_dtype(trials[n]) and not pd.api.types.is_bool_dtype(trials[n])]
+
+
+def heatmap_axes(trials: pd.DataFrame, searched: Sequence[str]) -> tuple[str, str] | None:
+    """The first two numeric searched hyperparameters with 2..MAX_LEVELS values each, or None."""
+    fit = [n for n in numeric_searched(trials, searched) if 2 <= trials[n].nunique() <= MAX_LEVELS]
+    return (fit[0], fit[1]) if len(fit) >= 2 else None
+
+
+def heatmap(summary: pd.DataFrame, x: str, y: str, metric: str) -> pd.DataFrame:
+    """One row per (x, y) cell: the mean metric, its sd over seeds and seeds used. Where other
+    searched hyperparameters vary, a cell shows its best configuration (`label` says which)."""
+    best = summary.dropna(subset=[f"{metric}_mean"]).sort_values("rank", kind="stable").drop_duplicates([x, y])
+    out = best[[x, y, "trial", "label", f"{metric}_mean", f"{metric}_sd", "n_ok", "n_failed", "n_diverged"]]
+    out = out.rename(columns={f"{metric}_mean": "mean", f"{metric}_sd": "sd"})
+    return out.sort_values([y, x]).reset_index(drop=True)
+
+
+def seed_values(trials: pd.DataFrame, summary: pd.DataFrame, metric: str, limit: int = MAX_ROWS) -> pd.DataFrame:
+    """Every successful seed's final metric, for the best `limit` configurations: trial,
+    label, rank, seed, value."""
+    top = ranked(summary, limit)[["trial", "label", "rank"]]
+    ok = trials[(trials["status"] == "ok") & trials[metric].notna()][["trial", "seed", metric]]
+    out = top.merge(ok.rename(columns={metric: "value"}), on="trial")
+    return out.sort_values(["rank", "seed"], kind="stable").reset_index(drop=True)
+
+
+def choice_effects(trials: pd.DataFrame, summary: pd.DataFrame, name: str, searched: Sequence[str],
+                   metric: str) -> pd.DataFrame:
+    """Mean and 95 % interval of the metric at each value of one searched hyperparameter.
+
+    With few settings of the other searched hyperparameters, one series per setting (each
+    point is one configuration); with many, every seed of every configuration at a value is
+    pooled into one series. Columns: level, group, mean, ci_low, ci_high, n.
+    """
+    others = [o for o in searched if o != name]
+    groups = summary[others].drop_duplicates() if others else pd.DataFrame(index=[0])
+    if len(groups) <= MAX_GROUPS:
+        out = pd.DataFrame({"level": summary[name].to_numpy(),
+                            "group": [" ".join(f"{o}={r[o]}" for o in others) for _, r in summary.iterrows()]
+                            if others else "", "mean": summary[f"{metric}_mean"].to_numpy(),
+                            "ci_low": summary[f"{metric}_ci_low"].to_numpy(),
+                            "ci_high": summary[f"{metric}_ci_high"].to_numpy(), "n": summary["n_ok"].to_numpy()})
+    else:
+        ok = trials[(trials["status"] == "ok") & trials[metric].notna()]
+        rows = []
+        for level, g in ok.groupby(name, sort=True, observed=True):
+            s = mean_ci(g[metric].to_numpy(float))
+            rows.append({"level": level, "group": f"pooled over {len(groups)} settings of the others",
+                         **{k: float(v) for k, v in s.items() if k != "se" and k != "sd"}})
+        out = pd.DataFrame(rows, columns=["level", "group", "mean", "ci_low", "ci_high", "n"])
+    return out.dropna(subset=["mean"]).reset_index(drop=True)
+
+
+def best_so_far(summary: pd.DataFrame, metric: str, direction: str) -> pd.DataFrame:
+    """For random and Bayesian search: each configuration's mean in the order tried (first
+    appearance in trials.csv) and the best mean so far. Columns: order, trial, label, mean,
+    best_so_far."""
+    mean = summary[f"{metric}_mean"].astype(float)
+    filled = mean.fillna(-np.inf if direction == "maximize" else np.inf)
+    best = filled.cummax() if direction == "maximize" else filled.cummin()
+    return pd.DataFrame({"order": np.arange(1, len(summary) + 1), "trial": summary["trial"], "label": summary["label"],
+                         "mean": mean, "best_so_far": best.replace([np.inf, -np.inf], np.nan)})
+
+
+def metric_vs_value(summary: pd.DataFrame, name: str, metric: str) -> pd.DataFrame:
+    """Each configuration's mean and 95 % interval against one hyperparameter's value."""
+    out = summary[[name, f"{metric}_mean", f"{metric}_ci_low", f"{metric}_ci_high", "rank"]]
+    out = out.rename(columns={name: "value", f"{metric}_mean": "mean", f"{metric}_ci_low": "ci_low",
+                              f"{metric}_ci_high": "ci_high"})
+    return out.dropna(subset=["mean"]).sort_values("value").reset_index(drop=True)
+
+
+def generalization_gap(trials: pd.DataFrame, summary: pd.DataFrame, kind: str = "acc",
+                       limit: int = MAX_ROWS) -> pd.DataFrame:
+    """Final training and validation metric, and their gap (training - validation, paired by
+    seed), with 95 % intervals, for the best `limit` configurations.
+    Columns: trial, label, rank, quantity (train/val/gap), mean, ci_low, ci_high, n."""
+    top = ranked(summary, limit)[["trial", "label", "rank"]]
+    ok = trials[(trials["status"] == "ok")].dropna(subset=[f"train_{kind}", f"val_{kind}"])
+    rows: list[dict[str, Any]] = []
+    for r in top.itertuples():
+        g = ok[ok["trial"] == r.trial]
+        for quantity, values in (("train", g[f"train_{kind}"]), ("val", g[f"val_{kind}"]),
+                                 ("gap", g[f"train_{kind}"] - g[f"val_{kind}"])):
+            s = mean_ci(values.to_numpy(float))
+            rows.append({"trial": r.trial, "label": r.label, "rank": r.rank, "quantity": quantity,
+                         **{k: float(s[k]) for k in ("mean", "ci_low", "ci_high", "n")}})
+    return pd.DataFrame(rows, columns=["trial", "label", "rank", "quantity", "mean", "ci_low", "ci_high", "n"])
+
+
+def display_table(summary: pd.DataFrame, comparisons: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """The summary table people read (in index.html and `sweep show`), best first, as text."""
+    c = comparisons.set_index("trial")
+    rows = []
+    for _, r in ranked(summary, len(summary)).iterrows():
+        k = c.loc[r["trial"]]
+        rows.append({
+            "rank": "" if pd.isna(r["rank"]) else str(r["rank"]),
+            "configuration": r["label"],
+            "seeds ok/failed/diverged": f"{r['n_ok']}/{r['n_failed']}/{r['n_diverged']}",
+            f"{metric} mean [95% CI]": _interval(r[f"{metric}_mean"], r[f"{metric}_ci_low"], r[f"{metric}_ci_high"]),
+            "sd": _num(r[f"{metric}_sd"]),
+            "difference to best [95% CI]": _interval(k["difference"], k["diff_ci_low"], k["diff_ci_high"], sign=True),
+            "p (adjusted)": "" if pd.isna(k["p_adjusted"]) else f"{k['p_adjusted']:.3f}",
+            "verdict": k["verdict"],
+            "seeds needed": "" if pd.isna(k["seeds_needed"]) else str(k["seeds_needed"]),
+        })
+    return pd.DataFrame(rows)
+
+
+def _num(x: Any, sign: bool = False) -> str:
+    return "" if pd.isna(x) else f"{x:+.4f}" if sign else f"{x:.4f}"
+
+
+def _interval(mean: Any, low: Any, high: Any, sign: bool = False) -> str:
+    if pd.isna(mean):
+        return ""
+    return _num(mean, sign) + ("" if pd.isna(low) else f" [{_num(low, sign)}, {_num(high, sign)}]")

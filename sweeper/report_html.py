@@ -1,0 +1,78 @@
+"""index.html of a report: the study, the summary table and the plots, in one file that
+opens offline (inline style, images by relative path, no scripts, nothing fetched)."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from sweeper import stats
+from sweeper.report_data import display_table
+
+if TYPE_CHECKING:
+    from sweeper.report import Plot
+    from sweeper.results import Results
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; padding: 0 1em; color: #222; }
+table { border-collapse: collapse; font-size: 0.85em; margin: 1em 0; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: left; }
+th { background: #f2f2f2; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+tr.worse td { color: #777; }
+tr.best td { font-weight: bold; }
+figure { margin: 2em 0; }
+figure img { max-width: 100%; border: 1px solid #ddd; }
+figcaption { font-size: 0.9em; color: #444; max-width: 60em; }
+.note { font-size: 0.9em; color: #444; max-width: 60em; }
+"""
+
+NUMERIC = ("rank", "sd", "p (adjusted)", "seeds needed", "seeds ok/failed/diverged")
+
+
+def render(results: Results, plots: Sequence[Plot]) -> str:
+    s = results.study
+    e = html.escape
+    facts = [("dataset", s.get("dataset_used", "")), ("search", s.get("sampler", "")),
+             ("metric", f"{results.metric} ({results.direction})"), ("seeds", ", ".join(map(str, s.get("seeds", [])))),
+             ("trials", f"{len(results.trials)} rows, {len(results.summary)} configurations"),
+             ("fixed", ", ".join(f"{k}={v}" for k, v in s.get("fixed", {}).items()))]
+    parts = [f"<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{e(results.name)}: sweep report</title>",
+             f"<style>{STYLE}</style>\n</head>\n<body>", f"<h1>{e(results.name)}</h1>"]
+    if s.get("description"):
+        parts.append(f"<p>{e(s['description'])}</p>")
+    parts.append("<p>" + " &middot; ".join(f"<b>{e(k)}</b>: {e(str(v))}" for k, v in facts if v != "") + "</p>")
+    parts.append("<h2>Configurations, best first</h2>")
+    parts.append(_table(display_table(results.summary, results.comparisons, results.metric)))
+    parts.append(f"<p class=\"note\">{e(_explanation())}</p>")
+    parts.append('<p class="note">Tables: <a href="summary.csv">summary.csv</a> (every final metric, per '
+                 'configuration) and <a href="comparisons.csv">comparisons.csv</a>.</p>')
+    parts.append("<h2>Plots</h2>")
+    for p in plots:
+        parts.append(f'<figure><img src="{e(p.file)}" alt="{e(p.caption)}"><figcaption>{e(p.caption)}</figcaption></figure>')
+    parts.append("</body>\n</html>\n")
+    return "\n".join(parts)
+
+
+def _table(table: Any) -> str:
+    e = html.escape
+    head = "".join(f"<th>{e(c)}</th>" for c in table.columns)
+    rows = []
+    for _, r in table.iterrows():
+        kind = {stats.WORSE: "worse", stats.BEST: "best"}.get(r["verdict"], "")
+        cells = "".join(f'<td class="num">{e(str(v))}</td>' if c in NUMERIC or "[" in c else f"<td>{e(str(v))}</td>"
+                        for c, v in r.items())
+        rows.append(f'<tr class="{kind}">{cells}</tr>')
+    return f'<table id="summary">\n<thead><tr>{head}</tr></thead>\n<tbody>\n' + "\n".join(rows) + "\n</tbody>\n</table>"
+
+
+def _explanation() -> str:
+    return ("Each configuration was trained once per seed; means and 95 % confidence intervals are over its "
+            "successful seeds (failed and diverged seeds are counted, not averaged). The difference to the best "
+            "configuration is paired by seed, on the seeds both finished, with a 95 % interval for that one "
+            "comparison. The adjusted p-value accounts for the number of comparisons and for the best having been "
+            "picked from the same runs; 'worse' means it is below 0.05, so with no real differences a configuration "
+            "is wrongly called worse in at most about 5 % of studies. 'Indistinguishable' is not 'equal': the "
+            "seeds-needed column estimates how many seeds would likely show the observed difference (80 % power), "
+            "if it is real.")
