@@ -18,5 +18,5 @@ study = Study(
     sampler="grid",
     seeds=5,
     metric="val_acc",
-    eval_every="epoch",
+    eval_every="iteration",  # as the tutorial: curves after every mini-batch
 )

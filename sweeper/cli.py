@@ -115,6 +115,14 @@ def add_report_commands(sub: Any) -> None:
     show.add_argument("--top", type=_positive_int, default=10, help="configurations to show (default: 10)")
     show.set_defaults(handler=cmd_show)
 
+    render = sub.add_parser("render", help="fill a Markdown template with tables, intervals and plots from results",
+                            description="Fill a Markdown template's {{...}} directives (about, table, mean, diff, "
+                                        "verdict, plot) from results, writing each referenced study's report first.")
+    render.add_argument("template", metavar="TEMPLATE.md", help="Markdown with {{directive STUDY ...}} placeholders")
+    render.add_argument("--out", "-o", required=True, help="the Markdown file to write; figures go beside it")
+    render.add_argument("--results", default="results", help="results root (default: ./results)")
+    render.set_defaults(handler=cmd_render)
+
 
 def cmd_report(args: argparse.Namespace) -> int:
     from sweeper.errors import ResultsError
@@ -167,6 +175,18 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(textwrap.fill("verdict: 'worse' = below the best with adjusted p < 0.05 (paired by seed, adjusted for the "
                         "number of comparisons and for picking the best); 'seeds needed' = seeds that would likely "
                         "tell, if the observed difference is real.", 100))
+    return 0
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from sweeper.errors import SweeperError
+    from sweeper.findings import render
+
+    template = Path(args.template)
+    if not template.is_file():
+        raise SweeperError(f"{template}: no such template; pass a Markdown file with {{{{table STUDY}}}}-style directives")
+    page = render(template, Path(args.out), Path(args.results))
+    print(f"{args.out}: {len(page.studies)} studies, {len(page.figures)} figures")
     return 0
 
 

@@ -28,7 +28,7 @@ from sweeper.store import CURVE_COLUMNS, CURVES, SNAPSHOT, TRIAL_COLUMNS, TRIALS
 
 STATUSES = ["ok", "failed", "diverged"]
 SPLITS = ["train", "val", "test"]
-CURVE_METRICS = ["loss", "acc", "batch_loss"]
+CURVE_METRICS = ["loss", "acc", "batch_loss", "lr"]
 CHOICES = {"model": hparams.MODELS, "optimizer": hparams.OPTIMIZERS,
            "normalization": hparams.NORMALIZATIONS, "init": hparams.INITS}
 COUNT_COLUMNS = ["best_epoch", "epochs_run", "iterations"]

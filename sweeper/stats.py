@@ -30,7 +30,7 @@ CONFIDENCE = 0.95
 ALPHA = 0.05  # chance of calling any configuration worse when none is
 POWER = 0.80  # power aimed at when estimating the seeds needed
 MAX_SEEDS = 10_000  # seeds_needed is capped here (an effect this small is not worth seeds)
-FINAL_METRICS = ["val_acc", "val_loss", "best_val_acc", "train_acc", "train_loss", "test_acc", "test_loss"]
+FINAL_METRICS = ["val_acc", "val_loss", "best_val_acc", "best_epoch", "train_acc", "train_loss", "test_acc", "test_loss"]
 WORSE, SAME, BEST, UNTESTED = "worse", "indistinguishable from the best", "best", "too few common seeds"
 
 

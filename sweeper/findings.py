@@ -1,0 +1,170 @@
+"""`sweep render`: a Markdown page whose numbers, tables and figures come from results.
+
+A template is ordinary Markdown with directives in double braces, each replaced by what the
+results folder says, so a page of findings can be regenerated after every re-run and never
+quotes a stale number:
+
+    {{about STUDY}}                       dataset, configurations x seeds, failures, training time
+    {{table STUDY}}                       the ranked summary: mean [95% CI], difference to best, verdict
+    {{mean STUDY name=value ...}}         one configuration's mean [95% CI] of the study's metric
+    {{mean STUDY name=value metric=M}}    ... of another final metric (val_loss, best_epoch, train_acc, ...)
+    {{diff STUDY name=value ...}}         its difference to the best [95% CI] and adjusted p-value
+    {{verdict STUDY name=value ...}}      best / indistinguishable from the best / worse
+    {{plot STUDY NAME}}                   a report figure (NAME.png), copied next to the page
+
+Each study's report is written first (`sweep report`), so the figures exist and match.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+
+from sweeper.errors import SweeperError
+from sweeper.report import write_report
+from sweeper.report_data import display_table
+from sweeper.results import Results, find, read_folder
+
+DIRECTIVE = re.compile(r"\{\{\s*(\w+)\s+([^}]*?)\s*\}\}")
+FIGURES = "figures"
+
+
+class TemplateError(SweeperError):
+    """A directive in a findings template cannot be filled."""
+
+
+@dataclass
+class Page:
+    text: str
+    studies: list[str]
+    figures: list[Path]
+
+
+def render(template: Path, out: Path, results_root: Path) -> Page:
+    """Fill the template from the results under results_root and write it to `out`."""
+    source = template.read_text(encoding="utf-8")
+    loaded: dict[str, Results] = {}
+    figures: list[Path] = []
+
+    def results(name: str, where: str) -> Results:
+        if name not in loaded:
+            try:
+                loaded[name] = read_folder(find(name, results_root))
+            except SweeperError as e:
+                raise TemplateError(f"{where}: {e}") from None
+            write_report(loaded[name])
+        return loaded[name]
+
+    def fill(match: re.Match[str]) -> str:
+        line = source.count("\n", 0, match.start()) + 1
+        where = f"{template}:{line}"
+        verb, args = match.group(1), match.group(2).split()
+        if verb not in VERBS:
+            raise TemplateError(f"{where}: unknown directive `{verb}`; known: {', '.join(VERBS)}")
+        if not args:
+            raise TemplateError(f"{where}: `{verb}` needs a study name")
+        r = results(args[0], where)
+        if verb == "plot":
+            return _plot(r, args[1:], out, figures, where)
+        return VERBS[verb](r, args[1:], where)
+
+    text = DIRECTIVE.sub(fill, source)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    return Page(text, list(loaded), figures)
+
+
+def _about(r: Results, args: list[str], where: str) -> str:
+    t = r.trials
+    counts = t["status"].value_counts()
+    minutes = t["seconds"].sum() / 60
+    configs, seeds = t["trial"].nunique(), t["seed"].nunique()
+    datasets = ", ".join(sorted(t["dataset"].astype(str).unique()))
+    return (f"{datasets}, {configs} configuration{'s' * (configs != 1)} × {seeds} seeds = {len(t)} trials "
+            f"({counts.get('failed', 0)} failed, {counts.get('diverged', 0)} diverged), "
+            f"{minutes:.1f} min of training")
+
+
+def _table(r: Results, args: list[str], where: str) -> str:
+    table = display_table(r.summary, r.comparisons, r.metric).drop(columns=["sd"])
+    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in table.values.tolist()]
+    return "\n".join(lines)
+
+
+def _row(r: Results, args: list[str], where: str) -> tuple[pd.Series, str]:
+    """The summary row that the name=value filters pick, and the metric asked for."""
+    filters = dict(a.split("=", 1) for a in args if "=" in a)
+    metric = filters.pop("metric", r.metric)
+    rows = r.summary
+    for name, value in filters.items():
+        if name not in rows:
+            raise TemplateError(f"{where}: `{name}` is not searched in {r.name}; searched: {', '.join(r.searched)}")
+        rows = rows[rows[name].map(lambda v: _same(v, value))]
+    if len(rows) != 1:
+        raise TemplateError(f"{where}: {' '.join(args) or 'no filter'} matches {len(rows)} configurations of "
+                            f"{r.name}, not one; name every searched hyperparameter")
+    if f"{metric}_mean" not in rows:
+        raise TemplateError(f"{where}: no metric `{metric}` in {r.name}")
+    return rows.iloc[0], metric
+
+
+def _same(value: Any, text: str) -> bool:
+    if str(value) == text:
+        return True
+    try:
+        return math.isclose(float(value), float(text))
+    except (TypeError, ValueError):
+        return False
+
+
+def _mean(r: Results, args: list[str], where: str) -> str:
+    row, metric = _row(r, args, where)
+    digits = 2 if metric in ("best_epoch", "epochs_run") else 3
+    mean, low, high = (row[f"{metric}_{k}"] for k in ("mean", "ci_low", "ci_high"))
+    if pd.isna(low):
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def _comparison(r: Results, args: list[str], where: str) -> pd.Series:
+    row, _ = _row(r, args, where)
+    return r.comparisons.set_index("trial").loc[row["trial"]]
+
+
+def _diff(r: Results, args: list[str], where: str) -> str:
+    c = _comparison(r, args, where)
+    if pd.isna(c["difference"]) or c["difference"] == 0 and c["verdict"] == "best":
+        return "the best configuration"
+    return (f"{c['difference']:+.3f} [{c['diff_ci_low']:+.3f}, {c['diff_ci_high']:+.3f}] "
+            f"(adjusted p = {c['p_adjusted']:.3f})")
+
+
+def _verdict(r: Results, args: list[str], where: str) -> str:
+    return str(_comparison(r, args, where)["verdict"])
+
+
+def _plot(r: Results, args: list[str], out: Path, figures: list[Path], where: str) -> str:
+    if len(args) != 1:
+        raise TemplateError(f"{where}: write {{{{plot STUDY NAME}}}}, e.g. {{{{plot {r.name} seeds}}}}")
+    source = r.folder / "report" / f"{args[0]}.png"
+    if not source.exists():
+        drawn = sorted(p.stem for p in source.parent.glob("*.png"))
+        raise TemplateError(f"{where}: {r.name} has no plot `{args[0]}`; its report has: {', '.join(drawn)}")
+    target = out.parent / FIGURES / f"{r.name}-{args[0]}.png"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+    figures.append(target)
+    return f"![{r.name}: {args[0]}]({FIGURES}/{target.name})"
+
+
+VERBS: dict[str, Callable[[Results, list[str], str], str]] = {
+    "about": _about, "table": _table, "mean": _mean, "diff": _diff, "verdict": _verdict,
+    "plot": lambda r, a, w: "",  # handled in render: it writes a file next to the page
+}

@@ -1,0 +1,48 @@
+import io
+
+import pandas as pd
+import pytest
+
+from sweeper.findings import TemplateError, render
+from sweeper.runner import run_study
+from tests.conftest import tiny_study
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    root = tmp_path_factory.mktemp("results")
+    run_study(tiny_study(seeds=3), results_root=root, data_root="unused", jobs=1, executor="sequential",
+              show_progress=False, stream=io.StringIO())
+    return root
+
+
+def _render(tmp_path, results, text):
+    (tmp_path / "t.md").write_text(text)
+    return render(tmp_path / "t.md", tmp_path / "out" / "page.md", results)
+
+
+def test_numbers_and_tables_come_from_the_results(tmp_path, results):
+    page = _render(tmp_path, results, "{{about tiny}}\n\n{{table tiny}}\n\nm0: {{mean tiny momentum=0.0}}\n"
+                                      "v: {{verdict tiny momentum=0.0}}\n{{plot tiny seeds}}\n")
+    df = pd.read_csv(results / "tiny" / "trials.csv")
+    mean = df[df["momentum"] == 0.0]["val_acc"].mean()
+    assert f"m0: {mean:.3f} [" in page.text
+    assert "digits, 2 configurations × 3 seeds = 6 trials (0 failed, 0 diverged)" in page.text
+    assert page.text.count("| momentum=0.") == 2 and "| rank |" in page.text
+    assert "v: best" in page.text or "v: indistinguishable from the best" in page.text or "v: worse" in page.text
+    assert "![tiny: seeds](figures/tiny-seeds.png)" in page.text
+    assert (tmp_path / "out" / "figures" / "tiny-seeds.png").stat().st_size > 1000
+    assert (tmp_path / "out" / "page.md").read_text() == page.text
+
+
+@pytest.mark.parametrize("text, message", [
+    ("{{frobnicate tiny}}", "t.md:1: unknown directive `frobnicate`"),
+    ("\n{{mean nosuch momentum=0.0}}", "t.md:2:"),
+    ("{{mean tiny}}", "matches 2 configurations of tiny, not one"),
+    ("{{mean tiny optimizer=sgd}}", "`optimizer` is not searched in tiny"),
+    ("{{mean tiny momentum=0.0 metric=nope}}", "no metric `nope`"),
+    ("{{plot tiny nope}}", "tiny has no plot `nope`"),
+])
+def test_template_errors_name_the_line_and_the_fix(tmp_path, results, text, message):
+    with pytest.raises(TemplateError, match=message.replace("(", r"\(")):
+        _render(tmp_path, results, text)
