@@ -107,7 +107,7 @@ def _row(r: Results, args: list[str], where: str) -> tuple[pd.Series, str]:
     for name, value in filters.items():
         if name not in rows:
             raise TemplateError(f"{where}: `{name}` is not searched in {r.name}; searched: {', '.join(r.searched)}")
-        rows = rows[rows[name].map(lambda v: _same(v, value))]
+        rows = rows[[_same(v, value) for v in rows[name]]]
     if len(rows) != 1:
         raise TemplateError(f"{where}: {' '.join(args) or 'no filter'} matches {len(rows)} configurations of "
                             f"{r.name}, not one; name every searched hyperparameter")
