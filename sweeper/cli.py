@@ -7,6 +7,7 @@ and friends are imported by the command that needs them.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
@@ -15,6 +16,7 @@ from typing import Any
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
+SCHEDULER_ENV = "SWEEPER_SCHEDULER"  # the Dask scheduler's address when --scheduler is not given
 
 DESCRIPTION = """\
 Hyperparameter sweeps for PyTorch that take random seeds seriously: every configuration
@@ -26,9 +28,12 @@ examples:
   sweep run studies/lr_momentum.py                 grid over learning rate x momentum, 5 seeds
   sweep run studies/bayes.py --jobs 2 --seeds 8    Bayesian search, 8 seeds per configuration
   sweep run studies/lr_momentum.py --dry-run       one batch per trial, into results/<study>.dry-run/
+  sweep run studies/bayes.py --executor dask --scheduler tcp://10.0.0.5:8786
+                                                   on a Dask cluster (see docs/scaling-out.md)
 
 Running the same command again trains only what is missing (after a crash or Ctrl-C).
-Data root: --data-dir, else $SWEEPER_DATA_DIR, else ./data (torchvision's layout)."""
+Data root: --data-dir, else $SWEEPER_DATA_DIR, else ./data (torchvision's layout); a Dask worker
+reads from its own $SWEEPER_WORKER_DATA_DIR instead when that is set."""
 
 
 def _positive_int(text: str) -> int:
@@ -69,8 +74,16 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override the study's seeds: a count (8 = seeds 0..7) or a list (0,1,2)")
     run.add_argument("--data-dir", default=None, help="dataset root (default: $SWEEPER_DATA_DIR or ./data)")
     run.add_argument("--results", default="results", help="results root (default: ./results)")
-    run.add_argument("--executor", default="local", choices=["local", "sequential"],
-                     help="local: joblib worker processes (default); sequential: in this process, for debugging")
+    run.add_argument("--executor", default="local", choices=["local", "sequential", "dask"],
+                     help="local: joblib worker processes (default); sequential: in this process, for debugging; "
+                          "dask: tasks on a Dask cluster (see --scheduler)")
+    run.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                     help="with --executor dask: the cluster's scheduler (default: $SWEEPER_SCHEDULER; "
+                          "without either, a local Dask cluster of --jobs workers)")
+    run.add_argument("--async", dest="asynchronous", action=argparse.BooleanOptionalAction, default=None,
+                     help="Bayesian search: ask for a new configuration as each one finishes, instead of in "
+                          "batches of concurrent_configs whose proposals do not depend on timing "
+                          "(default: on with --executor dask, off otherwise)")
     run.add_argument("--dry-run", action="store_true",
                      help="one batch per trial, written to <results>/<study>.dry-run/: a smoke test")
     run.add_argument("--retry-failed", action="store_true", help="run trials recorded as failed again")
@@ -197,6 +210,7 @@ def print_table(rows: list[list[str]]) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from sweeper.errors import RunError
     from sweeper.executors import default_jobs
     from sweeper.runner import default_data_root, run_study
     from sweeper.study import load_study
@@ -204,16 +218,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     study = load_study(args.study)
     if args.seeds is not None:
         study = study.with_seeds(args.seeds)
+    if args.scheduler and args.executor != "dask":
+        raise RunError(f"--scheduler needs --executor dask, but got --executor {args.executor}")
     jobs = args.jobs or default_jobs()
+    options = {"scheduler": args.scheduler or os.environ.get(SCHEDULER_ENV)} if args.executor == "dask" else {}
     summary = run_study(
         study, results_root=Path(args.results), data_root=args.data_dir or default_data_root(),
         jobs=jobs, executor=args.executor, dry_run=args.dry_run, retry_failed=args.retry_failed,
         restart=args.restart, source=Path(args.study).read_text(), show_progress=not args.quiet,
+        executor_options=options, asynchronous=args.asynchronous,
     )
+    where = f"the Dask cluster at {options['scheduler']}" if options.get("scheduler") else f"{jobs} jobs"
     minutes, seconds = divmod(int(summary.seconds), 60)
     print(f"{study.name}: {summary.trained + summary.reused} of {summary.planned} trials done "
           f"({summary.trained} trained now, {summary.reused} from earlier runs, {summary.failed} failed, "
-          f"{summary.diverged} diverged) in {minutes}:{seconds:02d} on {summary.dataset} with {jobs} jobs")
+          f"{summary.diverged} diverged) in {minutes}:{seconds:02d} on {summary.dataset} with {where}")
     print(f"results: {summary.folder}/trials.csv and curves.csv")
     if summary.best:
         print(f"best: {summary.best}")

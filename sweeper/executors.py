@@ -17,7 +17,12 @@ from sweeper.errors import RunError
 
 
 class Executor(ABC):
-    """Runs `fn(task)` somewhere and hands back futures with `.result()`."""
+    """Runs `fn(task)` somewhere and hands back futures with `.result()`.
+
+    The runner calls `submit` for every trial to run, iterates `as_completed` over the
+    futures in flight (and may stop iterating early to submit more), calls `restart` once
+    no future is left in flight if some raised one of `worker_lost`, and `shutdown` at the end.
+    """
 
     #: exception types that mean "the worker running this task died", not "the task failed"
     worker_lost: tuple[type[BaseException], ...] = ()
@@ -32,7 +37,7 @@ class Executor(ABC):
         """Release workers; with kill=True do not wait for running tasks."""
 
     def restart(self) -> None:  # noqa: B027 (a no-op by default)
-        """Start fresh workers after a worker was lost (a broken pool cannot take new work)."""
+        """Make the executor usable again after a worker was lost (a broken pool cannot take new work)."""
 
 
 class SequentialExecutor(Executor):
@@ -87,9 +92,65 @@ def _init_worker() -> None:
     torch.set_num_threads(1)
 
 
+class DaskExecutor(Executor):
+    """Trials as Dask tasks, on the cluster whose scheduler is at `scheduler`, or on a
+    `LocalCluster` of `jobs` single-threaded worker processes started here when there is none.
+
+    A worker that dies is Dask's business first: the scheduler runs its tasks again on other
+    workers, up to its `allowed-failures` setting (3 by default), and then gives up on the
+    task with `KilledWorker`, which the runner treats as a lost worker. Tasks are submitted
+    with `retries=0`: `run_trial` turns every exception in training into a failed result, so
+    an exception that still reaches Dask is not one that trying again would cure.
+    """
+
+    def __init__(self, jobs: int, scheduler: str | None = None, timeout: float = 20.0) -> None:
+        try:
+            import distributed
+        except ImportError:
+            raise RunError("--executor dask needs Dask: pip install 'sweeper[dask]' "
+                           "(or dask[distributed]) in this environment and on every worker") from None
+        import logging
+
+        self.worker_lost = (distributed.KilledWorker,)
+        self._as_completed = distributed.as_completed
+        self._cluster = None
+        self.address = scheduler or None
+        if self.address is None:
+            try:
+                self._cluster = distributed.LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+                                                         dashboard_address=None, silence_logs=logging.ERROR)
+            except Exception as e:  # e.g. started outside `if __name__ == "__main__":` in a script
+                raise RunError(f"could not start a local Dask cluster ({type(e).__name__}: {e}); "
+                               "pass --scheduler tcp://HOST:PORT to use a running one") from None
+            target: Any = self._cluster
+        else:
+            target = self.address
+        try:
+            self.client = distributed.Client(target, timeout=timeout, set_as_default=False)
+        except (OSError, TimeoutError) as e:
+            raise RunError(f"could not reach the Dask scheduler at {self.address} within {timeout:g} s ({e}); "
+                           f"start one with `dask scheduler` and pass its address as --scheduler tcp://HOST:PORT") from None
+
+    def submit(self, fn: Callable[[Any], Any], task: Any) -> Any:
+        return self.client.submit(fn, task, pure=False, retries=0)
+
+    def as_completed(self, futures: Iterable[Any]) -> Iterator[Any]:
+        for fut in self._as_completed(list(futures), loop=self.client.loop):
+            if fut.status == "cancelled":  # the client lost its scheduler: no future will finish
+                raise RunError(f"lost the connection to the Dask scheduler at {self.address or 'the local cluster'}; "
+                               "finished trials are saved: run the same command again to resume")
+            yield fut
+
+    def shutdown(self, kill: bool = False) -> None:
+        self.client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+
 EXECUTORS: dict[str, Callable[..., Executor]] = {
     "sequential": lambda jobs, **_: SequentialExecutor(),
     "local": lambda jobs, **_: LocalExecutor(jobs),
+    "dask": lambda jobs, **options: DaskExecutor(jobs, **options),
 }
 
 

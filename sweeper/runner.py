@@ -5,13 +5,18 @@ by seed. Rows already in the results folder are not trained again: a re-run trai
 what is missing, and replays the stored results to the sampler in the order it asked, so
 random and Bayesian search propose what they proposed before.
 
-Bayesian search asks for `concurrent_configs` configurations at a time and tells their
-results in the order asked, which keeps its proposals independent of timing and of the
-number of workers.
+Bayesian search keeps `concurrent_configs` configurations in flight, in one of two modes.
+In batches (the default), it asks for that many, waits for all, and tells their results in
+the order asked: its proposals do not depend on timing or on the number of workers. In
+asynchronous mode (the default with the Dask executor), it asks for the next configuration
+as soon as one finishes, so no worker waits for a batch's slowest trial; results are told
+in the order they finished. The rows of trials.csv are in that order too, so a resumed
+asynchronous sweep replays the same sequence and proposes what it proposed before.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import statistics
@@ -25,7 +30,7 @@ from typing import Any, TextIO
 from sweeper.errors import DataError
 from sweeper.executors import Executor, make_executor
 from sweeper.progress import Progress
-from sweeper.samplers import Proposal, make_sampler
+from sweeper.samplers import Proposal, Sampler, make_sampler
 from sweeper.store import ResultsStore, check_writable
 from sweeper.study import Study, config_id
 from sweeper.trial import DataSpec, TrialResult, TrialTask, run_trial
@@ -78,7 +83,8 @@ def resolve_data(study: Study, data_root: str, log: Callable[[str], None]) -> Da
 def run_study(study: Study, *, results_root: Path, data_root: str, jobs: int, executor: str = "local",
               dry_run: bool = False, retry_failed: bool = False, restart: bool = False,
               source: str | None = None, show_progress: bool = True, stream: TextIO | None = None,
-              executor_options: dict[str, Any] | None = None) -> RunSummary:
+              executor_options: dict[str, Any] | None = None, asynchronous: bool | None = None) -> RunSummary:
+    """Run (or resume) a study; `asynchronous` None means: asynchronous with the Dask executor."""
     stream = stream or sys.stderr
 
     def log(msg: str) -> None:
@@ -98,65 +104,22 @@ def run_study(study: Study, *, results_root: Path, data_root: str, jobs: int, ex
             store.drop(lambda r: r["status"] != "failed")
         pool = make_executor(executor, jobs, **(executor_options or {}))
         try:
-            return _sweep(study, spec, store, pool, dry_run, show_progress, stream)
+            asynchronous = executor == "dask" if asynchronous is None else asynchronous
+            return _sweep(study, spec, store, pool, dry_run, asynchronous, show_progress, stream)
         finally:
             pool.shutdown(kill=True)
     finally:
         store.close()
 
 
-def _sweep(study: Study, spec: DataSpec, store: ResultsStore, pool: Executor, dry_run: bool,
+def _sweep(study: Study, spec: DataSpec, store: ResultsStore, pool: Executor, dry_run: bool, asynchronous: bool,
            show_progress: bool, stream: TextIO) -> RunSummary:
-    seeds = study.seed_list
-    stored = {(r["trial"], int(r["seed"])): r for r in store.rows()}
-    summary = RunSummary(store.folder, spec.dataset, study.planned_configs() * len(seeds))
+    summary = RunSummary(store.folder, spec.dataset, study.planned_configs() * len(study.seed_list))
     progress = Progress(study.name, summary.planned, 0, stream, show_progress)
-    scores: dict[str, list[float]] = {}  # trial -> metric of each ok seed
-    labels: dict[str, str] = {}
-    sampler = make_sampler(study)
-    batch_size = study.concurrent_configs if study.sampler == "bayes" else 10**9
+    sweep = _Sweep(study, spec, store, pool, make_sampler(study), summary, progress, dry_run, asynchronous)
     start = time.monotonic()
-
-    def done_row(row: dict[str, Any]) -> None:
-        if row["status"] == "ok":
-            scores.setdefault(row["trial"], []).append(float(row[study.metric]))
-        progress.update(row["status"], best_label())
-
-    def best_label() -> str:
-        done = {t: statistics.fmean(v) for t, v in scores.items() if v and not any(math.isnan(x) for x in v)}
-        if not done:
-            return ""
-        pick = max if study.direction == "maximize" else min
-        best = pick(done, key=lambda t: done[t])
-        return f"{labels.get(best, best)} {study.metric}={done[best]:.4f} ({len(scores[best])} seeds)"
-
     try:
-        while True:
-            proposals = sampler.ask(batch_size)
-            if not proposals:
-                break
-            batch: list[tuple[Proposal, str]] = []
-            futures: dict[Any, TrialTask] = {}
-            for p in proposals:
-                config = study.config(p.params)
-                trial = config_id(config)
-                labels[trial] = " ".join(f"{k}={_short(v)}" for k, v in p.params.items()) or trial
-                if any(t == trial for _, t in batch):  # proposed twice: train once, tell both
-                    batch.append((p, trial))
-                    continue
-                batch.append((p, trial))
-                for seed in seeds:
-                    if (trial, seed) in stored:
-                        summary.reused += 1
-                        done_row(stored[(trial, seed)])
-                    else:
-                        task = TrialTask(trial, seed, config, spec, study.eval_every, 1 if dry_run else None)
-                        futures[pool.submit(run_trial, task)] = task
-            _collect(pool, futures, store, spec.dataset, summary, stored, done_row)
-            for p, trial in batch:
-                ok = [float(stored[(trial, s)][study.metric]) for s in seeds if stored[(trial, s)]["status"] == "ok"]
-                ok = [v for v in ok if not math.isnan(v)]
-                sampler.tell(p, statistics.fmean(ok) if ok else None)
+        sweep.run()
     except KeyboardInterrupt:
         progress.close()
         pool.shutdown(kill=True)
@@ -166,7 +129,7 @@ def _sweep(study: Study, spec: DataSpec, store: ResultsStore, pool: Executor, dr
         ) from None
     progress.close()
     summary.seconds = time.monotonic() - start
-    summary.best = best_label()
+    summary.best = sweep.best_label()
     return summary
 
 
@@ -174,35 +137,146 @@ def _short(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def _collect(pool: Executor, futures: dict[Any, TrialTask], store: ResultsStore, dataset: str,
-             summary: RunSummary, stored: dict[tuple[str, int], Any], done_row: Callable[..., None]) -> None:
-    """Wait for the futures, storing each result as it arrives. A worker that dies breaks
-    the whole pool, so every task it had not finished is run again on fresh workers (at
-    most WORKER_RETRIES times) and recorded as failed after that."""
-    retries: dict[tuple[str, int], int] = {}
-    while futures:
-        lost: list[TrialTask] = []
-        for fut in pool.as_completed(list(futures)):
-            task = futures.pop(fut)
-            key = (task.trial, task.seed)
-            try:
-                result: TrialResult = fut.result()
-            except pool.worker_lost as e:
-                retries[key] = retries.get(key, 0) + 1
-                if retries[key] <= WORKER_RETRIES:
-                    lost.append(task)
-                    continue
-                result = TrialResult(task.trial, task.seed, "failed", {}, 0.0,
-                                     f"worker process died ({type(e).__name__}), {WORKER_RETRIES + 1} times")
-            except Exception as e:  # e.g. the task could not be sent to a worker
-                result = TrialResult(task.trial, task.seed, "failed", {}, 0.0, f"{type(e).__name__}: {e}")
-            row = store.append(result, task.config, dataset)
-            stored[key] = {k: str(v) for k, v in row.items()}
-            summary.trained += 1
-            summary.failed += result.status == "failed"
-            summary.diverged += result.status == "diverged"
-            done_row(stored[key])
-        if lost:
-            pool.restart()
-            for task in lost:
-                futures[pool.submit(run_trial, task)] = task
+class _Sweep:
+    """The state of one sweep: configurations asked and not yet told (`pending`, in ask
+    order), trials in flight (`futures`), and every stored row with its position in
+    trials.csv (`stored`, `position`). Rows are stored only here, by the driver."""
+
+    def __init__(self, study: Study, spec: DataSpec, store: ResultsStore, pool: Executor, sampler: Sampler,
+                 summary: RunSummary, progress: Progress, dry_run: bool, asynchronous: bool) -> None:
+        self.study, self.spec, self.store, self.pool, self.sampler = study, spec, store, pool, sampler
+        self.summary, self.progress, self.dry_run = summary, progress, dry_run
+        self.seeds = study.seed_list
+        bayes = study.sampler == "bayes"
+        self.width = study.concurrent_configs if bayes else 10**9  # grid and random: ask for everything at once
+        self.asynchronous = asynchronous and bayes
+        self.stored: dict[tuple[str, int], dict[str, Any]] = {}
+        self.position: dict[tuple[str, int], int] = {}
+        self._rows = itertools.count()
+        for row in store.rows():
+            self._keep(row)
+        self.pending: list[tuple[Proposal, str, bool]] = []  # proposal, trial id, trained by an earlier proposal
+        self.futures: dict[Any, TrialTask] = {}
+        self.lost: list[TrialTask] = []  # tasks whose worker died, to run again
+        self.retries: dict[tuple[str, int], int] = {}
+        self.exhausted = False
+        self.scores: dict[str, dict[int, float]] = {}  # trial -> seed -> metric, ok rows only
+        self.labels: dict[str, str] = {}
+
+    def run(self) -> None:
+        self._advance()
+        while self.futures or self.lost:
+            if not self.futures:  # every task of the broken pool has come back: start afresh
+                self.pool.restart()
+                for task in self.lost:
+                    self._submit(task)
+                self.lost = []
+                self._advance()
+            for fut in self.pool.as_completed(list(self.futures)):
+                self._receive(fut)
+                if not self.lost and self._advance():
+                    break  # new tasks were submitted: wait for them too
+
+    # -- the sampler's side: ask and tell ---------------------------------------------
+    def _advance(self) -> bool:
+        """Tell finished configurations and ask for new ones, until the sampler is spent or
+        waits for workers. Returns whether tasks were submitted."""
+        submitted = False
+        while True:
+            room = self.width - len(self.pending) if self.asynchronous or not self.pending else 0
+            if room > 0 and not self.exhausted:
+                proposals = self.sampler.ask(room)
+                self.exhausted = not proposals
+                for p in proposals:
+                    submitted |= self._start(p)
+            ready = self._next_ready()
+            if ready is None:
+                return submitted
+            self._tell(ready)
+
+    def _start(self, p: Proposal) -> bool:
+        config = self.study.config(p.params)
+        trial = config_id(config)
+        self.labels[trial] = " ".join(f"{k}={_short(v)}" for k, v in p.params.items()) or trial
+        shared = any(t == trial for _, t, _ in self.pending)  # proposed twice: train once, tell both
+        self.pending.append((p, trial, shared))
+        if shared:
+            return False
+        submitted = False
+        for seed in self.seeds:
+            if (trial, seed) in self.stored:
+                self._count(self.stored[(trial, seed)], reused=True)
+            else:
+                self._submit(TrialTask(trial, seed, config, self.spec, self.study.eval_every,
+                                       1 if self.dry_run else None))
+                submitted = True
+        return submitted
+
+    def _next_ready(self) -> int | None:
+        """Index in `pending` of the configuration to tell next, if any: in batch mode the
+        first asked once all its seeds are stored, asynchronously the first finished."""
+        if not self.asynchronous:
+            return 0 if self.pending and self._finished(self.pending[0][1]) else None
+        done = [i for i, (_, trial, _) in enumerate(self.pending) if self._finished(trial)]
+        return min(done, key=lambda i: max(self.position[(self.pending[i][1], s)] for s in self.seeds), default=None)
+
+    def _finished(self, trial: str) -> bool:
+        return all((trial, s) in self.stored for s in self.seeds)
+
+    def _tell(self, index: int) -> None:
+        p, trial, shared = self.pending.pop(index)
+        rows = [self.stored[(trial, s)] for s in self.seeds]
+        if shared:
+            for row in rows:
+                self._count(row, reused=True)
+        ok = [float(r[self.study.metric]) for r in rows if r["status"] == "ok"]
+        ok = [v for v in ok if not math.isnan(v)]
+        self.sampler.tell(p, statistics.fmean(ok) if ok else None)
+
+    # -- the workers' side: submit and receive ------------------------------------------
+    def _submit(self, task: TrialTask) -> None:
+        self.futures[self.pool.submit(run_trial, task)] = task
+
+    def _receive(self, fut: Any) -> None:
+        """Store a finished trial's row; a task whose worker died is queued to run again
+        (at most WORKER_RETRIES times, then recorded as failed)."""
+        task = self.futures.pop(fut)
+        key = (task.trial, task.seed)
+        try:
+            result: TrialResult = fut.result()
+        except self.pool.worker_lost as e:
+            self.retries[key] = self.retries.get(key, 0) + 1
+            if self.retries[key] <= WORKER_RETRIES:
+                self.lost.append(task)
+                return
+            result = TrialResult(task.trial, task.seed, "failed", {}, 0.0,
+                                 f"worker process died ({type(e).__name__}), {WORKER_RETRIES + 1} times")
+        except Exception as e:  # e.g. the task could not be sent to a worker
+            result = TrialResult(task.trial, task.seed, "failed", {}, 0.0, f"{type(e).__name__}: {e}")
+        row = self._keep(self.store.append(result, task.config, self.spec.dataset))
+        self.summary.trained += 1
+        self.summary.failed += result.status == "failed"
+        self.summary.diverged += result.status == "diverged"
+        self._count(row)
+
+    def _keep(self, row: dict[str, Any]) -> dict[str, Any]:
+        key = (row["trial"], int(row["seed"]))
+        self.stored[key] = {k: str(v) for k, v in row.items()}
+        self.position[key] = next(self._rows)
+        return self.stored[key]
+
+    # -- progress -------------------------------------------------------------------
+    def _count(self, row: dict[str, Any], reused: bool = False) -> None:
+        self.summary.reused += reused
+        if row["status"] == "ok":
+            self.scores.setdefault(row["trial"], {})[int(row["seed"])] = float(row[self.study.metric])
+        self.progress.update(row["status"], self.best_label())
+
+    def best_label(self) -> str:
+        means = {t: statistics.fmean(v.values()) for t, v in self.scores.items() if v}
+        done = {t: m for t, m in means.items() if not math.isnan(m)}
+        if not done:
+            return ""
+        pick = max if self.study.direction == "maximize" else min
+        best = pick(done, key=lambda t: done[t])
+        return f"{self.labels.get(best, best)} {self.study.metric}={done[best]:.4f} ({len(self.scores[best])} seeds)"

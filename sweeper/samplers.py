@@ -5,6 +5,7 @@ GPSampler as an option), seeded with the study's `sampler_seed`: asked the same 
 and told the same answers, they propose the same configurations, which is what makes a
 resumed study replay its history and arrive where an uninterrupted one would.
 One Optuna trial is one configuration, told the mean of the metric over its seeds.
+Bayesian search does not propose a configuration that is still running.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sweeper.study import Study
+
+REASKS = 20  # Bayesian search: random proposals tried in place of one that repeats a running one
 
 
 @dataclass
@@ -66,14 +69,40 @@ class OptunaSampler(Sampler):
         self._optuna = optuna.create_study(direction="minimize" if study.direction == "minimize" else "maximize", sampler=sampler)
         self._distributions = {name: dim.to_optuna() for name, dim in study.space.items()}
         self._remaining = int(study.n_trials or 0)
+        self._distinct = study.sampler == "bayes"
+        self._explore = optuna.samplers.RandomSampler(seed=seed)  # for proposals that repeat a running one
 
     def ask(self, n: int) -> list[Proposal]:
         out = []
         for _ in range(min(n, self._remaining)):
-            trial = self._optuna.ask(self._distributions)
+            trial = self._ask_distinct() if self._distinct else self._optuna.ask(self._distributions)
             out.append(Proposal(dict(trial.params), trial))
             self._remaining -= 1
         return out
+
+    def _ask_distinct(self) -> Any:
+        """An Optuna trial whose parameters no running (asked, not told) trial has.
+
+        TPE proposes what looks best, and constant_liar only makes that unlikely to be a
+        running configuration: in a small discrete space it still can be. Such a repeat is
+        told FAIL (which TPE ignores) and a random configuration is asked instead; at most
+        REASKS times, since a small space may have nothing else left.
+        """
+        from optuna.trial import TrialState
+
+        running = {_key(t.params) for t in self._optuna.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+        trial = self._optuna.ask(self._distributions)
+        guided = self._optuna.sampler
+        try:
+            for _ in range(REASKS):
+                if _key(trial.params) not in running:
+                    break
+                self._optuna.tell(trial, state=TrialState.FAIL)
+                self._optuna.sampler = self._explore
+                trial = self._optuna.ask(self._distributions)
+        finally:
+            self._optuna.sampler = guided
+        return trial
 
     def tell(self, proposal: Proposal, value: float | None) -> None:
         from optuna.trial import TrialState
@@ -82,6 +111,10 @@ class OptunaSampler(Sampler):
             self._optuna.tell(proposal.handle, state=TrialState.FAIL)
         else:
             self._optuna.tell(proposal.handle, value)
+
+
+def _key(params: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    return tuple(sorted(params.items()))
 
 
 def make_sampler(study: Study) -> Sampler:
