@@ -152,7 +152,8 @@ def missing_message(dataset: str, root: str, cause: BaseException | None = None)
     why = f" ({type(cause).__name__})" if cause is not None else ""
     return (
         f"dataset {dataset} is not under {path} and could not be downloaded{why}; "
-        f"put the files there, or point --data-dir / SWEEPER_DATA_DIR at a folder that has them"
+        f"put the files there, or point --data-dir / SWEEPER_DATA_DIR (on a Dask worker: "
+        f"SWEEPER_WORKER_DATA_DIR) at a folder that has them"
     )
 
 
