@@ -27,6 +27,8 @@ TASKS = ("classify", "small_digit")
 SAMPLERS = ("grid", "random", "bayes")
 BAYES_SAMPLERS = ("tpe", "gp")
 METRICS = ("val_acc", "val_loss", "best_val_acc", "train_acc", "train_loss", "test_acc", "test_loss")
+SHAPES_ROWS = ("dataset", "fallback", "task", "split", "fixed", "space", "sampler", "eval_every")
+SHAPES_PROPOSALS = ("metric", "direction", "concurrent_configs", "sampler_seed", "bayes_sampler")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -184,13 +186,12 @@ class Study:
     def fingerprint(self) -> str:
         """What must not change under existing results: everything that shapes a row's numbers
         or (for random/Bayesian search) which configurations are proposed. Seeds and the number
-        of trials may grow."""
-        d = self.to_dict()
-        for k in ("seeds", "n_trials", "description", "name"):
-            d.pop(k)
-        if self.sampler == "grid":
-            for k in ("metric", "direction", "concurrent_configs", "sampler_seed", "bayes_sampler"):
-                d.pop(k)
+        of trials may grow; fields that change only how trials are run, not their numbers, may
+        change freely, and so may fields added to Study later."""
+        full = self.to_dict()
+        d = {k: full[k] for k in SHAPES_ROWS}
+        if self.sampler != "grid":
+            d.update({k: full[k] for k in SHAPES_PROPOSALS})
         d["fixed"] = hparams.resolve(self.fixed)
         return hashlib.sha1(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
