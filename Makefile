@@ -5,7 +5,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test test-fast lint clean
+.PHONY: run test test-fast lint findings clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,16 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check sweeper tests studies
 	$(BIN)/mypy sweeper
+
+# Every experiment of the course notes as a study, then docs/findings.md made from their
+# results (needs MNIST and Fashion-MNIST under $$SWEEPER_DATA_DIR or ./data).
+FINDINGS_STUDIES := tutorial_hidden_size tutorial_shuffle tutorial_momentum tutorial_optimizer \
+	tutorial_normalization tutorial_zero_init tutorial_cnn_batchnorm small_digit_batch_lr \
+	small_digit_hidden lr_decay_optimizer search_random search_bayes lenet_mnist
+
+findings: $(STAMP)
+	for s in $(FINDINGS_STUDIES); do $(BIN)/sweep run studies/$$s.py --quiet || exit 1; done
+	$(BIN)/sweep render docs/findings.template.md --out docs/findings.md
 
 clean:
 	rm -rf $(VENV) build *.egg-info

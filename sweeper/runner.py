@@ -59,12 +59,16 @@ def default_data_root() -> str:
     return os.environ.get("SWEEPER_DATA_DIR") or "data"
 
 
+def _pair(values: Any) -> tuple[float, float] | None:
+    return None if values is None else (float(values[0]), float(values[1]))
+
+
 def resolve_data(study: Study, data_root: str, log: Callable[[str], None]) -> DataSpec:
     """The data a study's trials will use: its dataset, or loudly its fallback. Checks that
     the files exist and the split fits before any training starts."""
     from sweeper.train import data as datasets
 
-    spec = DataSpec(study.dataset, data_root, study.split, study.task)
+    spec = DataSpec(study.dataset, data_root, study.split, study.task, _pair(study.standardize))
     try:
         datasets.prepare(study.dataset, data_root)
     except DataError as e:
@@ -72,7 +76,7 @@ def resolve_data(study: Study, data_root: str, log: Callable[[str], None]) -> Da
             raise
         datasets.prepare(study.fallback, data_root)
         fallback_split = datasets.scaled_for(study.split, datasets.train_size(study.fallback, data_root))
-        spec = DataSpec(study.fallback, data_root, fallback_split, study.task)
+        spec = DataSpec(study.fallback, data_root, fallback_split, study.task, _pair(study.standardize))
         s = fallback_split
         log(f"WARNING: {e}\nWARNING: study '{study.name}' runs on its fallback dataset {study.fallback} "
             f"(train={s.train}, val={s.val}) instead of {study.dataset}; every row records dataset={study.fallback}")

@@ -27,7 +27,7 @@ TASKS = ("classify", "small_digit")
 SAMPLERS = ("grid", "random", "bayes")
 BAYES_SAMPLERS = ("tpe", "gp")
 METRICS = ("val_acc", "val_loss", "best_val_acc", "train_acc", "train_loss", "test_acc", "test_loss")
-SHAPES_ROWS = ("dataset", "fallback", "task", "split", "fixed", "space", "sampler", "eval_every")
+SHAPES_ROWS = ("dataset", "fallback", "task", "split", "fixed", "space", "sampler", "eval_every", "standardize")
 SHAPES_PROPOSALS = ("metric", "direction", "concurrent_configs", "sampler_seed", "bayes_sampler")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -81,6 +81,7 @@ class Study:
     metric: str = "val_acc"  # what ranks configurations and what Bayesian search optimises
     direction: str | None = None  # maximize/minimize; inferred from the metric when None
     eval_every: str | int = "epoch"  # "epoch", "iteration" or every k iterations
+    standardize: tuple[float, float] | None = None  # (mean, std) applied to pixels, as transforms.Normalize
     concurrent_configs: int = 2  # Bayesian search: configurations proposed before results are told
     description: str = ""
 
@@ -149,6 +150,11 @@ class Study:
         every = self.eval_every
         if not (every in ("epoch", "iteration") or (isinstance(every, int) and not isinstance(every, bool) and every >= 1)):
             raise bad("eval_every", "'epoch', 'iteration' or an integer k >= 1 (every k iterations)")
+        if self.standardize is not None and not (
+                isinstance(self.standardize, (tuple, list)) and len(self.standardize) == 2
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in self.standardize)
+                and self.standardize[1] > 0):
+            raise bad("standardize", "None or (mean, std) with std > 0, e.g. (0.1307, 0.3081) for MNIST")
         if not _is_int(self.concurrent_configs) or self.concurrent_configs < 1:
             raise bad("concurrent_configs", "an integer >= 1")
 

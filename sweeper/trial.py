@@ -36,6 +36,7 @@ class DataSpec:
     root: str
     split: Split
     task: str = "classify"
+    standardize: tuple[float, float] | None = None  # (mean, std) of the pixels, or None
 
 
 @dataclass(frozen=True)

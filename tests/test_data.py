@@ -80,3 +80,10 @@ def test_cifar10_loads_from_its_own_format(tmp_path):
     row = torch.tensor(first["data"][0], dtype=torch.float32) / 255
     assert torch.equal(t.x_train[0], row.view(3, 32, 32))  # channel planes, as CIFAR-10 stores them
     assert t.y_train[:20].tolist() == first["labels"]
+
+
+def test_standardize_subtracts_the_mean_and_divides_by_the_std():
+    plain = data.load(DataSpec("digits", "unused", Split(train=300, val=100)))
+    scaled = data.load(DataSpec("digits", "unused", Split(train=300, val=100), standardize=(0.25, 0.5)))
+    assert torch.allclose(scaled.x_train, (plain.x_train - 0.25) / 0.5)
+    assert torch.allclose(scaled.x_val, (plain.x_val - 0.25) / 0.5)

@@ -81,6 +81,10 @@ def _build(spec: DataSpec) -> Tensors:
     x_test = y_test = None
     if split.test:
         x_test, y_test = _official(spec.dataset, spec.root, train=False, download=False)
+    if spec.standardize is not None:
+        mean, std = spec.standardize
+        x_all = (x_all - mean) / std
+        x_test = None if x_test is None else (x_test - mean) / std
     y_train, y_val = y_all[start:mid], y_all[mid:end]
     n_outputs = 10
     if spec.task == "small_digit":  # one logit: is the digit 0, 1 or 2?
