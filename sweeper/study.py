@@ -194,12 +194,14 @@ class Study:
         or (for random/Bayesian search) which configurations are proposed. Seeds and the number
         of trials may grow; fields that change only how trials are run, not their numbers, may
         change freely, and so may fields added to Study later."""
-        full = self.to_dict()
-        d = {k: full[k] for k in SHAPES_ROWS}
-        if self.sampler != "grid":
-            d.update({k: full[k] for k in SHAPES_PROPOSALS})
+        full, defaults = self.to_dict(), _DEFAULTS
+        shaping = SHAPES_ROWS + (SHAPES_PROPOSALS if self.sampler != "grid" else ())
+        d = {k: full[k] for k in shaping if k not in defaults or full[k] != defaults[k]}  # a new field at its default changes nothing
         d["fixed"] = hparams.resolve(self.fixed)
         return hashlib.sha1(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Study) if f.default is not dataclasses.MISSING}
 
 
 def _grid_values(name: str, dim: Dimension) -> list[Any]:
