@@ -10,6 +10,7 @@ quotes a stale number:
     {{mean STUDY name=value metric=M}}    ... of another final metric (val_loss, best_epoch, train_acc, ...)
     {{diff STUDY name=value ...}}         its difference to the best [95% CI] and adjusted p-value
     {{verdict STUDY name=value ...}}      best / indistinguishable from the best / worse
+    {{compare STUDY a=1 | a=2}}           two configurations paired by seed: difference [95% CI], p
     {{plot STUDY NAME}}                   a report figure (NAME.png), copied next to the page
 
 Each study's report is written first (`sweep report`), so the figures exist and match.
@@ -147,6 +148,23 @@ def _diff(r: Results, args: list[str], where: str) -> str:
             f"(adjusted p = {c['p_adjusted']:.3f})")
 
 
+def _compare(r: Results, args: list[str], where: str) -> str:
+    """The first configuration minus the second, paired on their common seeds (one paired
+    t-test, not adjusted: for a comparison the text singles out in advance)."""
+    from sweeper.stats import paired_test
+
+    if args.count("|") != 1:
+        raise TemplateError(f"{where}: write {{{{compare STUDY a=1 | a=2}}}}: two configurations split by |")
+    bar = args.index("|")
+    (first, metric), (second, _) = _row(r, args[:bar], where), _row(r, args[bar + 1:], where)
+    ok = r.trials[r.trials["status"] == "ok"]
+    per_seed = ok.pivot_table(index="seed", columns="trial", values=metric, aggfunc="first")
+    both = per_seed[[first["trial"], second["trial"]]].dropna()
+    t = paired_test((both[first["trial"]] - both[second["trial"]]).to_numpy())
+    return (f"{float(t['mean']):+.3f} [{float(t['ci_low']):+.3f}, {float(t['ci_high']):+.3f}] "
+            f"(paired t-test over {len(both)} seeds, p = {float(t['p_value']):.3f})")
+
+
 def _verdict(r: Results, args: list[str], where: str) -> str:
     return str(_comparison(r, args, where)["verdict"])
 
@@ -166,6 +184,6 @@ def _plot(r: Results, args: list[str], out: Path, figures: list[Path], where: st
 
 
 VERBS: dict[str, Callable[[Results, list[str], str], str]] = {
-    "about": _about, "table": _table, "mean": _mean, "diff": _diff, "verdict": _verdict,
+    "about": _about, "table": _table, "mean": _mean, "diff": _diff, "verdict": _verdict, "compare": _compare,
     "plot": lambda r, a, w: "",  # handled in render: it writes a file next to the page
 }

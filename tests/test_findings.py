@@ -46,3 +46,10 @@ def test_numbers_and_tables_come_from_the_results(tmp_path, results):
 def test_template_errors_name_the_line_and_the_fix(tmp_path, results, text, message):
     with pytest.raises(TemplateError, match=message.replace("(", r"\(")):
         _render(tmp_path, results, text)
+
+
+def test_compare_pairs_two_configurations_by_seed(tmp_path, results):
+    page = _render(tmp_path, results, "{{compare tiny momentum=0.9 | momentum=0.0}}")
+    df = pd.read_csv(results / "tiny" / "trials.csv").pivot_table(index="seed", columns="momentum", values="val_acc")
+    diff = (df[0.9] - df[0.0]).mean()
+    assert page.text.startswith(f"{diff:+.3f} [") and "paired t-test over 3 seeds, p = " in page.text
