@@ -1,7 +1,8 @@
 """The sweep loop: ask the sampler -> train each configuration once per seed -> store -> tell.
 
 Every configuration gets the same seed list, so configurations can later be compared seed
-by seed. Rows already in the results folder are not trained again: a re-run trains only
+by seed. With `vectorize` a configuration's missing seeds go to one worker as one task and
+are trained together; they still come back, and are stored, as one row per seed. Rows already in the results folder are not trained again: a re-run trains only
 what is missing, and replays the stored results to the sampler in the order it asked, so
 random and Bayesian search propose what they proposed before.
 
@@ -47,6 +48,7 @@ class RunSummary:
     diverged: int = 0
     seconds: float = 0.0
     best: str = ""
+    device: str = "cpu"
 
 
 def default_data_root() -> str:
@@ -77,8 +79,11 @@ def resolve_data(study: Study, data_root: str, log: Callable[[str], None]) -> Da
 def run_study(study: Study, *, results_root: Path, data_root: str, jobs: int, executor: str = "local",
               dry_run: bool = False, retry_failed: bool = False, restart: bool = False,
               source: str | None = None, show_progress: bool = True, stream: TextIO | None = None,
-              executor_options: dict[str, Any] | None = None) -> RunSummary:
+              executor_options: dict[str, Any] | None = None, device: str = "auto") -> RunSummary:
+    from sweeper.train.data import resolve_device
+
     stream = stream or sys.stderr
+    resolve_device(device)  # a GPU asked for and missing fails here, before any training
 
     def log(msg: str) -> None:
         print(msg, file=stream, flush=True)
@@ -95,7 +100,9 @@ def run_study(study: Study, *, results_root: Path, data_root: str, jobs: int, ex
             store.drop(lambda r: r["status"] != "failed")
         pool = make_executor(executor, jobs, **(executor_options or {}))
         try:
-            return _sweep(study, spec, store, pool, dry_run, show_progress, stream)
+            summary = _sweep(study, spec, store, pool, dry_run, show_progress, stream, device)
+            summary.device = resolve_device(device)
+            return summary
         finally:
             pool.shutdown(kill=True)
     finally:
@@ -103,7 +110,7 @@ def run_study(study: Study, *, results_root: Path, data_root: str, jobs: int, ex
 
 
 def _sweep(study: Study, spec: DataSpec, store: ResultsStore, pool: Executor, dry_run: bool,
-           show_progress: bool, stream: TextIO) -> RunSummary:
+           show_progress: bool, stream: TextIO, device: str) -> RunSummary:
     seeds = study.seed_list
     stored = {(r["trial"], int(r["seed"])): r for r in store.rows()}
     summary = RunSummary(store.folder, spec.dataset, study.planned_configs() * len(seeds))
@@ -142,13 +149,18 @@ def _sweep(study: Study, spec: DataSpec, store: ResultsStore, pool: Executor, dr
                     batch.append((p, trial))
                     continue
                 batch.append((p, trial))
+                missing = []
                 for seed in seeds:
                     if (trial, seed) in stored:
                         summary.reused += 1
                         done_row(stored[(trial, seed)])
                     else:
-                        task = TrialTask(trial, seed, config, spec, study.eval_every, 1 if dry_run else None)
-                        futures[pool.submit(run_trial, task)] = task
+                        missing.append(seed)
+                groups = [missing] if study.vectorize else [[seed] for seed in missing]
+                for group in filter(None, groups):
+                    task = TrialTask(trial, tuple(group), config, spec, study.eval_every, 1 if dry_run else None,
+                                     study.vectorize, device)
+                    futures[pool.submit(run_trial, task)] = task
             _collect(pool, futures, store, spec.dataset, summary, stored, done_row)
             for p, trial in batch:
                 ok = [float(stored[(trial, s)][study.metric]) for s in seeds if stored[(trial, s)]["status"] == "ok"]
@@ -169,33 +181,37 @@ def _sweep(study: Study, spec: DataSpec, store: ResultsStore, pool: Executor, dr
 
 def _collect(pool: Executor, futures: dict[Any, TrialTask], store: ResultsStore, dataset: str,
              summary: RunSummary, stored: dict[tuple[str, int], Any], done_row: Callable[..., None]) -> None:
-    """Wait for the futures, storing each result as it arrives. A worker that dies breaks
-    the whole pool, so every task it had not finished is run again on fresh workers (at
-    most WORKER_RETRIES times) and recorded as failed after that."""
-    retries: dict[tuple[str, int], int] = {}
+    """Wait for the futures, storing each result (one per seed of a task) as it arrives. A
+    worker that dies breaks the whole pool, so every task it had not finished is run again
+    on fresh workers (at most WORKER_RETRIES times) and recorded as failed after that."""
+    retries: dict[tuple[str, tuple[int, ...]], int] = {}
     while futures:
         lost: list[TrialTask] = []
         for fut in pool.as_completed(list(futures)):
             task = futures.pop(fut)
-            key = (task.trial, task.seed)
+            key = (task.trial, task.seeds)
             try:
-                result: TrialResult = fut.result()
+                results: list[TrialResult] = fut.result()
             except pool.worker_lost as e:
                 retries[key] = retries.get(key, 0) + 1
                 if retries[key] <= WORKER_RETRIES:
                     lost.append(task)
                     continue
-                result = TrialResult(task.trial, task.seed, "failed", {}, 0.0,
-                                     f"worker process died ({type(e).__name__}), {WORKER_RETRIES + 1} times")
+                results = _failed(task, f"worker process died ({type(e).__name__}), {WORKER_RETRIES + 1} times")
             except Exception as e:  # e.g. the task could not be sent to a worker
-                result = TrialResult(task.trial, task.seed, "failed", {}, 0.0, f"{type(e).__name__}: {e}")
-            row = store.append(result, task.config, dataset)
-            stored[key] = {k: str(v) for k, v in row.items()}
-            summary.trained += 1
-            summary.failed += result.status == "failed"
-            summary.diverged += result.status == "diverged"
-            done_row(stored[key])
+                results = _failed(task, f"{type(e).__name__}: {e}")
+            for result in results:
+                row = store.append(result, task.config, dataset)
+                stored[(result.trial, result.seed)] = {k: str(v) for k, v in row.items()}
+                summary.trained += 1
+                summary.failed += result.status == "failed"
+                summary.diverged += result.status == "diverged"
+                done_row(stored[(result.trial, result.seed)])
         if lost:
             pool.restart()
             for task in lost:
                 futures[pool.submit(run_trial, task)] = task
+
+
+def _failed(task: TrialTask, error: str) -> list[TrialResult]:
+    return [TrialResult(task.trial, seed, "failed", {}, 0.0, error) for seed in task.seeds]

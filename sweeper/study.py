@@ -79,6 +79,7 @@ class Study:
     direction: str | None = None  # maximize/minimize; inferred from the metric when None
     eval_every: Union[str, int] = "epoch"  # "epoch", "iteration" or every k iterations
     concurrent_configs: int = 2  # Bayesian search: configurations proposed before results are told
+    vectorize: bool = False  # train a configuration's seeds together (torch.func): same rows, faster for small models
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -147,6 +148,8 @@ class Study:
             raise bad("eval_every", "'epoch', 'iteration' or an integer k >= 1 (every k iterations)")
         if not _is_int(self.concurrent_configs) or self.concurrent_configs < 1:
             raise bad("concurrent_configs", "an integer >= 1")
+        if not isinstance(self.vectorize, bool):
+            raise bad("vectorize", "True or False")
 
     # -- derived views -------------------------------------------------------------
     @property
@@ -171,6 +174,9 @@ class Study:
     def with_seeds(self, seeds: Union[int, list[int]]) -> "Study":
         return dataclasses.replace(self, seeds=seeds)
 
+    def vectorized(self) -> "Study":
+        return dataclasses.replace(self, vectorize=True)
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able description; what results/<name>/study.json holds."""
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -182,9 +188,9 @@ class Study:
     def fingerprint(self) -> str:
         """What must not change under existing results: everything that shapes a row's numbers
         or (for random/Bayesian search) which configurations are proposed. Seeds and the number
-        of trials may grow."""
+        of trials may grow, and vectorizing changes rows by floating-point noise only."""
         d = self.to_dict()
-        for k in ("seeds", "n_trials", "description", "name"):
+        for k in ("seeds", "n_trials", "description", "name", "vectorize"):
             d.pop(k)
         if self.sampler == "grid":
             for k in ("metric", "direction", "concurrent_configs", "sampler_seed", "bayes_sampler"):

@@ -1,8 +1,10 @@
-"""A trial is one (configuration, seed): the unit of work sent to an executor.
+"""A trial is one (configuration, seed); a task is the unit of work sent to an executor:
+one trial, or every missing seed of one configuration trained at once (vectorized).
 
 `TrialTask` and `TrialResult` are plain picklable data; `run_trial` is the function a worker
-runs. It never raises for a problem in training: an exception becomes a `failed` result with
-its message, a NaN or infinite loss a `diverged` one.
+runs, and it returns one result per seed of the task. It never raises for a problem in
+training: an exception becomes a `failed` result with its message, a NaN or infinite loss a
+`diverged` one.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import math
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any, Callable, Union
 
 from sweeper.study import Split
 
@@ -32,11 +34,13 @@ class DataSpec:
 @dataclass(frozen=True)
 class TrialTask:
     trial: str  # configuration id
-    seed: int
+    seeds: tuple[int, ...]  # one seed; or, vectorized, the configuration's seeds still to train
     config: dict[str, Any]
     data: DataSpec
     eval_every: Union[str, int] = "epoch"
     max_steps: int | None = None  # 1 for a dry run
+    vectorize: bool = False  # train the seeds together (torch.func) instead of one after another
+    device: str = "cpu"  # cpu, cuda or auto (the worker's GPU if it has one)
 
 
 @dataclass
@@ -45,7 +49,7 @@ class TrialResult:
     seed: int
     status: str  # ok, failed or diverged
     metrics: dict[str, float]
-    seconds: float
+    seconds: float  # of training; seeds trained together share their time equally
     error: str = ""
     curves: list[tuple[int, int, str, str, float]] = field(default_factory=list)
 
@@ -53,23 +57,45 @@ class TrialResult:
         return self.metrics.get(name, math.nan)
 
 
-def run_trial(task: TrialTask) -> TrialResult:
-    """Load the task's data (cached in this process) and train; one torch thread per worker,
-    so that results do not depend on how many trials run side by side."""
+def run_trial(task: TrialTask) -> list[TrialResult]:
+    """Load the task's data (cached in this process, on the task's device) and train each of
+    its seeds; one torch thread per worker, so that results do not depend on how many trials
+    run side by side."""
     import torch
 
-    from sweeper.train import data as data_mod
+    torch.set_num_threads(1)
+    if task.vectorize:
+        return _timed(task, task.seeds, _train_together)
+    return [result for seed in task.seeds for result in _timed(task, (seed,), _train_one)]
+
+
+def _train_together(task: TrialTask, seeds: tuple[int, ...], data: Any) -> list[Any]:
+    from sweeper.train.vectorized import train_seeds
+
+    return train_seeds(task.config, list(seeds), data, task.eval_every, task.max_steps)
+
+
+def _train_one(task: TrialTask, seeds: tuple[int, ...], data: Any) -> list[Any]:
     from sweeper.train.loop import train
 
-    torch.set_num_threads(1)
+    return [train(task.config, seed, data, task.eval_every, task.max_steps) for seed in seeds]
+
+
+def _timed(task: TrialTask, seeds: tuple[int, ...], fit: Callable[[TrialTask, tuple[int, ...], Any], list[Any]],
+           ) -> list[TrialResult]:
+    """Train `seeds` of the task with `fit`: one result per seed, `failed` ones if it raises."""
+    from sweeper.train import data as data_mod
+
     start = time.perf_counter()
     try:
-        tensors = data_mod.load(task.data)
-        out = train(task.config, task.seed, tensors, task.eval_every, task.max_steps)
+        outcomes = fit(task, seeds, data_mod.load(task.data, data_mod.resolve_device(task.device)))
     except Exception as e:  # a failing trial is a row, never a crash of the sweep
         last = traceback.extract_tb(e.__traceback__)[-1]
         where = f" ({last.filename.rsplit('/', 1)[-1]}:{last.lineno})" if last else ""
-        return TrialResult(task.trial, task.seed, "failed", {}, time.perf_counter() - start,
-                           f"{type(e).__name__}: {e}{where}")
-    return TrialResult(task.trial, task.seed, out.status, out.metrics, time.perf_counter() - start,
-                       "loss became NaN or infinite" if out.status == "diverged" else "", out.curves)
+        seconds = (time.perf_counter() - start) / len(seeds)
+        return [TrialResult(task.trial, seed, "failed", {}, seconds, f"{type(e).__name__}: {e}{where}")
+                for seed in seeds]
+    seconds = (time.perf_counter() - start) / len(seeds)
+    return [TrialResult(task.trial, seed, out.status, out.metrics, seconds,
+                        "loss became NaN or infinite" if out.status == "diverged" else "", out.curves)
+            for seed, out in zip(seeds, outcomes, strict=True)]
