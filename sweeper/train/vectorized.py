@@ -26,7 +26,6 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
-from torch.nn import functional as F
 
 from sweeper.train.data import Tensors
 from sweeper.train.loop import (
@@ -38,6 +37,7 @@ from sweeper.train.loop import (
     predict_correct,
     splits,
     steps_per_epoch,
+    summed_loss,
 )
 from sweeper.train.models import build
 from sweeper.train.optim import StackedOptimizer
@@ -71,7 +71,7 @@ class SeedStack:
         BatchNorm normalises with batch statistics and updates each seed's running ones."""
         self.template.train()
         out = vmap(self._logits, randomness="different")(self.params, self.buffers, x)
-        return _losses(out, y).mean(1)
+        return summed_loss(out, y) / y.shape[1]
 
     @torch.inference_mode()
     def evaluate(self, x: Tensor, y: Tensor, index: Tensor | None = None) -> tuple[list[float], list[float]]:
@@ -91,20 +91,9 @@ class SeedStack:
         for i in range(0, len(x), chunk):
             out = run(params, buffers, x[i:i + chunk])
             yb = y[i:i + chunk].expand(seeds, -1)
-            total_loss += _losses(out, yb).sum(1, dtype=torch.float64)
-            correct += predict_correct(out.flatten(0, 1), yb.flatten()).view(seeds, -1).sum(1)
+            total_loss += summed_loss(out, yb).double()
+            correct += predict_correct(out, yb).sum(-1)
         return (total_loss / len(x)).tolist(), (correct.double() / len(x)).tolist()
-
-
-def _losses(out: Tensor, y: Tensor) -> Tensor:
-    """Each image's loss (seeds x batch) from logits (seeds x batch x outputs): computed
-    outside vmap, on all seeds at once, as `loop.batch_loss` computes it before averaging."""
-    flat_out, flat_y = out.flatten(0, 1), y.flatten()
-    if flat_out.shape[1] == 1:
-        losses = F.binary_cross_entropy_with_logits(flat_out[:, 0], flat_y, reduction="none")
-    else:
-        losses = F.cross_entropy(flat_out, flat_y, reduction="none")
-    return losses.view(y.shape)
 
 
 def train_seeds(config: Mapping[str, Any], seeds: list[int], data: Tensors, eval_every: str | int = "epoch",
