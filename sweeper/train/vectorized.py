@@ -96,16 +96,21 @@ class SeedStack:
         return (total_loss / len(x)).tolist(), (correct.double() / len(x)).tolist()
 
 
+def stack_seeds(config: Mapping[str, Any], seeds: list[int], data: Tensors) -> SeedStack:
+    """Every seed's freshly initialised model, built exactly as `loop.train` builds it, stacked."""
+    models = []
+    for seed in seeds:
+        torch.manual_seed(seed)
+        models.append(build(config, data.input_shape, data.n_outputs))
+    return SeedStack(models, data.x_train.device)
+
+
 def train_seeds(config: Mapping[str, Any], seeds: list[int], data: Tensors, eval_every: str | int = "epoch",
                 max_steps: int | None = None) -> list[Outcome]:
     """Train one model per seed, all at once; one `Outcome` per seed, in the order of `seeds`,
     with the same metrics and curves as `loop.train` gives for that seed."""
     device = data.x_train.device
-    models = []
-    for seed in seeds:
-        torch.manual_seed(seed)
-        models.append(build(config, data.input_shape, data.n_outputs))
-    stack = SeedStack(models, device)
+    stack = stack_seeds(config, seeds, data)
     optimizer = StackedOptimizer(config)
     rngs = [torch.Generator().manual_seed(seed) for seed in seeds]
     logs = [SeedLog(config["patience"]) for _ in seeds]
