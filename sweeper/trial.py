@@ -49,7 +49,7 @@ class TrialResult:
     seed: int
     status: str  # ok, failed or diverged
     metrics: dict[str, float]
-    seconds: float  # of training; seeds trained together share their time equally
+    seconds: float  # of training, not of loading data; seeds trained together share their time equally
     error: str = ""
     curves: list[tuple[int, int, str, str, float]] = field(default_factory=list)
 
@@ -88,7 +88,9 @@ def _timed(task: TrialTask, seeds: tuple[int, ...], fit: Callable[[TrialTask, tu
 
     start = time.perf_counter()
     try:
-        outcomes = fit(task, seeds, data_mod.load(task.data, data_mod.resolve_device(task.device)))
+        data = data_mod.load(task.data, data_mod.resolve_device(task.device))
+        start = time.perf_counter()  # a worker loads its data once: that is not this trial's time
+        outcomes = fit(task, seeds, data)
     except Exception as e:  # a failing trial is a row, never a crash of the sweep
         last = traceback.extract_tb(e.__traceback__)[-1]
         where = f" ({last.filename.rsplit('/', 1)[-1]}:{last.lineno})" if last else ""

@@ -18,6 +18,7 @@ from torch import nn
 
 from sweeper.train.data import Tensors
 from sweeper.train.models import build
+from sweeper.train.optim import Optimizer
 
 EVAL_CHUNK = 4096
 
@@ -27,20 +28,6 @@ class Outcome:
     status: str  # ok or diverged
     metrics: dict[str, float]
     curves: list[tuple[int, int, str, str, float]] = field(default_factory=list)  # epoch, iteration, split, metric, value
-
-
-def make_optimizer(config: Mapping[str, Any], params: Any) -> torch.optim.Optimizer:
-    name, lr, wd = config["optimizer"], config["learning_rate"], config["weight_decay"]
-    if name == "sgd":
-        nesterov = config["nesterov"] and config["momentum"] > 0
-        return torch.optim.SGD(params, lr=lr, momentum=config["momentum"], nesterov=nesterov, weight_decay=wd)
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=wd)
-    if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=wd)
-    if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, momentum=config["momentum"], weight_decay=wd)
-    raise ValueError(f"unknown optimizer {name!r}")
 
 
 def loss_function(n_outputs: int) -> nn.Module:
@@ -171,9 +158,8 @@ def train(config: Mapping[str, Any], seed: int, data: Tensors, eval_every: Union
     torch.manual_seed(seed)
     model = build(config, data.input_shape, data.n_outputs).to(device)
     order_rng = torch.Generator().manual_seed(seed)
-    optimizer = make_optimizer(config, model.parameters())
-    decay = config["lr_decay"]
-    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=decay) if decay != 1 else None
+    params = list(model.parameters())
+    optimizer = Optimizer(config)
     loss_fn = loss_function(data.n_outputs)
     bs, steps = config["batch_size"], steps_per_epoch(config, data)
     every = eval_interval(eval_every)
@@ -196,9 +182,7 @@ def train(config: Mapping[str, Any], seed: int, data: Tensors, eval_every: Union
         for b in range(steps):
             idx = perm[b * bs:(b + 1) * bs]
             loss = batch_loss(loss_fn, model(data.x_train[idx]), data.y_train[idx])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+            optimizer.step(params, list(torch.autograd.grad(loss, params)))
             iteration += 1
             if not log.batch_loss(epoch, iteration, loss.item()):
                 status = "diverged"
@@ -213,6 +197,5 @@ def train(config: Mapping[str, Any], seed: int, data: Tensors, eval_every: Union
             break
         if log.end_epoch(epoch):
             break
-        if scheduler is not None:
-            scheduler.step()
+        optimizer.decay_lr(config["lr_decay"])
     return log.outcome(status, iteration)

@@ -1,10 +1,15 @@
-"""torch.optim's update rules, applied to parameters stacked along a first "seed" dimension.
+"""torch.optim's update rules, for one model's parameters or for several seeds' stacked ones.
 
 SGD, Adam, AdamW and RMSprop update every element on its own (no norm over a whole
-tensor), so one update of a stacked tensor is the update of each seed's slice, with the
-same formulas, in the same order of operations, as torch.optim's single-tensor code (what
-it runs on the CPU); tests/train/test_optim.py checks them against torch.optim. The state
-is stacked the same way, so `keep` can drop the seeds that stopped training.
+tensor), so one update of a tensor stacked along a first "seed" dimension is the update of
+each seed's slice. The formulas, and their order of operations, are those of torch.optim's
+single-tensor code (what it runs on the CPU); tests/train/test_optim.py checks them
+against torch.optim. The state is stacked the same way, so `keep` can drop the seeds that
+stopped training.
+
+Both trainers use this rather than torch.optim itself: torch.optim's first `step` imports
+torch._dynamo, two seconds of start-up in every worker process, and its per-step wrapping
+costs more than the update of a small model.
 """
 
 from __future__ import annotations
@@ -15,15 +20,15 @@ from typing import Any
 import torch
 from torch import Tensor
 
-ADAM_BETAS = (0.9, 0.999)  # torch.optim's defaults, as `make_optimizer` uses them
+ADAM_BETAS = (0.9, 0.999)  # torch.optim's defaults (a study cannot change them)
 ADAM_EPS = 1e-8
 RMSPROP_ALPHA = 0.99
 RMSPROP_EPS = 1e-8
 
 
-class StackedOptimizer:
-    """One optimizer for every seed's copy of the parameters, with the configuration's
-    optimizer, learning rate, momentum and weight decay."""
+class Optimizer:
+    """The configuration's optimizer, learning rate, momentum and weight decay, for a list of
+    parameters given at each step (one model's, or every seed's stacked copy)."""
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         self.name = config["optimizer"]

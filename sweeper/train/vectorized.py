@@ -40,7 +40,7 @@ from sweeper.train.loop import (
     summed_loss,
 )
 from sweeper.train.models import build
-from sweeper.train.optim import StackedOptimizer
+from sweeper.train.optim import Optimizer
 
 MIN_EVAL_CHUNK = 64  # images per evaluation chunk, however many seeds share it
 
@@ -111,7 +111,7 @@ def train_seeds(config: Mapping[str, Any], seeds: list[int], data: Tensors, eval
     with the same metrics and curves as `loop.train` gives for that seed."""
     device = data.x_train.device
     stack = stack_seeds(config, seeds, data)
-    optimizer = StackedOptimizer(config)
+    optimizer = Optimizer(config)
     rngs = [torch.Generator().manual_seed(seed) for seed in seeds]
     logs = [SeedLog(config["patience"]) for _ in seeds]
     status, iterations = ["ok"] * len(seeds), [0] * len(seeds)

@@ -1,4 +1,4 @@
-"""The stacked optimizers take, for every seed, the step torch.optim takes for it alone."""
+"""sweeper's optimizers take, for every seed, the step torch.optim takes for it alone."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ import pytest
 import torch
 
 from sweeper.hparams import resolve
-from sweeper.train.loop import make_optimizer
-from sweeper.train.optim import StackedOptimizer
+from sweeper.train.optim import Optimizer
 
 SEEDS = 3
 SHAPES = {"weight": (4, 5), "bias": (4,)}
@@ -23,6 +22,18 @@ CASES = [
 ]
 
 
+def torch_optimizer(config: dict, params: list[torch.Tensor]) -> torch.optim.Optimizer:
+    """The torch.optim optimizer the configuration names, as a user would build it."""
+    name, lr, wd, momentum = config["optimizer"], config["learning_rate"], config["weight_decay"], config["momentum"]
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=config["nesterov"], weight_decay=wd)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=wd)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=wd)
+    return torch.optim.RMSprop(params, lr=lr, momentum=momentum, weight_decay=wd)
+
+
 def _start() -> tuple[list[dict[str, torch.Tensor]], dict[str, torch.Tensor]]:
     gen = torch.Generator().manual_seed(0)
     alone = [{k: torch.randn(shape, generator=gen).requires_grad_() for k, shape in SHAPES.items()}
@@ -35,9 +46,9 @@ def _start() -> tuple[list[dict[str, torch.Tensor]], dict[str, torch.Tensor]]:
 def test_every_seed_steps_as_torch_optim_steps_it(name: str, options: dict) -> None:
     config = resolve({"optimizer": name, "learning_rate": 0.05, **options})
     alone, stacked = _start()
-    optimizers = [make_optimizer(config, list(p.values())) for p in alone]
+    optimizers = [torch_optimizer(config, list(p.values())) for p in alone]
     schedulers = [torch.optim.lr_scheduler.ExponentialLR(o, gamma=0.5) for o in optimizers]
-    together = StackedOptimizer(config)
+    together = Optimizer(config)
     gen = torch.Generator().manual_seed(1)
     for step in range(6):
         grads = {k: torch.randn(SEEDS, *shape, generator=gen) for k, shape in SHAPES.items()}
@@ -59,7 +70,7 @@ def test_keep_drops_seeds_and_the_others_go_on_unchanged() -> None:
     config = resolve({"optimizer": "adam", "learning_rate": 0.05})
     _, full = _start()
     _, part = _start()
-    opt_full, opt_part = StackedOptimizer(config), StackedOptimizer(config)
+    opt_full, opt_part = Optimizer(config), Optimizer(config)
     gen = torch.Generator().manual_seed(2)
     grads = [{k: torch.randn(SEEDS, *s, generator=gen) for k, s in SHAPES.items()} for _ in range(4)]
     for step, g in enumerate(grads):
