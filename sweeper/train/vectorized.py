@@ -109,77 +109,98 @@ def train_seeds(config: Mapping[str, Any], seeds: list[int], data: Tensors, eval
                 max_steps: int | None = None) -> list[Outcome]:
     """Train one model per seed, all at once; one `Outcome` per seed, in the order of `seeds`,
     with the same metrics and curves as `loop.train` gives for that seed."""
-    device = data.x_train.device
-    stack = stack_seeds(config, seeds, data)
-    optimizer = Optimizer(config)
-    rngs = [torch.Generator().manual_seed(seed) for seed in seeds]
-    logs = [SeedLog(config["patience"]) for _ in seeds]
-    status, iterations = ["ok"] * len(seeds), [0] * len(seeds)
-    active = list(range(len(seeds)))  # which seeds the stacks hold, in stack order
-    bs, steps, n = config["batch_size"], steps_per_epoch(config, data), len(data.x_train)
+    run = _Run(config, seeds, data)
     every = eval_interval(eval_every)
-    iteration = 0
-
-    def record(epoch: int, with_test: bool, rows: list[int] | None = None) -> None:
-        """Evaluate the seeds at stack positions `rows` (all when None) into their logs."""
-        rows = list(range(len(active))) if rows is None else rows
-        index = None if len(rows) == len(active) else torch.tensor(rows, dtype=torch.long, device=device)
-        for split, x, y in splits(data, with_test):
-            losses, accs = stack.evaluate(x, y, index)
-            for row, loss, acc in zip(rows, losses, accs, strict=True):
-                logs[active[row]].evaluated(epoch, iteration, split, loss, acc)
-
-    def drop(rows: list[int]) -> None:
-        """Take the seeds at stack positions `rows` out of training."""
-        nonlocal active
-        for row in rows:
-            iterations[active[row]] = iteration
-        keep = [row for row in range(len(active)) if row not in rows]
-        index = torch.tensor(keep, dtype=torch.long, device=device)
-        stack.keep(index)
-        optimizer.keep(index)
-        active = [active[row] for row in keep]
-
-    # one buffer for every step's images (all seeds' batches): reusing it instead of
-    # allocating 1-2 MB per step saved about 0.1 ms of a 3-4 ms step on the CPU
-    batch = torch.empty(len(seeds) * bs, *data.input_shape, device=device)
     for epoch in range(1, config["epochs"] + 1):
-        perms = torch.stack([epoch_order(config, n, rngs[s], device) for s in active])
+        run.train_epoch(epoch, every, max_steps)
+        if not run.active:  # every seed diverged
+            break
+        for s in run.active:
+            run.logs[s].epochs_run = epoch
+        run.record(epoch, with_test=True)
+        if max_steps and run.iteration >= max_steps:
+            break
+        stopped = [row for row, s in enumerate(run.active) if run.logs[s].end_epoch(epoch)]
+        if len(stopped) == len(run.active):
+            break
+        run.drop(stopped)
+        run.optimizer.decay_lr(config["lr_decay"])
+    return run.outcomes()
+
+
+class _Run:
+    """One vectorized run: the stacks, the optimizer, each seed's generator and log, and which
+    seeds are still training. Seeds are named by their position in `seeds`, stack rows by
+    their position in `active`."""
+
+    def __init__(self, config: Mapping[str, Any], seeds: list[int], data: Tensors) -> None:
+        self.config, self.data, self.device = config, data, data.x_train.device
+        self.stack = stack_seeds(config, seeds, data)
+        self.optimizer = Optimizer(config)
+        self.rngs = [torch.Generator().manual_seed(seed) for seed in seeds]
+        self.logs = [SeedLog(config["patience"]) for _ in seeds]
+        self.status, self.iterations = ["ok"] * len(seeds), [0] * len(seeds)
+        self.active = list(range(len(seeds)))
+        self.iteration = 0
+        # one buffer for every step's images (all seeds' batches): reusing it instead of
+        # allocating 1-2 MB per step saved about 0.1 ms of a 3-4 ms step on the CPU
+        self.batch = torch.empty(len(seeds) * config["batch_size"], *data.input_shape, device=self.device)
+
+    def train_epoch(self, epoch: int, every: int | None, max_steps: int | None) -> None:
+        """One pass over the training set, each seed in its own order, as `train` makes it."""
+        bs, steps, n = self.config["batch_size"], steps_per_epoch(self.config, self.data), len(self.data.x_train)
+        perms = torch.stack([epoch_order(self.config, n, self.rngs[s], self.device) for s in self.active])
         for b in range(steps):
-            idx = perms[:, b * bs:(b + 1) * bs]
-            x = torch.index_select(data.x_train, 0, idx.flatten(), out=batch[:idx.numel()])
-            x = x.view(*idx.shape, *data.input_shape)
-            losses = stack.train_losses(x, data.y_train[idx])
-            params = list(stack.params.values())
-            optimizer.step(params, list(torch.autograd.grad(losses.sum(), params)))
-            iteration += 1
-            diverged = [row for row, value in enumerate(losses.tolist())
-                        if not logs[active[row]].batch_loss(epoch, iteration, value)]
+            diverged = self.step(epoch, perms[:, b * bs:(b + 1) * bs])
             if diverged:  # as `train` does: evaluate after the diverging step, then stop
                 for row in diverged:
-                    status[active[row]], logs[active[row]].epochs_run = "diverged", epoch
-                record(epoch, with_test=True, rows=diverged)
-                drop(diverged)
+                    self.status[self.active[row]], self.logs[self.active[row]].epochs_run = "diverged", epoch
+                self.record(epoch, with_test=True, rows=diverged)
+                self.drop(diverged)
                 perms = perms[[row for row in range(len(perms)) if row not in diverged]]
-                if not active:
-                    break
-            if every and iteration % every == 0 and b < steps - 1:
-                record(epoch, with_test=False)
-            if max_steps and iteration >= max_steps:
-                break
-        if not active:
-            break
-        for s in active:
-            logs[s].epochs_run = epoch
-        record(epoch, with_test=True)
-        if max_steps and iteration >= max_steps:
-            break
-        stopped = [row for row, s in enumerate(active) if logs[s].end_epoch(epoch)]
-        if len(stopped) == len(active):
-            break
-        if stopped:
-            drop(stopped)
-        optimizer.decay_lr(config["lr_decay"])
-    for s in active:
-        iterations[s] = iteration
-    return [log.outcome(st, it) for log, st, it in zip(logs, status, iterations, strict=True)]
+                if not self.active:
+                    return
+            if every and self.iteration % every == 0 and b < steps - 1:
+                self.record(epoch, with_test=False)
+            if max_steps and self.iteration >= max_steps:
+                return
+
+    def step(self, epoch: int, idx: Tensor) -> list[int]:
+        """One optimizer step of every active seed on its batch (idx: seeds x batch); the
+        stack rows whose loss was NaN or infinite."""
+        x = torch.index_select(self.data.x_train, 0, idx.flatten(), out=self.batch[:idx.numel()])
+        losses = self.stack.train_losses(x.view(*idx.shape, *self.data.input_shape), self.data.y_train[idx])
+        params = list(self.stack.params.values())
+        self.optimizer.step(params, list(torch.autograd.grad(losses.sum(), params)))
+        self.iteration += 1
+        return [row for row, value in enumerate(losses.tolist())
+                if not self.logs[self.active[row]].batch_loss(epoch, self.iteration, value)]
+
+    def record(self, epoch: int, with_test: bool, rows: list[int] | None = None) -> None:
+        """Evaluate the seeds at stack rows `rows` (all when None) into their logs."""
+        rows = list(range(len(self.active))) if rows is None else rows
+        index = None if len(rows) == len(self.active) else self._index(rows)
+        for split, x, y in splits(self.data, with_test):
+            losses, accs = self.stack.evaluate(x, y, index)
+            for row, loss, acc in zip(rows, losses, accs, strict=True):
+                self.logs[self.active[row]].evaluated(epoch, self.iteration, split, loss, acc)
+
+    def drop(self, rows: list[int]) -> None:
+        """Take the seeds at stack rows `rows` out of training."""
+        if not rows:
+            return
+        for row in rows:
+            self.iterations[self.active[row]] = self.iteration
+        keep = [row for row in range(len(self.active)) if row not in rows]
+        self.stack.keep(self._index(keep))
+        self.optimizer.keep(self._index(keep))
+        self.active = [self.active[row] for row in keep]
+
+    def outcomes(self) -> list[Outcome]:
+        for s in self.active:
+            self.iterations[s] = self.iteration
+        return [log.outcome(status, iterations)
+                for log, status, iterations in zip(self.logs, self.status, self.iterations, strict=True)]
+
+    def _index(self, rows: list[int]) -> Tensor:
+        return torch.tensor(rows, dtype=torch.long, device=self.device)
