@@ -2,9 +2,10 @@
 
 Every configuration gets the same seed list, so configurations can later be compared seed
 by seed. With `vectorize` a configuration's missing seeds go to one worker as one task and
-are trained together; they still come back, and are stored, as one row per seed. Rows already in the results folder are not trained again: a re-run trains only
-what is missing, and replays the stored results to the sampler in the order it asked, so
-random and Bayesian search propose what they proposed before.
+are trained together; they still come back, and are stored, as one row per seed. Rows
+already in the results folder are not trained again: a re-run trains only what is
+missing, and replays the stored results to the sampler in the order it asked, so random
+and Bayesian search propose what they proposed before.
 
 Bayesian search asks for `concurrent_configs` configurations at a time and tells their
 results in the order asked, which keeps its proposals independent of timing and of the
