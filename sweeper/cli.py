@@ -29,7 +29,8 @@ examples:
   sweep run studies/bayes.py --jobs 2 --seeds 8    Bayesian search, 8 seeds per configuration
   sweep run studies/lr_momentum.py --dry-run       one batch per trial, into results/<study>.dry-run/
   sweep run studies/bayes.py --executor dask --scheduler tcp://10.0.0.5:8786
-                                                   on a Dask cluster (see docs/scaling-out.md)
+                                                   on a Dask cluster (see README: Scaling out)
+  sweep run studies/lr_momentum.py --vectorize     each configuration's seeds trained together
 
 Running the same command again trains only what is missing (after a crash or Ctrl-C).
 Data root: --data-dir, else $SWEEPER_DATA_DIR, else ./data (torchvision's layout); a Dask worker
@@ -89,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--retry-failed", action="store_true", help="run trials recorded as failed again")
     run.add_argument("--restart", action="store_true",
                      help="move existing results of this study aside (to <study>.old-<time>) and start over")
+    run.add_argument("--vectorize", action="store_true",
+                     help="train all seeds of a configuration at once with torch.func (same rows; "
+                          "faster for small models); overrides the study's `vectorize`")
+    run.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                     help="where trials train (default auto: the GPU if torch sees one, else the CPU)")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress display")
     run.set_defaults(handler=cmd_run)
     add_report_commands(sub)
@@ -220,6 +226,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         study = study.with_seeds(args.seeds)
     if args.scheduler and args.executor != "dask":
         raise RunError(f"--scheduler needs --executor dask, but got --executor {args.executor}")
+    if args.vectorize:
+        study = study.vectorized()
     jobs = args.jobs or default_jobs()
     options = {"scheduler": args.scheduler or os.environ.get(SCHEDULER_ENV)} if args.executor == "dask" else {}
     summary = run_study(
@@ -227,12 +235,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         jobs=jobs, executor=args.executor, dry_run=args.dry_run, retry_failed=args.retry_failed,
         restart=args.restart, source=Path(args.study).read_text(), show_progress=not args.quiet,
         executor_options=options, asynchronous=args.asynchronous,
+        device=args.device,
     )
     where = f"the Dask cluster at {options['scheduler']}" if options.get("scheduler") else f"{jobs} jobs"
     minutes, seconds = divmod(int(summary.seconds), 60)
     print(f"{study.name}: {summary.trained + summary.reused} of {summary.planned} trials done "
           f"({summary.trained} trained now, {summary.reused} from earlier runs, {summary.failed} failed, "
-          f"{summary.diverged} diverged) in {minutes}:{seconds:02d} on {summary.dataset} with {where}")
+          f"{summary.diverged} diverged) in {minutes}:{seconds:02d} on {summary.dataset} with {where} "
+          f"on {summary.device}{', vectorized' if study.vectorize else ''}")
     print(f"results: {summary.folder}/trials.csv and curves.csv")
     if summary.best:
         print(f"best: {summary.best}")

@@ -62,7 +62,7 @@ HPARAMS: dict[str, HParam] = {
         HParam("num_layers", 1, "an integer >= 1", lambda x: _int(x) and x >= 1,
                "number of hidden layers of the MLP"),
         HParam("optimizer", "sgd", f"one of {list(OPTIMIZERS)}", _one_of(OPTIMIZERS),
-               "the torch.optim optimizer"),
+               "the optimizer, with torch.optim's update rule"),
         HParam("normalization", "none", f"one of {list(NORMALIZATIONS)}", _one_of(NORMALIZATIONS),
                "where normalization goes in each hidden layer; the CNNs support none "
                "and the BatchNorm placements (bn_after_relu is the tutorial's CNNBN)"),

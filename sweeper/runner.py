@@ -1,9 +1,11 @@
 """The sweep loop: ask the sampler -> train each configuration once per seed -> store -> tell.
 
 Every configuration gets the same seed list, so configurations can later be compared seed
-by seed. Rows already in the results folder are not trained again: a re-run trains only
-what is missing, and replays the stored results to the sampler in the order it asked, so
-random and Bayesian search propose what they proposed before.
+by seed. With `vectorize` a configuration's missing seeds go to one worker as one task and
+are trained together; they still come back, and are stored, as one row per seed. Rows
+already in the results folder are not trained again: a re-run trains only what is
+missing, and replays the stored results to the sampler in the order it asked, so random
+and Bayesian search propose what they proposed before.
 
 Bayesian search keeps `concurrent_configs` configurations in flight, in one of two modes.
 In batches (the default), it asks for that many, waits for all, and tells their results in
@@ -53,6 +55,7 @@ class RunSummary:
     diverged: int = 0
     seconds: float = 0.0
     best: str = ""
+    device: str = "cpu"
 
 
 def default_data_root() -> str:
@@ -87,9 +90,14 @@ def resolve_data(study: Study, data_root: str, log: Callable[[str], None]) -> Da
 def run_study(study: Study, *, results_root: Path, data_root: str, jobs: int, executor: str = "local",
               dry_run: bool = False, retry_failed: bool = False, restart: bool = False,
               source: str | None = None, show_progress: bool = True, stream: TextIO | None = None,
-              executor_options: dict[str, Any] | None = None, asynchronous: bool | None = None) -> RunSummary:
-    """Run (or resume) a study; `asynchronous` None means: asynchronous with the Dask executor."""
+              executor_options: dict[str, Any] | None = None, asynchronous: bool | None = None,
+              device: str = "cpu") -> RunSummary:
+    """Run (or resume) a study; `asynchronous` None means: asynchronous with the Dask executor;
+    `device` is cpu, cuda or auto (a GPU where the worker has one)."""
+    from sweeper.train.data import resolve_device
+
     stream = stream or sys.stderr
+    resolve_device(device)  # a GPU asked for and missing fails here, before any training
 
     def log(msg: str) -> None:
         print(msg, file=stream, flush=True)
@@ -109,7 +117,9 @@ def run_study(study: Study, *, results_root: Path, data_root: str, jobs: int, ex
         pool = make_executor(executor, jobs, **(executor_options or {}))
         try:
             asynchronous = executor == "dask" if asynchronous is None else asynchronous
-            return _sweep(study, spec, store, pool, dry_run, asynchronous, show_progress, stream)
+            summary = _sweep(study, spec, store, pool, dry_run, asynchronous, show_progress, stream, device)
+            summary.device = resolve_device(device)
+            return summary
         finally:
             pool.shutdown(kill=True)
     finally:
@@ -117,10 +127,10 @@ def run_study(study: Study, *, results_root: Path, data_root: str, jobs: int, ex
 
 
 def _sweep(study: Study, spec: DataSpec, store: ResultsStore, pool: Executor, dry_run: bool, asynchronous: bool,
-           show_progress: bool, stream: TextIO) -> RunSummary:
+           show_progress: bool, stream: TextIO, device: str) -> RunSummary:
     summary = RunSummary(store.folder, spec.dataset, study.planned_configs() * len(study.seed_list))
     progress = Progress(study.name, summary.planned, 0, stream, show_progress)
-    sweep = _Sweep(study, spec, store, pool, make_sampler(study), summary, progress, dry_run, asynchronous)
+    sweep = _Sweep(study, spec, store, pool, make_sampler(study), summary, progress, dry_run, asynchronous, device)
     start = time.monotonic()
     try:
         sweep.run()
@@ -147,9 +157,9 @@ class _Sweep:
     trials.csv (`stored`, `position`). Rows are stored only here, by the driver."""
 
     def __init__(self, study: Study, spec: DataSpec, store: ResultsStore, pool: Executor, sampler: Sampler,
-                 summary: RunSummary, progress: Progress, dry_run: bool, asynchronous: bool) -> None:
+                 summary: RunSummary, progress: Progress, dry_run: bool, asynchronous: bool, device: str) -> None:
         self.study, self.spec, self.store, self.pool, self.sampler = study, spec, store, pool, sampler
-        self.summary, self.progress, self.dry_run = summary, progress, dry_run
+        self.summary, self.progress, self.dry_run, self.device = summary, progress, dry_run, device
         self.seeds = study.seed_list
         bayes = study.sampler == "bayes"
         self.width = study.concurrent_configs if bayes else 10**9  # grid and random: ask for everything at once
@@ -162,7 +172,7 @@ class _Sweep:
         self.pending: list[tuple[Proposal, str, bool]] = []  # proposal, trial id, trained by an earlier proposal
         self.futures: dict[Any, TrialTask] = {}
         self.lost: list[TrialTask] = []  # tasks whose worker died, to run again
-        self.retries: dict[tuple[str, int], int] = {}
+        self.retries: dict[tuple[str, tuple[int, ...]], int] = {}
         self.exhausted = False
         self.scores: dict[str, dict[int, float]] = {}  # trial -> seed -> metric, ok rows only
         self.labels: dict[str, str] = {}
@@ -206,15 +216,17 @@ class _Sweep:
         self.pending.append((p, trial, shared))
         if shared:
             return False
-        submitted = False
+        missing = []
         for seed in self.seeds:
             if (trial, seed) in self.stored:
                 self._count(self.stored[(trial, seed)], reused=True)
             else:
-                self._submit(TrialTask(trial, seed, config, self.spec, self.study.eval_every,
-                                       1 if self.dry_run else None))
-                submitted = True
-        return submitted
+                missing.append(seed)
+        groups = [tuple(missing)] if self.study.vectorize else [(seed,) for seed in missing]
+        for group in filter(None, groups):  # vectorized: one task trains all the missing seeds together
+            self._submit(TrialTask(trial, group, config, self.spec, self.study.eval_every,
+                                   1 if self.dry_run else None, self.study.vectorize, self.device))
+        return bool(missing)
 
     def _next_ready(self) -> int | None:
         """Index in `pending` of the configuration to tell next, if any: in batch mode the
@@ -242,26 +254,29 @@ class _Sweep:
         self.futures[self.pool.submit(run_trial, task)] = task
 
     def _receive(self, fut: Any) -> None:
-        """Store a finished trial's row; a task whose worker died is queued to run again
-        (at most WORKER_RETRIES times, then recorded as failed)."""
+        """Store a finished task's rows (one per seed); a task whose worker died is queued to
+        run again (at most WORKER_RETRIES times, then its seeds are recorded as failed)."""
         task = self.futures.pop(fut)
-        key = (task.trial, task.seed)
         try:
-            result: TrialResult = fut.result()
+            results: list[TrialResult] = fut.result()
         except self.pool.worker_lost as e:
+            key = (task.trial, task.seeds)
             self.retries[key] = self.retries.get(key, 0) + 1
             if self.retries[key] <= WORKER_RETRIES:
                 self.lost.append(task)
                 return
-            result = TrialResult(task.trial, task.seed, "failed", {}, 0.0,
-                                 f"worker process died ({type(e).__name__}), {WORKER_RETRIES + 1} times")
+            results = [TrialResult(task.trial, seed, "failed", {}, 0.0,
+                                   f"worker process died ({type(e).__name__}), {WORKER_RETRIES + 1} times")
+                       for seed in task.seeds]
         except Exception as e:  # e.g. the task could not be sent to a worker
-            result = TrialResult(task.trial, task.seed, "failed", {}, 0.0, f"{type(e).__name__}: {e}")
-        row = self._keep(self.store.append(result, task.config, self.spec.dataset))
-        self.summary.trained += 1
-        self.summary.failed += result.status == "failed"
-        self.summary.diverged += result.status == "diverged"
-        self._count(row)
+            results = [TrialResult(task.trial, seed, "failed", {}, 0.0, f"{type(e).__name__}: {e}")
+                       for seed in task.seeds]
+        for result in results:
+            row = self._keep(self.store.append(result, task.config, self.spec.dataset))
+            self.summary.trained += 1
+            self.summary.failed += result.status == "failed"
+            self.summary.diverged += result.status == "diverged"
+            self._count(row)
 
     def _keep(self, row: dict[str, Any]) -> dict[str, Any]:
         key = (row["trial"], int(row["seed"]))

@@ -90,6 +90,6 @@ def test_small_digit_task_with_one_logit():
 
 def test_run_trial_turns_exceptions_into_failed_rows():
     config = resolve({"batch_size": 100000})
-    result = run_trial(TrialTask("t", 0, config, DIGITS))
+    [result] = run_trial(TrialTask("t", (0,), config, DIGITS))
     assert result.status == "failed"
     assert "batch_size 100000 is larger than the training set (500 images)" in result.error

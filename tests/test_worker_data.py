@@ -21,6 +21,6 @@ def test_a_worker_root_replaces_the_driver_root(monkeypatch, tmp_path) -> None:
 
 def test_a_trial_looks_for_its_data_under_the_worker_root(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv(WORKER_DATA_ENV, str(tmp_path / "empty"))
-    result = run_trial(TrialTask("t", 0, {}, SPEC))
+    [result] = run_trial(TrialTask("t", (0,), {"batch_size": 64}, SPEC))
     assert result.status == "failed"
     assert str(tmp_path / "empty") in result.error and "/driver/data" not in result.error

@@ -4,23 +4,29 @@
 and `cifar10` come through torchvision from a data root laid out as torchvision expects
 (`<root>/MNIST/raw/*.gz`, `<root>/cifar-10-batches-py/`), downloading only when missing.
 Images are scaled to [0, 1] exactly as `transforms.ToTensor()` does in the notes.
+MNIST-format files already extracted under the root are read directly, without importing
+torchvision (seconds of start-up in every worker process).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import socket
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from sweeper.errors import DataError
+from sweeper.errors import DataError, RunError
 from sweeper.study import Split
 from sweeper.trial import DataSpec
 
 DOWNLOAD_TIMEOUT_S = 20
 DIGITS_TRAIN = 1500  # scikit-learn's digits have no official split: the last 297 are its "test"
+DEVICES = ("auto", "cpu", "cuda")
+_IDX_FOLDERS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}
 
 
 @dataclass
@@ -37,15 +43,45 @@ class Tensors:
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.x_train.shape[1:])
 
+    def head(self, n: int) -> Tensors:
+        """The first n images of every split: what a dry run evaluates on (a smoke test, not a measurement)."""
+        def cut(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t[:n]
 
-_CACHE: dict[DataSpec, Tensors] = {}
+        return Tensors(self.x_train[:n], self.y_train[:n], self.x_val[:n], self.y_val[:n],
+                       cut(self.x_test), cut(self.y_test), self.n_outputs)
+
+    def to(self, device: str | torch.device) -> Tensors:
+        moved = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        for name, value in moved.items():
+            if isinstance(value, torch.Tensor):
+                moved[name] = value.to(device)
+        return Tensors(**moved)
 
 
-def load(spec: DataSpec) -> Tensors:
-    """The spec's tensors, from this process's cache after the first call."""
-    if spec not in _CACHE:
-        _CACHE[spec] = _build(spec)
-    return _CACHE[spec]
+_CACHE: dict[tuple[DataSpec, str], Tensors] = {}
+
+
+def load(spec: DataSpec, device: str = "cpu") -> Tensors:
+    """The spec's tensors on `device`, from this process's cache after the first call: a
+    worker reads and moves its data once, however many trials it runs."""
+    key = (spec, device)
+    if key not in _CACHE:
+        _CACHE[key] = _build(spec) if device == "cpu" else load(spec).to(device)
+    return _CACHE[key]
+
+
+def resolve_device(name: str) -> str:
+    """`auto` is the GPU where torch sees one, else the CPU; `cuda` without a GPU is an error."""
+    if name not in DEVICES:
+        raise RunError(f"device {name!r} is not known; choose one of {', '.join(DEVICES)}")
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RunError("device cuda was asked for, but torch sees no CUDA GPU here; use --device cpu or auto")
+    return name
 
 
 def is_available(dataset: str, root: str) -> bool:
@@ -81,17 +117,24 @@ def _build(spec: DataSpec) -> Tensors:
     x_test = y_test = None
     if split.test:
         x_test, y_test = _official(spec.dataset, spec.root, train=False, download=False)
-    if spec.standardize is not None:
-        mean, std = spec.standardize
-        x_all = (x_all - mean) / std
-        x_test = None if x_test is None else (x_test - mean) / std
+        x_test = _scaled(x_test, spec.standardize)
     y_train, y_val = y_all[start:mid], y_all[mid:end]
     n_outputs = 10
     if spec.task == "small_digit":  # one logit: is the digit 0, 1 or 2?
         y_train, y_val = (y_train < 3).float(), (y_val < 3).float()
         y_test = None if y_test is None else (y_test < 3).float()
         n_outputs = 1
-    return Tensors(x_all[start:mid], y_train, x_all[mid:end], y_val, x_test, y_test, n_outputs)
+    return Tensors(_scaled(x_all[start:mid], spec.standardize), y_train, _scaled(x_all[mid:end], spec.standardize),
+                   y_val, x_test, y_test, n_outputs)
+
+
+def _scaled(x: torch.Tensor, standardize: tuple[float, float] | None) -> torch.Tensor:
+    """Bytes to floats in [0, 1] as `transforms.ToTensor()` does, then (x - mean) / std as
+    `transforms.Normalize` does if asked; only for the images a split uses."""
+    x = x.float().div(255) if x.dtype == torch.uint8 else x
+    if standardize is not None:
+        x = (x - standardize[0]) / standardize[1]
+    return x
 
 
 def fit_split(split: Split, available: int) -> Split:
@@ -116,7 +159,8 @@ def scaled_for(split: Split, available: int) -> Split:
 
 
 def _official(dataset: str, root: str, train: bool, download: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """The official train or test split as (float images N x C x H x W in [0, 1], int64 labels)."""
+    """The official train or test split as (images N x C x H x W, int64 labels); images are
+    bytes (see `_scaled`) except for digits, which are floats in [0, 1] already."""
     if dataset == "digits":
         from sklearn.datasets import load_digits
 
@@ -124,15 +168,37 @@ def _official(dataset: str, root: str, train: bool, download: bool) -> tuple[tor
         x = torch.tensor(d.images, dtype=torch.float32).unsqueeze(1) / 16.0
         y = torch.tensor(d.target, dtype=torch.int64)
         return (x[:DIGITS_TRAIN], y[:DIGITS_TRAIN]) if train else (x[DIGITS_TRAIN:], y[DIGITS_TRAIN:])
-    ds = _torchvision(dataset, root, train, download)
-    data = torch.as_tensor(ds.data)
+    files = _idx_files(dataset, root, train)
+    if files is not None:
+        data, targets = _read_idx(files[0]), _read_idx(files[1])
+    else:
+        ds = _torchvision(dataset, root, train, download)
+        data, targets = torch.as_tensor(ds.data), ds.targets
     if data.ndim == 3:  # MNIST-like: N x 28 x 28
         data = data.unsqueeze(1)
     else:  # CIFAR-10: N x 32 x 32 x 3
         data = data.permute(0, 3, 1, 2)
-    x = data.contiguous().float().div(255)
-    y = torch.as_tensor(ds.targets, dtype=torch.int64)
-    return x, y
+    return data.contiguous(), torch.as_tensor(targets, dtype=torch.int64)
+
+
+def _idx_files(dataset: str, root: str, train: bool) -> tuple[Path, Path] | None:
+    """The extracted images and labels files of an MNIST-format dataset, if both are there."""
+    if dataset not in _IDX_FOLDERS:
+        return None
+    raw = Path(root) / _IDX_FOLDERS[dataset] / "raw"
+    prefix = "train" if train else "t10k"
+    images, labels = raw / f"{prefix}-images-idx3-ubyte", raw / f"{prefix}-labels-idx1-ubyte"
+    return (images, labels) if images.is_file() and labels.is_file() else None
+
+
+def _read_idx(path: Path) -> torch.Tensor:
+    """An uncompressed IDX file of unsigned bytes (the MNIST format) as a uint8 tensor."""
+    raw = path.read_bytes()
+    if raw[:3] != b"\x00\x00\x08":
+        raise DataError(f"{path} is not an IDX file of unsigned bytes; delete it so that it is extracted again")
+    ndim = raw[3]
+    dims = struct.unpack(f">{ndim}I", raw[4:4 + 4 * ndim])
+    return torch.frombuffer(bytearray(raw[4 + 4 * ndim:]), dtype=torch.uint8).reshape(dims)
 
 
 def _torchvision(dataset: str, root: str, train: bool, download: bool) -> Any:

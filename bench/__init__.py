@@ -1,0 +1,1 @@
+"""Benchmarks of sweeper's trainers against the course notebook's loop (see bench/bench.py)."""

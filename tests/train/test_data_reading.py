@@ -1,0 +1,41 @@
+"""MNIST-format files are read without torchvision, to the same tensors; data are moved to a
+device once per process."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from sweeper.errors import RunError
+from sweeper.study import Split
+from sweeper.train import data as datasets
+from sweeper.trial import DataSpec
+
+
+def test_idx_files_read_as_torchvision_reads_them(mnist_dir: str | None) -> None:
+    if mnist_dir is None:
+        pytest.skip("MNIST not found: set SWEEPER_DATA_DIR to a data root with MNIST/raw/")
+    for train in (True, False):
+        ours = datasets._official("mnist", mnist_dir, train=train, download=False)
+        theirs = datasets._torchvision("mnist", mnist_dir, train=train, download=False)
+        assert torch.equal(ours[0], theirs.data.unsqueeze(1))
+        assert torch.equal(ours[1], theirs.targets)
+
+
+def test_a_split_is_scaled_to_floats_in_0_1() -> None:
+    tensors = datasets.load(DataSpec("digits", "", Split(100, 20)))
+    assert tensors.x_train.dtype == torch.float32 and 0 <= float(tensors.x_train.min()) <= float(tensors.x_train.max()) <= 1
+
+
+def test_tensors_are_moved_once_per_device() -> None:
+    spec = DataSpec("digits", "", Split(100, 20))
+    assert datasets.load(spec, "cpu") is datasets.load(spec, "cpu")
+    moved = datasets.load(spec).to("cpu")
+    assert torch.equal(moved.x_val, datasets.load(spec).x_val) and moved.x_test is None
+
+
+def test_resolve_device() -> None:
+    assert datasets.resolve_device("cpu") == "cpu"
+    assert datasets.resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(RunError, match="choose one of"):
+        datasets.resolve_device("tpu")
