@@ -70,7 +70,7 @@ class ShuffledExecutor(Executor):
     def submit(self, fn: Callable[[Any], Any], task: TrialTask) -> cf.Future:
         assert not self.broken, "submitted to a broken executor"
         self.submits.append((task, {t.trial for t in self.waiting.values()}, self.completed))
-        assert all((t.trial, t.seed) != (task.trial, task.seed) for t in self.waiting.values()), "trained twice at once"
+        assert all((t.trial, t.seeds) != (task.trial, task.seeds) for t in self.waiting.values()), "trained twice at once"
         fut: cf.Future = cf.Future()
         self.waiting[fut] = task
         return fut
@@ -82,8 +82,8 @@ class ShuffledExecutor(Executor):
             if self.completed == self.interrupt_after:
                 raise KeyboardInterrupt
             task = self.waiting.pop(fut)
-            if self.broken or self.deadly[task.seed] > 0:
-                self.deadly[task.seed] -= not self.broken
+            if self.broken or self.deadly[task.seeds[0]] > 0:
+                self.deadly[task.seeds[0]] -= not self.broken
                 self.broken = self.breaks
                 fut.set_exception(WorkerDied())
             else:
@@ -97,12 +97,12 @@ class ShuffledExecutor(Executor):
         self.restarts += 1
 
 
-def fake_result(task: TrialTask) -> TrialResult:
+def fake_result(task: TrialTask) -> list[TrialResult]:
     """A score that prefers 16 hidden units, batch 32 and learning rate 0.1, with a little noise per seed."""
     c = task.config
     score = (1 - abs(math.log2(c["hidden_size"] / 16)) / 4 - (c["batch_size"] == 16) / 8
-             - abs(math.log10(c["learning_rate"] / 0.1)) / 10 + task.seed / 1000)
-    return TrialResult(task.trial, task.seed, "ok", {"val_acc": score}, 0.0)
+             - abs(math.log10(c["learning_rate"] / 0.1)) / 10)
+    return [TrialResult(task.trial, seed, "ok", {"val_acc": score + seed / 1000}, 0.0) for seed in task.seeds]
 
 
 def refills_while_busy(pool: ShuffledExecutor) -> bool:

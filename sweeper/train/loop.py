@@ -199,7 +199,8 @@ def train(config: Mapping[str, Any], seed: int, data: Tensors, eval_every: str |
                 break
         log.epochs_run = epoch
         record(epoch, with_test=True)
-        log.learning_rate(epoch, iteration, optimizer.lr)
+        if status != "diverged":  # a diverged seed's curves end where it diverged, in both trainers
+            log.learning_rate(epoch, iteration, optimizer.lr)
         if status == "diverged" or (max_steps and iteration >= max_steps):
             break
         if log.end_epoch(epoch):
