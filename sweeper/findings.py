@@ -11,6 +11,8 @@ quotes a stale number:
     {{diff STUDY name=value ...}}         its difference to the best [95% CI] and adjusted p-value
     {{verdict STUDY name=value ...}}      best / indistinguishable from the best / worse
     {{compare STUDY a=1 | a=2}}           two configurations paired by seed: difference [95% CI], p
+    {{median STUDY}}                      the median over configurations of their mean metric
+    {{share STUDY above=X}}               how many configurations have a mean metric above X (below=X too)
     {{plot STUDY NAME}}                   a report figure (NAME.png), copied next to the page
 
 Each study's report is written first (`sweep report`), so the figures exist and match.
@@ -165,6 +167,24 @@ def _compare(r: Results, args: list[str], where: str) -> str:
             f"(paired t-test over {len(both)} seeds, p = {float(t['p_value']):.3f})")
 
 
+def _means(r: Results) -> pd.Series:
+    return r.summary[f"{r.metric}_mean"].dropna()
+
+
+def _median(r: Results, args: list[str], where: str) -> str:
+    return f"{_means(r).median():.3f}"
+
+
+def _share(r: Results, args: list[str], where: str) -> str:
+    bounds = dict(a.split("=", 1) for a in args if "=" in a)
+    if len(bounds) != 1 or not set(bounds) <= {"above", "below"}:
+        raise TemplateError(f"{where}: write {{{{share STUDY above=0.9}}}} or below=...")
+    (side, text), = bounds.items()
+    means = _means(r)
+    hits = (means > float(text)) if side == "above" else (means < float(text))
+    return f"{int(hits.sum())} of {len(means)}"
+
+
 def _verdict(r: Results, args: list[str], where: str) -> str:
     return str(_comparison(r, args, where)["verdict"])
 
@@ -185,5 +205,6 @@ def _plot(r: Results, args: list[str], out: Path, figures: list[Path], where: st
 
 VERBS: dict[str, Callable[[Results, list[str], str], str]] = {
     "about": _about, "table": _table, "mean": _mean, "diff": _diff, "verdict": _verdict, "compare": _compare,
+    "median": _median, "share": _share,
     "plot": lambda r, a, w: "",  # handled in render: it writes a file next to the page
 }

@@ -53,3 +53,9 @@ def test_compare_pairs_two_configurations_by_seed(tmp_path, results):
     df = pd.read_csv(results / "tiny" / "trials.csv").pivot_table(index="seed", columns="momentum", values="val_acc")
     diff = (df[0.9] - df[0.0]).mean()
     assert page.text.startswith(f"{diff:+.3f} [") and "paired t-test over 3 seeds, p = " in page.text
+
+
+def test_median_and_share_of_configurations(tmp_path, results):
+    page = _render(tmp_path, results, "{{median tiny}} / {{share tiny above=0.0}} / {{share tiny below=0.0}}")
+    means = pd.read_csv(results / "tiny" / "trials.csv").groupby("trial")["val_acc"].mean()
+    assert page.text == f"{means.median():.3f} / 2 of 2 / 0 of 2"
