@@ -104,7 +104,9 @@ def _curves(results: Results, folder: Path) -> Iterator[Plot]:
         if data.empty:
             continue
         what = plots.NAMES[f"{split}_{metric}" if metric != "batch_loss" else metric]
-        smoothing = f", running mean over {data['window'].iloc[0]} mini-batches" if data["window"].iloc[0] > 1 else ""
+        widest = int(data["window"].max())
+        smoothing = "" if widest <= 1 else (f", running mean over {widest} mini-batches" if data["window"].nunique() == 1
+                                            else f", running mean over up to {widest} mini-batches (1/{report_data.SMOOTH_POINTS} of each run)")
         plots.curves(data, folder / file, ylabel=plots.metric_label(f"{split}_{metric}" if metric != "batch_loss"
                                                                     else "batch_loss"),
                      title=f"{results.name}: {what}{smoothing}, {which} (#rank)", best=best)

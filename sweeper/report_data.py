@@ -40,20 +40,23 @@ def learning_curves(curves: pd.DataFrame, summary: pd.DataFrame, split: str, met
     columns = ["trial", "label", "rank", "iteration", "epoch", "n", "mean", "ci_low", "ci_high", "window"]
     if c.empty:
         return pd.DataFrame(columns=columns)
-    window = max(1, int(round(c["iteration"].max() / SMOOTH_POINTS))) if metric == "batch_loss" else 1
-    c = c.sort_values(["trial", "seed", "iteration"])
-    if window > 1:
+    # each configuration's own window: a run of 32 steps must not vanish into a window sized for 1000
+    last = c.groupby("trial")["iteration"].transform("max")
+    window = (last / SMOOTH_POINTS).round().clip(lower=1).astype(int) if metric == "batch_loss" else last * 0 + 1
+    c = c.assign(window=window).sort_values(["trial", "seed", "iteration"])
+    if (c["window"] > 1).any():
         c = c.assign(value=c.groupby(["trial", "seed"], sort=False)["value"]
-                     .transform(lambda v: v.rolling(window, min_periods=1).mean()))
-        c = c[(c["iteration"] % window == 0) | (c["iteration"] == c.groupby("trial")["iteration"].transform("max"))]
+                     .transform(lambda v: v.rolling(int(c.loc[v.index, "window"].iloc[0]), min_periods=1).mean()))
+        c = c[(c["iteration"] % c["window"] == 0) | (c["iteration"] == c.groupby("trial")["iteration"].transform("max"))]
     parts = []
     for trial, g in c.groupby("trial", sort=False):
         grid = g.pivot_table(index=["iteration", "epoch"], columns="seed", values="value", observed=True)
         s = mean_ci(grid.to_numpy(float))
         part = grid.index.to_frame(index=False).assign(trial=trial, **s)
         parts.append(part)
+    windows = c.groupby("trial")["window"].first()
     out = pd.concat(parts, ignore_index=True).merge(top[["trial", "label", "rank"]], on="trial")
-    out["window"] = window
+    out["window"] = out["trial"].map(windows).astype(int)
     return out.sort_values(["rank", "iteration"], kind="stable")[columns].reset_index(drop=True)
 
 

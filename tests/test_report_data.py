@@ -48,6 +48,14 @@ def test_learning_curves_of_mini_batch_losses_are_smoothed_running_means():
     assert d["mean"].iloc[1:].to_numpy() == pytest.approx(0.5)
 
 
+def test_each_configuration_is_smoothed_over_its_own_length():
+    values = {("long", 0): [1.0] * 1000, ("short", 0): [1.0] * 32}  # batch 1 against batch 32 over one epoch
+    d = rd.learning_curves(curves_table(values, "batch_loss", "train"), summary_of(["long", "short"]), "train", "batch_loss")
+    windows = d.groupby("trial")["window"].first()
+    assert windows["long"] == 1000 // rd.SMOOTH_POINTS and windows["short"] == 1
+    assert (d["trial"] == "short").sum() == 32  # the short run keeps its points, not one dot
+
+
 def test_learning_curves_show_the_best_configurations_only():
     c = curves_table({(t, 0): [0.5] for t in "abcd"})
     d = rd.learning_curves(c, summary_of(list("abcd")), "val", "acc", limit=2)
