@@ -3,7 +3,7 @@
     python bench/bench.py --data-dir ../shared/data            # everything, about 2 minutes on 2 cores
     python bench/bench.py --data-dir ../shared/data --quick    # one repeat, fewer seeds: a smoke test
 
-The work is the notebook's (seed 000): MNIST's first 2500 images (2000 train / 500
+The work is the tutorial notebook's: MNIST's first 2500 images (2000 train / 500
 validation), MLP(30), SGD lr 0.05 momentum 0.9, batch 64, 3 epochs. Cases:
 
   (a) the notebook's loop (bench/tutorial_loop.py): a DataLoader over a list of (image,

@@ -1,4 +1,4 @@
-"""The course notebook's training loop (seed 000), transcribed as the baseline.
+"""The course notebook's training loop (the tutorial), transcribed as the baseline.
 
 Kept as the notebook has it: a DataLoader over a Python list of (image, label) pairs, and
 training and validation accuracy recomputed after every iteration by `get_accuracy`, which

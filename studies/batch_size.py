@@ -1,4 +1,4 @@
-"""Batch size for seed 000's MLP(30) with SGD (lr 0.05, momentum 0.9), 3 epochs.
+"""Batch size for the tutorial's MLP(30) with SGD (lr 0.05, momentum 0.9), 3 epochs.
 
 Seed 004 discusses how a larger batch gives a less noisy loss but fewer steps per epoch;
 this study measures the net effect on validation accuracy over seeds.
@@ -8,7 +8,7 @@ from sweeper import Split, Study
 
 study = Study(
     name="batch_size",
-    description="seed 000/004: batch size for MLP(30), SGD lr 0.05 momentum 0.9, 3 epochs",
+    description="tutorial: batch size for MLP(30), SGD lr 0.05 momentum 0.9, 3 epochs",
     dataset="mnist",
     fallback="digits",
     split=Split(train=2000, val=500),

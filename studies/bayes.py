@@ -1,5 +1,5 @@
 """Bayesian search (Optuna's TPE) over learning rate, momentum, batch size and hidden size
-(seed 002's "Bayesian optimisation search" TODO), with the same budget as random_search.py.
+(the LeNet notebook's "Bayesian optimisation search" to-do), with the same budget as random_search.py.
 
 Each proposal is trained with every seed and Optuna is told the mean validation accuracy.
 """

@@ -1,4 +1,4 @@
-"""Hidden size of seed 000's MLP: 30, 50, 100 and 200 units.
+"""Hidden size of the tutorial's MLP: 30, 50, 100 and 200 units.
 
 The tutorial trains each with its `train()` defaults (SGD, lr 0.1, momentum 0.9, batch 64)
 and argues that more units raise training accuracy and widen the train/validation gap.
@@ -8,7 +8,7 @@ from sweeper import Split, Study
 
 study = Study(
     name="hidden_size",
-    description="seed 000: MLP hidden size 30/50/100/200, SGD lr 0.1 momentum 0.9, 5 epochs",
+    description="tutorial: MLP hidden size 30/50/100/200, SGD lr 0.1 momentum 0.9, 5 epochs",
     dataset="mnist",
     fallback="digits",
     split=Split(train=2000, val=500),

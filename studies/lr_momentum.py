@@ -1,4 +1,4 @@
-"""Learning rate x momentum for seed 000's MLP(30), as the tutorial tunes it by hand.
+"""Learning rate x momentum for the tutorial's MLP(30), as the tutorial tunes it by hand.
 
 The tutorial trains MLP(30) with SGD on the first 2500 MNIST images (2000 train / 500
 validation), batch 64, for 3 epochs, and finds lr 0.05 with momentum 0.9 works well.
@@ -9,7 +9,7 @@ from sweeper import Split, Study
 
 study = Study(
     name="lr_momentum",
-    description="seed 000: SGD learning rate x momentum for MLP(30), 3 epochs",
+    description="tutorial: SGD learning rate x momentum for MLP(30), 3 epochs",
     dataset="mnist",
     fallback="digits",  # where MNIST is missing and cannot be downloaded
     split=Split(train=2000, val=500),

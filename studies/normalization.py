@@ -1,4 +1,4 @@
-"""Where to normalise: none, BatchNorm before or after the ReLU, or LayerNorm (seed 000).
+"""Where to normalise: none, BatchNorm before or after the ReLU, or LayerNorm (the tutorial).
 
 The tutorial claims BatchNorm after the ReLU "performs better in practice" than before it,
 from one run each (MLPBN vs MLPBNBeforeReLu, Adam lr 0.005, 3 epochs).
@@ -8,7 +8,7 @@ from sweeper import Split, Study
 
 study = Study(
     name="normalization",
-    description="seed 000: normalization placement in MLP(30), Adam lr 0.005, 3 epochs",
+    description="tutorial: normalization placement in MLP(30), Adam lr 0.005, 3 epochs",
     dataset="mnist",
     fallback="digits",
     split=Split(train=2000, val=500),

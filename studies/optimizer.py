@@ -1,4 +1,4 @@
-"""SGD with momentum against Adam, each over a few learning rates (seed 000, seed 003).
+"""SGD with momentum against Adam, each over a few learning rates (the tutorial, the CIFAR-10 assignment).
 
 The tutorial uses SGD lr 0.05 momentum 0.9 and Adam lr 0.005 ("Adam typically requires a
 smaller learning rate"); the grid checks both optimizers at each rate.
@@ -8,7 +8,7 @@ from sweeper import Split, Study
 
 study = Study(
     name="optimizer",
-    description="seed 000: SGD (momentum 0.9) vs Adam at lr 0.001/0.005/0.05, MLP(30), 3 epochs",
+    description="tutorial: SGD (momentum 0.9) vs Adam at lr 0.001/0.005/0.05, MLP(30), 3 epochs",
     dataset="mnist",
     fallback="digits",
     split=Split(train=2000, val=500),

@@ -1,4 +1,4 @@
-"""Random search over learning rate, momentum, batch size and hidden size (seed 001's
+"""Random search over learning rate, momentum, batch size and hidden size (the lecture slides'
 "random search beats grid search" slide), with the same budget as studies/bayes.py."""
 
 from sweeper import Split, Study, intrange, loguniform, uniform

@@ -1,7 +1,7 @@
 """The hyperparameters a trial understands: name, default, allowed values, and why.
 
 Every hyperparameter can be fixed or searched. The defaults are those of the course
-notebook's `train()` (seed 000), so a study that fixes nothing trains what the notes train.
+tutorial notebook's `train()`, so a study that fixes nothing trains what the notes train.
 A study that names an unknown hyperparameter, or gives one a value outside its rule, is
 refused before anything runs.
 """

@@ -69,7 +69,7 @@ class Study:
     name: str  # folder name under results/
     dataset: str = "mnist"  # one of DATASETS
     fallback: str | None = None  # dataset to use, loudly, when `dataset` is not available
-    task: str = "classify"  # classify: 10 classes; small_digit: is the label < 3 (seed 004)
+    task: str = "classify"  # classify: 10 classes; small_digit: is the label < 3 (the textbook chapter's task)
     split: Split = field(default_factory=Split)
     fixed: Mapping[str, Any] = field(default_factory=dict)  # hyperparameters held constant
     space: Mapping[str, Any] = field(default_factory=dict)  # hyperparameters searched

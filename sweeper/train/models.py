@@ -1,13 +1,13 @@
 """The networks of the course notes, built from a configuration.
 
-- `mlp`: seed 000's MLP (and MLPBN / MLPBNBeforeReLu), generalised to `num_layers` hidden
+- `mlp`: the tutorial's MLP (and MLPBN / MLPBNBeforeReLu), generalised to `num_layers` hidden
   layers of `hidden_size` units, with the normalization placement and dropout searched.
-- `cnn`: seed 000's small CNN (conv 4 -> pool -> conv 8 -> pool -> linear), and its CNNBN
+- `cnn`: the tutorial's small CNN (conv 4 -> pool -> conv 8 -> pool -> linear), and its CNNBN
   variant (BatchNorm after each ReLU) with normalization="bn_after_relu".
-- `lenet`: seed 002's LeNet-style CNN, for 28x28 or larger images.
+- `lenet`: the LeNet notebook's CNN, for 28x28 or larger images.
 
 Every model returns raw logits: CrossEntropyLoss for 10 classes, BCEWithLogitsLoss for the
-single logit of the small-digit task (seed 002's log_softmax + nll_loss is the same loss).
+single logit of the small-digit task (the LeNet notebook's log_softmax + nll_loss is the same loss).
 """
 
 from __future__ import annotations
