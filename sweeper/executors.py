@@ -72,11 +72,34 @@ class LocalExecutor(Executor):
         return self._pool.submit(fn, task)
 
     def shutdown(self, kill: bool = False) -> None:
+        if kill:
+            _silence_killed_pool_manager()
         self._pool.shutdown(wait=not kill, kill_workers=kill)
 
     def restart(self) -> None:
         self._pool.shutdown(wait=False, kill_workers=True)
         self._pool = self._new_pool()
+
+
+def _silence_killed_pool_manager() -> None:
+    """Killing loky's workers mid-sweep (Ctrl-C) can make its manager thread trip over work
+    it has just dropped (a KeyError in add_call_item_to_queue) and print a traceback from
+    that thread after the sweep has already stopped cleanly. Exceptions of that thread are
+    dropped from then on; every other thread's still reach the previous hook."""
+    import threading
+
+    from joblib.externals.loky.process_executor import _ExecutorManagerThread
+
+    previous = threading.excepthook
+    if getattr(previous, "sweeper_quiet", False):
+        return
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if not isinstance(args.thread, _ExecutorManagerThread):
+            previous(args)
+
+    hook.sweeper_quiet = True  # type: ignore[attr-defined]
+    threading.excepthook = hook
 
 
 def _init_worker() -> None:

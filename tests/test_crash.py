@@ -191,3 +191,28 @@ def test_unwritable_results_location_is_reported_before_training(tmp_path):
     with pytest.raises(ResultsError, match=r"results folder .*file/results is not writable.*--results DIR"):
         run_study(tiny_study(), results_root=tmp_path / "file" / "results", data_root="unused", jobs=1,
                   executor="sequential", show_progress=False, stream=io.StringIO())
+
+
+def test_after_a_kill_only_the_pool_managers_thread_is_silenced(monkeypatch, capsys):
+    import threading
+
+    from joblib.externals.loky.process_executor import _ExecutorManagerThread
+
+    from sweeper.executors import _silence_killed_pool_manager
+
+    seen = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: seen.append(args.thread))
+    _silence_killed_pool_manager()
+    _silence_killed_pool_manager()  # idempotent: one layer, not one per kill
+
+    def args(thread):
+        try:
+            raise KeyError(9)
+        except KeyError as e:
+            return threading.ExceptHookArgs((KeyError, e, e.__traceback__, thread))
+
+    manager = object.__new__(_ExecutorManagerThread)
+    threading.excepthook(args(manager))
+    other = threading.Thread()
+    threading.excepthook(args(other))
+    assert seen == [other]
