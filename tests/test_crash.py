@@ -35,7 +35,13 @@ def start(tmp_path: Path, results: str, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "sweeper.cli", "run", "crash.py", "--results", results, "--quiet", *extra],
         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        preexec_fn=_as_from_a_terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _as_from_a_terminal() -> None:
+    """A command started in the background of a script inherits SIGINT ignored, and Python
+    then never raises KeyboardInterrupt; a terminal's foreground job has the default."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def rows(path: Path) -> int:
