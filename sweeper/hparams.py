@@ -84,6 +84,16 @@ HPARAMS: dict[str, HParam] = {
 }
 
 
+def short(value: Any) -> str:
+    """A value as configuration labels show it: floats to 4 significant digits (whole ones as
+    0.0), numpy scalars as the Python value they hold."""
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:.4g}"
+    return str(value)
+
+
 def closest(name: str, known: Any) -> str:
     """' (did you mean `x`?)' for the nearest known name, or ''."""
     match = difflib.get_close_matches(name, list(known), n=1, cutoff=0.5)

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from sweeper import hparams
 from sweeper.errors import DataError
 from sweeper.executors import Executor, make_executor
 from sweeper.progress import Progress
@@ -147,10 +148,6 @@ def _sweep(study: Study, spec: DataSpec, store: ResultsStore, pool: Executor, dr
     return summary
 
 
-def _short(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
 class _Sweep:
     """The state of one sweep: configurations asked and not yet told (`pending`, in ask
     order), trials in flight (`futures`), and every stored row with its position in
@@ -211,7 +208,7 @@ class _Sweep:
     def _start(self, p: Proposal) -> bool:
         config = self.study.config(p.params)
         trial = config_id(config)
-        self.labels[trial] = " ".join(f"{k}={_short(v)}" for k, v in p.params.items()) or trial
+        self.labels[trial] = " ".join(f"{k}={hparams.short(v)}" for k, v in p.params.items()) or trial
         shared = any(t == trial for _, t, _ in self.pending)  # proposed twice: train once, tell both
         self.pending.append((p, trial, shared))
         if shared:

@@ -26,6 +26,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as st
 
+from sweeper import hparams
+
 CONFIDENCE = 0.95
 ALPHA = 0.05  # chance of calling any configuration worse when none is
 POWER = 0.80  # power aimed at when estimating the seeds needed
@@ -142,13 +144,7 @@ def summarize(trials: pd.DataFrame, searched: Sequence[str], metric: str, direct
 
 def label(row: Any, searched: Sequence[str]) -> str:
     """A configuration's name for people: its searched values, e.g. 'learning_rate=0.05 momentum=0.9'."""
-    return " ".join(f"{n}={_short(row[n])}" for n in searched) or str(getattr(row, "name", ""))
-
-
-def _short(value: Any) -> str:
-    if isinstance(value, (float, np.floating)) and not float(value).is_integer():
-        return f"{float(value):.4g}"
-    return str(value.item() if isinstance(value, np.generic) else value)
+    return " ".join(f"{n}={hparams.short(row[n])}" for n in searched) or str(getattr(row, "name", ""))
 
 
 def best_trial(summary: pd.DataFrame) -> str | None:
