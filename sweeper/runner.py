@@ -18,6 +18,7 @@ asynchronous sweep replays the same sequence and proposes what it proposed befor
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import os
@@ -79,9 +80,8 @@ def resolve_data(study: Study, data_root: str, log: Callable[[str], None]) -> Da
         if study.fallback is None:
             raise
         datasets.prepare(study.fallback, data_root)
-        fallback_split = datasets.scaled_for(study.split, datasets.train_size(study.fallback, data_root))
-        spec = DataSpec(study.fallback, data_root, fallback_split, study.task, _pair(study.standardize))
-        s = fallback_split
+        s = datasets.scaled_for(study.split, datasets.train_size(study.fallback, data_root))
+        spec = dataclasses.replace(spec, dataset=study.fallback, split=s)
         log(f"WARNING: {e}\nWARNING: study '{study.name}' runs on its fallback dataset {study.fallback} "
             f"(train={s.train}, val={s.val}) instead of {study.dataset}; every row records dataset={study.fallback}")
     datasets.load(spec)  # fails now, not in every trial, if the split does not fit
@@ -98,7 +98,7 @@ def run_study(study: Study, *, results_root: Path, data_root: str, jobs: int, ex
     from sweeper.train.data import resolve_device
 
     stream = stream or sys.stderr
-    resolve_device(device)  # a GPU asked for and missing fails here, before any training
+    used_device = resolve_device(device)  # a GPU asked for and missing fails here, before any training
 
     def log(msg: str) -> None:
         print(msg, file=stream, flush=True)
@@ -110,7 +110,7 @@ def run_study(study: Study, *, results_root: Path, data_root: str, jobs: int, ex
     snapshot = {**study.to_dict(), "fingerprint": study.fingerprint(), "dataset_used": spec.dataset,
                 "planned_configs": study.planned_configs()}
     store.open(snapshot, source, restart=restart or dry_run)
-    if getattr(store, "moved_aside", None):
+    if store.moved_aside is not None:
         log(f"old results of '{study.name}' moved to {store.moved_aside}")
     try:
         if retry_failed:
@@ -119,7 +119,7 @@ def run_study(study: Study, *, results_root: Path, data_root: str, jobs: int, ex
         try:
             asynchronous = executor == "dask" if asynchronous is None else asynchronous
             summary = _sweep(study, spec, store, pool, dry_run, asynchronous, show_progress, stream, device)
-            summary.device = resolve_device(device)
+            summary.device = used_device
             return summary
         finally:
             pool.shutdown(kill=True)
@@ -135,9 +135,8 @@ def _sweep(study: Study, spec: DataSpec, store: ResultsStore, pool: Executor, dr
     start = time.monotonic()
     try:
         sweep.run()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # run_study's `finally` stops the workers
         progress.close()
-        pool.shutdown(kill=True)
         raise Interrupted(
             f"interrupted: {summary.trained} trials finished in this run and are saved in {store.folder}; "
             f"run the same command again to resume with the rest"

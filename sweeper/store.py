@@ -49,6 +49,7 @@ class ResultsStore:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._lock_fd: int | None = None
+        self.moved_aside: Path | None = None  # where --restart put the old results
 
     # -- opening ---------------------------------------------------------------------
     def open(self, snapshot: Mapping[str, Any], source: str | None, restart: bool = False) -> ResultsStore:
