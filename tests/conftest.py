@@ -5,6 +5,7 @@ except under CI, where a missing dataset is a failure)."""
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -34,3 +35,25 @@ def mnist_root() -> str:
             pytest.fail(f"CI needs MNIST under SWEEPER_DATA_DIR, got {root!r}")
         pytest.skip("MNIST not available: set SWEEPER_DATA_DIR")
     return root
+
+
+@pytest.fixture(scope="session")
+def torchvision_root(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A copy of the MNIST and Fashion-MNIST archives under SWEEPER_DATA_DIR, extracted there
+    by torchvision itself: what sweeper reads is compared with it, and the shared data root
+    (possibly read-only) is never written to."""
+    source = Path(os.environ.get("SWEEPER_DATA_DIR", ""))
+    if not (source / "MNIST" / "raw").is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs MNIST under SWEEPER_DATA_DIR, got {str(source)!r}")
+        pytest.skip("MNIST not available: set SWEEPER_DATA_DIR")
+    from torchvision import datasets
+
+    root = tmp_path_factory.mktemp("torchvision")
+    for folder, cls in (("MNIST", datasets.MNIST), ("FashionMNIST", datasets.FashionMNIST)):
+        if (source / folder / "raw").is_dir():
+            (root / folder / "raw").mkdir(parents=True)
+            for archive in (source / folder / "raw").glob("*.gz"):
+                shutil.copy(archive, root / folder / "raw")
+            cls(str(root), train=True, download=True)  # verifies the archives and extracts them, offline
+    return str(root)

@@ -44,7 +44,7 @@ def test_missing_dataset_says_where_to_put_it(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("dataset, first_labels", [("mnist", [5, 0, 4, 1, 9]), ("fashion_mnist", [9, 0, 0, 3, 0])])
-def test_torchvision_datasets_as_the_notes_slice_them(mnist_root, dataset, first_labels):
+def test_torchvision_datasets_as_the_notes_slice_them(mnist_root, torchvision_root, dataset, first_labels):
     from torchvision import datasets, transforms
 
     data.prepare(dataset, mnist_root)
@@ -53,7 +53,7 @@ def test_torchvision_datasets_as_the_notes_slice_them(mnist_root, dataset, first
     assert t.x_test.shape == (10000, 1, 28, 28)
     assert t.y_train[:5].tolist() == first_labels
     cls = datasets.MNIST if dataset == "mnist" else datasets.FashionMNIST
-    official = cls(mnist_root, train=True, transform=transforms.ToTensor())
+    official = cls(torchvision_root, train=True, transform=transforms.ToTensor())
     image, label = official[2000]  # the first validation image, as the tutorial's list slices it
     assert torch.equal(t.x_val[0], image) and int(t.y_val[0]) == label
 

@@ -4,15 +4,18 @@
 and `cifar10` come through torchvision from a data root laid out as torchvision expects
 (`<root>/MNIST/raw/*.gz`, `<root>/cifar-10-batches-py/`), downloading only when missing.
 Images are scaled to [0, 1] exactly as `transforms.ToTensor()` does in the notes.
-MNIST-format files already extracted under the root are read directly, without importing
-torchvision (seconds of start-up in every worker process).
+MNIST-format files under the root are read directly, extracted or still gzipped, without
+importing torchvision (seconds of start-up in every worker process) and without writing to
+the root, which may be read-only (a shared data folder).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import socket
 import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -182,20 +185,28 @@ def _official(dataset: str, root: str, train: bool, download: bool) -> tuple[tor
 
 
 def _idx_files(dataset: str, root: str, train: bool) -> tuple[Path, Path] | None:
-    """The extracted images and labels files of an MNIST-format dataset, if both are there."""
+    """The images and labels files of an MNIST-format dataset, if both are there: extracted
+    (faster to read) or as torchvision's `.gz` archives."""
     if dataset not in _IDX_FOLDERS:
         return None
     raw = Path(root) / _IDX_FOLDERS[dataset] / "raw"
     prefix = "train" if train else "t10k"
-    images, labels = raw / f"{prefix}-images-idx3-ubyte", raw / f"{prefix}-labels-idx1-ubyte"
-    return (images, labels) if images.is_file() and labels.is_file() else None
+    for suffix in ("", ".gz"):
+        images = raw / f"{prefix}-images-idx3-ubyte{suffix}"
+        labels = raw / f"{prefix}-labels-idx1-ubyte{suffix}"
+        if images.is_file() and labels.is_file():
+            return images, labels
+    return None
 
 
 def _read_idx(path: Path) -> torch.Tensor:
-    """An uncompressed IDX file of unsigned bytes (the MNIST format) as a uint8 tensor."""
-    raw = path.read_bytes()
+    """An IDX file of unsigned bytes (the MNIST format), plain or gzipped, as a uint8 tensor."""
+    try:
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    except (OSError, EOFError, zlib.error) as e:
+        raise DataError(f"{path} cannot be read ({e}); replace it with the original file") from None
     if raw[:3] != b"\x00\x00\x08":
-        raise DataError(f"{path} is not an IDX file of unsigned bytes; delete it so that it is extracted again")
+        raise DataError(f"{path} is not an IDX file of unsigned bytes; replace it with the original file")
     ndim = raw[3]
     dims = struct.unpack(f">{ndim}I", raw[4:4 + 4 * ndim])
     return torch.frombuffer(bytearray(raw[4 + 4 * ndim:]), dtype=torch.uint8).reshape(dims)

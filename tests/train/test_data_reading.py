@@ -3,23 +3,51 @@ device once per process."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 import torch
 
-from sweeper.errors import RunError
+from sweeper.errors import DataError, RunError
 from sweeper.study import Split
 from sweeper.train import data as datasets
 from sweeper.trial import DataSpec
 
 
-def test_idx_files_read_as_torchvision_reads_them(mnist_dir: str | None) -> None:
+def test_idx_files_read_as_torchvision_reads_them(mnist_dir: str | None, torchvision_root: str) -> None:
+    """From the archives alone (a read-only data root) and from torchvision's extracted files."""
     if mnist_dir is None:
         pytest.skip("MNIST not found: set SWEEPER_DATA_DIR to a data root with MNIST/raw/")
     for train in (True, False):
-        ours = datasets._official("mnist", mnist_dir, train=train, download=False)
-        theirs = datasets._torchvision("mnist", mnist_dir, train=train, download=False)
-        assert torch.equal(ours[0], theirs.data.unsqueeze(1))
-        assert torch.equal(ours[1], theirs.targets)
+        theirs = datasets._torchvision("mnist", torchvision_root, train=train, download=False)
+        for root in (mnist_dir, torchvision_root):
+            ours = datasets._official("mnist", root, train=train, download=False)
+            assert torch.equal(ours[0], theirs.data.unsqueeze(1))
+            assert torch.equal(ours[1], theirs.targets)
+
+
+def test_archives_are_read_without_writing_to_the_data_root(mnist_dir: str | None, tmp_path: Path) -> None:
+    if mnist_dir is None:
+        pytest.skip("MNIST not found: set SWEEPER_DATA_DIR to a data root with MNIST/raw/")
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for archive in (Path(mnist_dir) / "MNIST" / "raw").glob("*.gz"):
+        shutil.copy(archive, raw)
+    before = sorted(p.name for p in raw.iterdir())
+    datasets.prepare("mnist", str(tmp_path))
+    assert datasets.is_available("mnist", str(tmp_path))
+    assert datasets.train_size("mnist", str(tmp_path)) == 60000
+    assert sorted(p.name for p in raw.iterdir()) == before
+
+
+def test_a_damaged_archive_is_one_clear_error(tmp_path: Path) -> None:
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
+        (raw / name).write_bytes(b"not gzip")
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte.gz cannot be read .*replace it with the original file"):
+        datasets.train_size("mnist", str(tmp_path))
 
 
 def test_a_split_is_scaled_to_floats_in_0_1() -> None:
