@@ -39,6 +39,10 @@ class Executor(ABC):
     def restart(self) -> None:  # noqa: B027 (a no-op by default)
         """Make the executor usable again after a worker was lost (a broken pool cannot take new work)."""
 
+    def start(self) -> None:  # noqa: B027 (a no-op by default)
+        """Start the workers ahead of the first task, so that their start-up (seconds of
+        importing torch) overlaps the driver's own checks instead of following them."""
+
 
 class SequentialExecutor(Executor):
     """Runs each task in this process at submit time: for debugging with pdb, and for tests."""
@@ -70,6 +74,9 @@ class LocalExecutor(Executor):
 
     def submit(self, fn: Callable[[Any], Any], task: Any) -> Any:
         return self._pool.submit(fn, task)
+
+    def start(self) -> None:
+        self._pool.submit(int)  # loky starts all `jobs` workers on the first submission
 
     def shutdown(self, kill: bool = False) -> None:
         if kill:

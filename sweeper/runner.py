@@ -84,7 +84,7 @@ def resolve_data(study: Study, data_root: str, log: Callable[[str], None]) -> Da
         spec = dataclasses.replace(spec, dataset=study.fallback, split=s)
         log(f"WARNING: {e}\nWARNING: study '{study.name}' runs on its fallback dataset {study.fallback} "
             f"(train={s.train}, val={s.val}) instead of {study.dataset}; every row records dataset={study.fallback}")
-    datasets.load(spec)  # fails now, not in every trial, if the split does not fit
+    datasets.check_split(spec)
     return spec
 
 
@@ -95,36 +95,37 @@ def run_study(study: Study, *, results_root: Path, data_root: str, jobs: int, ex
               device: str = "cpu") -> RunSummary:
     """Run (or resume) a study; `asynchronous` None means: asynchronous with the Dask executor;
     `device` is cpu, cuda or auto (a GPU where the worker has one)."""
-    from sweeper.train.data import resolve_device
-
     stream = stream or sys.stderr
-    used_device = resolve_device(device)  # a GPU asked for and missing fails here, before any training
 
     def log(msg: str) -> None:
         print(msg, file=stream, flush=True)
 
-    name = study.name + (".dry-run" if dry_run else "")
-    check_writable(Path(results_root))  # before anything is loaded or trained
-    spec = resolve_data(study, data_root, log)
-    store = ResultsStore(Path(results_root) / name)
-    snapshot = {**study.to_dict(), "fingerprint": study.fingerprint(), "dataset_used": spec.dataset,
-                "planned_configs": study.planned_configs()}
-    store.open(snapshot, source, restart=restart or dry_run)
-    if store.moved_aside is not None:
-        log(f"old results of '{study.name}' moved to {store.moved_aside}")
+    pool = make_executor(executor, jobs, **(executor_options or {}))
+    pool.start()
     try:
-        if retry_failed:
-            store.drop(lambda r: r["status"] != "failed")
-        pool = make_executor(executor, jobs, **(executor_options or {}))
+        from sweeper.train.data import resolve_device  # torch: imported here while the workers import it too
+
+        used_device = resolve_device(device)  # a GPU asked for and missing fails here, before any training
+        name = study.name + (".dry-run" if dry_run else "")
+        check_writable(Path(results_root))  # before anything is loaded or trained
+        spec = resolve_data(study, data_root, log)
+        store = ResultsStore(Path(results_root) / name)
+        snapshot = {**study.to_dict(), "fingerprint": study.fingerprint(), "dataset_used": spec.dataset,
+                    "planned_configs": study.planned_configs()}
+        store.open(snapshot, source, restart=restart or dry_run)
         try:
+            if store.moved_aside is not None:
+                log(f"old results of '{study.name}' moved to {store.moved_aside}")
+            if retry_failed:
+                store.drop(lambda r: r["status"] != "failed")
             asynchronous = executor == "dask" if asynchronous is None else asynchronous
             summary = _sweep(study, spec, store, pool, dry_run, asynchronous, show_progress, stream, device)
             summary.device = used_device
             return summary
         finally:
-            pool.shutdown(kill=True)
+            store.close()
     finally:
-        store.close()
+        pool.shutdown(kill=True)
 
 
 def _sweep(study: Study, spec: DataSpec, store: ResultsStore, pool: Executor, dry_run: bool, asynchronous: bool,

@@ -1,4 +1,6 @@
+import gzip
 import pickle
+import struct
 
 import numpy as np
 import pytest
@@ -29,6 +31,68 @@ def test_small_digit_task_is_label_below_three():
 def test_split_too_large_is_a_data_error():
     with pytest.raises(DataError, match="needs 2000 training images, but the dataset has 1500"):
         data.load(DataSpec("digits", "unused", Split(train=1500, val=500)))
+
+
+def _write_idx(path, array, compress=True, cut=0):
+    """An IDX file of unsigned bytes (the MNIST format), gzipped as torchvision ships it; `cut`
+    drops that many bytes from the end, as a torn copy would."""
+    raw = bytes([0, 0, 8, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
+    raw = raw[:len(raw) - cut]
+    path.write_bytes(gzip.compress(raw) if compress else raw)
+
+
+def _write_mnist(root, n_train=20, n_test=6, compress=True, cut=0):
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8)
+    labels = rng.integers(0, 10, n_train, dtype=np.uint8)
+    suffix = ".gz" if compress else ""
+    _write_idx(raw / f"train-images-idx3-ubyte{suffix}", images, compress, cut)
+    _write_idx(raw / f"train-labels-idx1-ubyte{suffix}", labels, compress)
+    _write_idx(raw / f"t10k-images-idx3-ubyte{suffix}", images[:n_test], compress)
+    _write_idx(raw / f"t10k-labels-idx1-ubyte{suffix}", labels[:n_test], compress)
+    return images, labels
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_mnist_format_files_are_read_as_written(tmp_path, compress):
+    images, labels = _write_mnist(tmp_path, compress=compress)
+    data.prepare("mnist", str(tmp_path))
+    assert data.train_size("mnist", str(tmp_path)) == 20
+    t = data.load(DataSpec("mnist", str(tmp_path), Split(train=12, val=8, test=True)))
+    assert torch.equal(t.x_train, torch.tensor(images[:12]).unsqueeze(1).float() / 255)
+    assert t.y_val.tolist() == labels[12:].tolist() and t.x_test.shape == (6, 1, 28, 28)
+
+
+def test_a_split_that_does_not_fit_is_refused_from_the_headers(tmp_path):
+    _write_mnist(tmp_path)
+    with pytest.raises(DataError, match="needs 25 training images, but the dataset has 20"):
+        data.check_split(DataSpec("mnist", str(tmp_path), Split(train=20, val=5)))
+    data.check_split(DataSpec("mnist", str(tmp_path), Split(train=15, val=5)))
+
+
+def test_a_torn_archive_is_one_clear_error_naming_the_file(tmp_path):
+    _write_mnist(tmp_path, cut=100)
+    data.prepare("mnist", str(tmp_path))  # the headers are intact
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte.gz holds 15580 bytes .* declares 15680; replace it"):
+        data.load(DataSpec("mnist", str(tmp_path), Split(train=10, val=5)))
+
+
+def test_a_file_that_is_not_gzip_is_one_clear_error(tmp_path):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
+        (raw / name).write_bytes(b"not gzip")
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte.gz cannot be read .*replace it with the original file"):
+        data.prepare("mnist", str(tmp_path))
+
+
+def test_images_and_labels_of_different_lengths_are_refused(tmp_path):
+    _write_mnist(tmp_path)
+    _write_idx(tmp_path / "MNIST" / "raw" / "t10k-labels-idx1-ubyte.gz", np.zeros(5, dtype=np.uint8))
+    with pytest.raises(DataError, match="hold different numbers of items"):
+        data.prepare("mnist", str(tmp_path))
 
 
 def test_fallback_split_scales_to_fit():

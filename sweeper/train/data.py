@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import math
 import socket
 import struct
 import zlib
@@ -99,17 +100,32 @@ def is_available(dataset: str, root: str) -> bool:
 def prepare(dataset: str, root: str) -> None:
     """Make the dataset loadable from root, downloading if allowed; DataError if impossible.
 
-    Run once in the driver, so that workers only ever read finished files.
+    Run once in the driver, so that workers only ever read finished files. MNIST-format
+    files that are there already are checked by their headers alone (reading them whole
+    would cost the driver a second before any worker starts).
     """
     if dataset == "digits":
         return
     for train in (True, False):
-        _official(dataset, root, train=train, download=True)
+        files = _idx_files(dataset, root, train)
+        if files is None:
+            _official(dataset, root, train=train, download=True)
+        elif _idx_header(files[0])[0] != _idx_header(files[1])[0]:
+            raise DataError(f"{files[0]} and {files[1]} hold different numbers of items; "
+                            "replace them with the original files")
 
 
 def train_size(dataset: str, root: str) -> int:
     """Images in the dataset's official training split."""
+    files = _idx_files(dataset, root, train=True)
+    if files is not None:
+        return _idx_header(files[1])[0]
     return len(_official(dataset, root, train=True, download=False)[1])
+
+
+def check_split(spec: DataSpec) -> None:
+    """DataError now, in the driver, rather than in every trial, if the spec's split does not fit."""
+    fit_split(spec.split, train_size(spec.dataset, spec.root))
 
 
 def _build(spec: DataSpec) -> Tensors:
@@ -173,7 +189,7 @@ def _official(dataset: str, root: str, train: bool, download: bool) -> tuple[tor
         return (x[:DIGITS_TRAIN], y[:DIGITS_TRAIN]) if train else (x[DIGITS_TRAIN:], y[DIGITS_TRAIN:])
     files = _idx_files(dataset, root, train)
     if files is not None:
-        data, targets = _read_idx(files[0]), _read_idx(files[1])
+        data, targets = _idx_tensor(files[0]), _idx_tensor(files[1])
     else:
         ds = _torchvision(dataset, root, train, download)
         data, targets = torch.as_tensor(ds.data), ds.targets
@@ -199,17 +215,36 @@ def _idx_files(dataset: str, root: str, train: bool) -> tuple[Path, Path] | None
     return None
 
 
-def _read_idx(path: Path) -> torch.Tensor:
-    """An IDX file of unsigned bytes (the MNIST format), plain or gzipped, as a uint8 tensor."""
+def _read_idx(path: Path, limit: int = -1) -> bytes:
+    """The bytes of an IDX file (the MNIST format), plain or gzipped: all of them, or the first `limit`."""
     try:
-        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        with (gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")) as f:
+            return f.read(limit)
     except (OSError, EOFError, zlib.error) as e:
         raise DataError(f"{path} cannot be read ({e}); replace it with the original file") from None
-    if raw[:3] != b"\x00\x00\x08":
+
+
+def _idx_dims(path: Path, raw: bytes) -> tuple[int, ...]:
+    """The dimensions an IDX file of unsigned bytes declares at its start."""
+    if len(raw) < 4 or raw[:3] != b"\x00\x00\x08" or len(raw) < 4 + 4 * raw[3]:
         raise DataError(f"{path} is not an IDX file of unsigned bytes; replace it with the original file")
-    ndim = raw[3]
-    dims = struct.unpack(f">{ndim}I", raw[4:4 + 4 * ndim])
-    return torch.frombuffer(bytearray(raw[4 + 4 * ndim:]), dtype=torch.uint8).reshape(dims)
+    return struct.unpack(f">{raw[3]}I", raw[4:4 + 4 * raw[3]])
+
+
+def _idx_header(path: Path) -> tuple[int, ...]:
+    """An IDX file's dimensions, read from its first bytes only."""
+    return _idx_dims(path, _read_idx(path, 4 + 4 * 255))
+
+
+def _idx_tensor(path: Path) -> torch.Tensor:
+    """A whole IDX file of unsigned bytes as a uint8 tensor of its declared dimensions."""
+    raw = _read_idx(path)
+    dims = _idx_dims(path, raw)
+    body = bytearray(raw[4 + 4 * len(dims):])
+    if len(body) != math.prod(dims):
+        raise DataError(f"{path} holds {len(body)} bytes of data where its header declares {math.prod(dims)}; "
+                        "replace it with the original file")
+    return torch.frombuffer(body, dtype=torch.uint8).reshape(dims)
 
 
 def _torchvision(dataset: str, root: str, train: bool, download: bool) -> Any:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from sweeper.errors import DataError, RunError
+from sweeper.errors import RunError
 from sweeper.study import Split
 from sweeper.train import data as datasets
 from sweeper.trial import DataSpec
@@ -39,15 +39,6 @@ def test_archives_are_read_without_writing_to_the_data_root(mnist_dir: str | Non
     assert datasets.is_available("mnist", str(tmp_path))
     assert datasets.train_size("mnist", str(tmp_path)) == 60000
     assert sorted(p.name for p in raw.iterdir()) == before
-
-
-def test_a_damaged_archive_is_one_clear_error(tmp_path: Path) -> None:
-    raw = tmp_path / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
-        (raw / name).write_bytes(b"not gzip")
-    with pytest.raises(DataError, match=r"train-images-idx3-ubyte.gz cannot be read .*replace it with the original file"):
-        datasets.train_size("mnist", str(tmp_path))
 
 
 def test_a_split_is_scaled_to_floats_in_0_1() -> None:
