@@ -63,6 +63,10 @@ def test_mnist_format_files_are_read_as_written(tmp_path, compress):
     t = data.load(DataSpec("mnist", str(tmp_path), Split(train=12, val=8, test=True)))
     assert torch.equal(t.x_train, torch.tensor(images[:12]).unsqueeze(1).float() / 255)
     assert t.y_val.tolist() == labels[12:].tolist() and t.x_test.shape == (6, 1, 28, 28)
+    offset = data.load(DataSpec("mnist", str(tmp_path), Split(train=5, val=3, offset=10)))
+    assert torch.equal(offset.x_val, torch.tensor(images[15:18]).unsqueeze(1).float() / 255)
+    everything = data.load(DataSpec("mnist", str(tmp_path), Split(train=None, val=4)))
+    assert everything.x_train.shape == (16, 1, 28, 28)
 
 
 def test_a_split_that_does_not_fit_is_refused_from_the_headers(tmp_path):
@@ -76,7 +80,8 @@ def test_a_torn_archive_is_one_clear_error_naming_the_file(tmp_path):
     _write_mnist(tmp_path, cut=100)
     data.prepare("mnist", str(tmp_path))  # the headers are intact
     with pytest.raises(DataError, match=r"train-images-idx3-ubyte.gz holds 15580 bytes .* declares 15680; replace it"):
-        data.load(DataSpec("mnist", str(tmp_path), Split(train=10, val=5)))
+        data.load(DataSpec("mnist", str(tmp_path), Split(train=15, val=5)))
+    data.load(DataSpec("mnist", str(tmp_path), Split(train=10, val=5)))  # the intact first images are usable
 
 
 def test_a_file_that_is_not_gzip_is_one_clear_error(tmp_path):

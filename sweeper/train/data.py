@@ -129,8 +129,9 @@ def check_split(spec: DataSpec) -> None:
 
 
 def _build(spec: DataSpec) -> Tensors:
-    x_all, y_all = _official(spec.dataset, spec.root, train=True, download=False)
-    split = fit_split(spec.split, len(x_all))
+    needed = None if spec.split.train is None else spec.split.offset + spec.split.train + spec.split.val
+    x_all, y_all = _official(spec.dataset, spec.root, train=True, download=False, first=needed)
+    split = fit_split(spec.split, len(y_all))
     start, mid = split.offset, split.offset + (split.train or 0)
     end = mid + split.val
     x_test = y_test = None
@@ -177,9 +178,11 @@ def scaled_for(split: Split, available: int) -> Split:
     return Split(train=max(1, int(train * scale)), val=int(split.val * scale), test=split.test, offset=0)
 
 
-def _official(dataset: str, root: str, train: bool, download: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """The official train or test split as (images N x C x H x W, int64 labels); images are
-    bytes (see `_scaled`) except for digits, which are floats in [0, 1] already."""
+def _official(dataset: str, root: str, train: bool, download: bool,
+              first: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The official train or test split as (images N x C x H x W, int64 labels): all labels,
+    and the first `first` images (all if None; MNIST-format files are read no further). Images
+    are bytes (see `_scaled`) except for digits, which are floats in [0, 1] already."""
     if dataset == "digits":
         from sklearn.datasets import load_digits
 
@@ -189,10 +192,10 @@ def _official(dataset: str, root: str, train: bool, download: bool) -> tuple[tor
         return (x[:DIGITS_TRAIN], y[:DIGITS_TRAIN]) if train else (x[DIGITS_TRAIN:], y[DIGITS_TRAIN:])
     files = _idx_files(dataset, root, train)
     if files is not None:
-        data, targets = _idx_tensor(files[0]), _idx_tensor(files[1])
+        data, targets = _idx_tensor(files[0], first), _idx_tensor(files[1])
     else:
         ds = _torchvision(dataset, root, train, download)
-        data, targets = torch.as_tensor(ds.data), ds.targets
+        data, targets = torch.as_tensor(ds.data)[:first], ds.targets
     if data.ndim == 3:  # MNIST-like: N x 28 x 28
         data = data.unsqueeze(1)
     else:  # CIFAR-10: N x 32 x 32 x 3
@@ -215,36 +218,34 @@ def _idx_files(dataset: str, root: str, train: bool) -> tuple[Path, Path] | None
     return None
 
 
-def _read_idx(path: Path, limit: int = -1) -> bytes:
-    """The bytes of an IDX file (the MNIST format), plain or gzipped: all of them, or the first `limit`."""
+def _read_idx(path: Path, first: int | None) -> tuple[tuple[int, ...], bytes]:
+    """An IDX file of unsigned bytes (the MNIST format), plain or gzipped: the dimensions its
+    header declares, and the bytes of its first `first` items (all if None), read no further."""
     try:
-        with (gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")) as f:
-            return f.read(limit)
-    except (OSError, EOFError, zlib.error) as e:
+        with gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb") as f:
+            magic = f.read(4)
+            if len(magic) < 4 or magic[:3] != b"\x00\x00\x08":
+                raise DataError(f"{path} is not an IDX file of unsigned bytes; replace it with the original file")
+            dims = struct.unpack(f">{magic[3]}I", f.read(4 * magic[3]))
+            count = dims[0] if first is None else min(first, dims[0])
+            return dims, f.read(count * math.prod(dims[1:]))
+    except (OSError, EOFError, zlib.error, struct.error) as e:
         raise DataError(f"{path} cannot be read ({e}); replace it with the original file") from None
-
-
-def _idx_dims(path: Path, raw: bytes) -> tuple[int, ...]:
-    """The dimensions an IDX file of unsigned bytes declares at its start."""
-    if len(raw) < 4 or raw[:3] != b"\x00\x00\x08" or len(raw) < 4 + 4 * raw[3]:
-        raise DataError(f"{path} is not an IDX file of unsigned bytes; replace it with the original file")
-    return struct.unpack(f">{raw[3]}I", raw[4:4 + 4 * raw[3]])
 
 
 def _idx_header(path: Path) -> tuple[int, ...]:
     """An IDX file's dimensions, read from its first bytes only."""
-    return _idx_dims(path, _read_idx(path, 4 + 4 * 255))
+    return _read_idx(path, 0)[0]
 
 
-def _idx_tensor(path: Path) -> torch.Tensor:
-    """A whole IDX file of unsigned bytes as a uint8 tensor of its declared dimensions."""
-    raw = _read_idx(path)
-    dims = _idx_dims(path, raw)
-    body = bytearray(raw[4 + 4 * len(dims):])
-    if len(body) != math.prod(dims):
-        raise DataError(f"{path} holds {len(body)} bytes of data where its header declares {math.prod(dims)}; "
+def _idx_tensor(path: Path, first: int | None = None) -> torch.Tensor:
+    """The first `first` items (all if None) of an IDX file of unsigned bytes, as a uint8 tensor."""
+    dims, body = _read_idx(path, first)
+    shape = (dims[0] if first is None else min(first, dims[0]), *dims[1:])
+    if len(body) != math.prod(shape):
+        raise DataError(f"{path} holds {len(body)} bytes of data where its header declares {math.prod(shape)}; "
                         "replace it with the original file")
-    return torch.frombuffer(body, dtype=torch.uint8).reshape(dims)
+    return torch.frombuffer(bytearray(body), dtype=torch.uint8).reshape(shape)
 
 
 def _torchvision(dataset: str, root: str, train: bool, download: bool) -> Any:
