@@ -179,9 +179,9 @@ class _Sweep:
         while self.futures or self.lost:
             if not self.futures:  # every task of the broken pool has come back: start afresh
                 self.pool.restart()
-                for task in self.lost:
+                lost, self.lost = self.lost, []
+                for task in lost:
                     self._submit(task)
-                self.lost = []
                 self._advance()
             for fut in self.pool.as_completed(list(self.futures)):
                 self._receive(fut)
@@ -248,7 +248,10 @@ class _Sweep:
 
     # -- the workers' side: submit and receive ------------------------------------------
     def _submit(self, task: TrialTask) -> None:
-        self.futures[self.pool.submit(run_trial, task)] = task
+        try:
+            self.futures[self.pool.submit(run_trial, task)] = task
+        except self.pool.worker_lost:  # the pool broke before its futures said so (a worker died
+            self.lost.append(task)     # starting up, say): the task runs after the restart, uncharged
 
     def _receive(self, fut: Any) -> None:
         """Store a finished task's rows (one per seed); a task whose worker died is queued to

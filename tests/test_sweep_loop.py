@@ -51,13 +51,15 @@ class ShuffledExecutor(Executor):
 
     A task whose seed is in `deadly` kills its worker that many times. With `breaks`, the
     executor is then broken like a process pool (every waiting task fails with it, submit
-    refuses) until `restart`; without, only that task fails, as on a Dask cluster.
+    refuses) until `restart`; without, only that task fails, as on a Dask cluster. With
+    `dies_starting`, a worker dies while `start` starts them: the pool is broken before any
+    future says so, and submit raises, as loky's does.
     """
 
     worker_lost = (WorkerDied,)
 
     def __init__(self, order_seed: int, interrupt_after: int | None = None,
-                 deadly: dict[int, int] | None = None, breaks: bool = True) -> None:
+                 deadly: dict[int, int] | None = None, breaks: bool = True, dies_starting: bool = False) -> None:
         self.rng = random.Random(order_seed)
         self.waiting: dict[cf.Future, TrialTask] = {}
         self.submits: list[tuple[TrialTask, set[str], int]] = []  # task, trials in flight, completions so far
@@ -65,9 +67,15 @@ class ShuffledExecutor(Executor):
         self.completed = 0
         self.deadly = Counter(deadly or {})
         self.breaks, self.broken = breaks, False
+        self.dies_starting = dies_starting
         self.restarts = 0
 
+    def start(self) -> None:
+        self.broken = self.dies_starting
+
     def submit(self, fn: Callable[[Any], Any], task: TrialTask) -> cf.Future:
+        if self.broken and self.dies_starting:
+            raise WorkerDied()
         assert not self.broken, "submitted to a broken executor"
         self.submits.append((task, {t.trial for t in self.waiting.values()}, self.completed))
         assert all((t.trial, t.seeds) != (task.trial, task.seeds) for t in self.waiting.values()), "trained twice at once"
@@ -210,3 +218,12 @@ def test_a_trial_that_keeps_killing_its_worker_becomes_a_failed_row(tmp_path, mo
     assert all(r["status"] == "failed" for r in table if r["seed"] == "1")
     if not breaks:  # the worker's death is pinned on the task that caused it; others are not touched
         assert {r["seed"] for r in failed} == {"1"} and len(failed) == 6
+
+
+def test_a_pool_that_broke_while_starting_is_restarted_and_nothing_is_charged(tmp_path, monkeypatch) -> None:
+    pool = ShuffledExecutor(order_seed=0, dies_starting=True)
+    summary = run(bayes_study(sampler="grid", n_trials=None), tmp_path, monkeypatch, pool, asynchronous=False)
+    assert pool.restarts == 1
+    table = rows(tmp_path)
+    assert len(table) == len({(r["trial"], r["seed"]) for r in table}) == 6 * 2
+    assert {r["status"] for r in table} == {"ok"} and summary.failed == 0
