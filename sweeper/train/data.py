@@ -89,16 +89,16 @@ def resolve_device(name: str) -> str:
 
 
 def is_available(dataset: str, root: str) -> bool:
-    """Whether the dataset's files are under root (extracting a present archive counts)."""
+    """Whether the dataset's files are under root, without downloading."""
     try:
-        _official(dataset, root, train=True, download=False)
+        prepare(dataset, root, download=False)
         return True
     except DataError:
         return False
 
 
-def prepare(dataset: str, root: str) -> None:
-    """Make the dataset loadable from root, downloading if allowed; DataError if impossible.
+def prepare(dataset: str, root: str, download: bool = True) -> None:
+    """Make the dataset loadable from root, downloading if missing and allowed; DataError if impossible.
 
     Run once in the driver, so that workers only ever read finished files. MNIST-format
     files that are there already are checked by their headers alone (reading them whole
@@ -109,7 +109,7 @@ def prepare(dataset: str, root: str) -> None:
     for train in (True, False):
         files = _idx_files(dataset, root, train)
         if files is None:
-            _official(dataset, root, train=train, download=True)
+            _official(dataset, root, train=train, download=download)
         elif _idx_header(files[0])[0] != _idx_header(files[1])[0]:
             raise DataError(f"{files[0]} and {files[1]} hold different numbers of items; "
                             "replace them with the original files")
