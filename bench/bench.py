@@ -80,10 +80,10 @@ def trainers(table: Table, data: Any, device: str, repeats: int, seed_counts: li
     """(a) to (d): the notebook's loop and sweeper's trainers on the same work."""
     import torch
 
-    from sweeper.hparams import resolve
-    from sweeper.train.loop import train
-    from sweeper.train.models import build
-    from sweeper.train.vectorized import train_seeds
+    from sweeper.builtin.hparams import resolve
+    from sweeper.builtin.loop import train
+    from sweeper.builtin.models import build
+    from sweeper.builtin.vectorized import train_seeds
 
     cfg = resolve(CONFIG)
     cpu = data.to("cpu")
@@ -131,8 +131,8 @@ def trainers(table: Table, data: Any, device: str, repeats: int, seed_counts: li
 
 def study_runs(table: Table, data_root: str, device: str, seeds: int, grid: dict | None) -> None:
     """(e): the lr x momentum study through the runner, with 1 and 2 worker processes."""
-    from sweeper.runner import run_study
-    from sweeper.study import load_study
+    from sweeper.engine.runner import run_study
+    from sweeper.engine.study import load_study
 
     study = load_study(ROOT / "studies" / "lr_momentum.py").with_seeds(seeds)
     if grid is not None:
@@ -198,9 +198,9 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from sweeper.study import Split
-    from sweeper.train import data as datasets
-    from sweeper.trial import DataSpec
+    from sweeper.builtin import data as datasets
+    from sweeper.engine.study import Split
+    from sweeper.engine.trial import DataSpec
 
     if not datasets.is_available("mnist", args.data_dir):
         print(f"bench: MNIST is missing: {datasets.missing_message('mnist', args.data_dir)}", file=sys.stderr)

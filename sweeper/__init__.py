@@ -16,12 +16,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sweeper.engine.space import choice, intrange, loguniform, uniform
+from sweeper.engine.study import Split, Study, load_study
 from sweeper.errors import DataError, ResultsError, RunError, SearchSpaceError, StudyError, SweeperError
-from sweeper.space import choice, intrange, loguniform, uniform
-from sweeper.study import Split, Study, load_study
 
 if TYPE_CHECKING:
-    from sweeper.results import Results
+    from sweeper.analysis.results import Results
 
 __all__ = [
     "Study", "Split", "choice", "uniform", "loguniform", "intrange", "load_study", "load",
@@ -36,6 +36,6 @@ def load(path_or_name: str | Path, results: str | Path = "results") -> Results:
     `path_or_name` is a results folder ("results/lr_momentum"), a study name looked up under
     `results`, or a study file ("studies/lr_momentum.py"). pandas is imported only now.
     """
-    from sweeper.results import load as load_results
+    from sweeper.analysis.results import load as load_results
 
     return load_results(path_or_name, results)

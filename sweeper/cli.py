@@ -144,9 +144,9 @@ def add_report_commands(sub: Any) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from sweeper.analysis.report import write_report
+    from sweeper.analysis.results import find, list_studies, read_folder
     from sweeper.errors import ResultsError
-    from sweeper.report import write_report
-    from sweeper.results import find, list_studies, read_folder
 
     if args.study is not None:
         folders = [find(args.study, args.results)]
@@ -167,7 +167,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
-    from sweeper.results import list_studies, progress
+    from sweeper.analysis.results import list_studies, progress
 
     rows = [progress(f) for f in list_studies(Path(args.results), include_aside=True)]
     if not rows:
@@ -182,8 +182,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from sweeper.report_data import display_table
-    from sweeper.results import load
+    from sweeper.analysis.report_data import display_table
+    from sweeper.analysis.results import load
 
     r = load(args.study, args.results)
     table = display_table(r.summary, r.comparisons, r.metric).drop(columns=["sd"]).head(args.top)
@@ -198,8 +198,8 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    from sweeper.analysis.findings import render
     from sweeper.errors import SweeperError
-    from sweeper.findings import render
 
     template = Path(args.template)
     if not template.is_file():
@@ -216,10 +216,10 @@ def print_table(rows: list[list[str]]) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from sweeper.engine.executors import default_jobs
+    from sweeper.engine.runner import default_data_root, run_study
+    from sweeper.engine.study import load_study
     from sweeper.errors import RunError
-    from sweeper.executors import default_jobs
-    from sweeper.runner import default_data_root, run_study
-    from sweeper.study import load_study
 
     study = load_study(args.study)
     if args.seeds is not None:
@@ -263,7 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("sweep: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as e:
-        from sweeper.runner import Interrupted
+        from sweeper.engine.runner import Interrupted
 
         if isinstance(e, Interrupted):
             print(f"sweep: {e}", file=sys.stderr)

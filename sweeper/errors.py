@@ -29,3 +29,11 @@ class ResultsError(SweeperError):
 
 class RunError(SweeperError):
     """A sweep could not be carried out (for example, no worker could be started)."""
+
+
+def closest(name: str, known: object) -> str:
+    """' (did you mean `x`?)' for the nearest known name, or ''."""
+    import difflib
+
+    match = difflib.get_close_matches(name, [str(k) for k in known], n=1, cutoff=0.5)  # type: ignore[attr-defined]
+    return f" (did you mean `{match[0]}`?)" if match else ""

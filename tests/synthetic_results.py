@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sweeper.hparams import HPARAMS
-from sweeper.store import CURVE_COLUMNS, TRIAL_COLUMNS
-from sweeper.trial import METRIC_COLUMNS
+from sweeper.builtin.hparams import HPARAMS
+from sweeper.engine.store import CURVE_COLUMNS, TRIAL_COLUMNS
+from sweeper.engine.trial import METRIC_COLUMNS
 
 
 def trials_table(values: np.ndarray, statuses: np.ndarray | None = None, metric: str = "val_acc") -> pd.DataFrame:

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from bench import bench
-from sweeper.train import data as datasets
+from sweeper.builtin import data as datasets
 
 
 @pytest.mark.slow

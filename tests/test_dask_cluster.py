@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from sweeper.runner import run_study
-from sweeper.study import load_study
+from sweeper.engine.runner import run_study
+from sweeper.engine.study import load_study
 
 pytest.importorskip("distributed")
 pytestmark = pytest.mark.slow
@@ -197,8 +197,8 @@ def test_a_worker_killed_in_the_middle_of_a_sweep_loses_no_row(cluster, study_fi
 def test_losing_the_scheduler_stops_the_sweep_with_one_clear_error(tmp_path) -> None:
     import operator
 
+    from sweeper.engine.executors import make_executor
     from sweeper.errors import RunError
-    from sweeper.executors import make_executor
 
     with dask_cluster(tmp_path, n_workers=0) as (address, (scheduler,)):
         pool = make_executor("dask", jobs=1, scheduler=address)

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from sweeper import Split
+from sweeper.builtin import data
+from sweeper.engine.trial import DataSpec
 from sweeper.errors import DataError
-from sweeper.train import data
-from sweeper.trial import DataSpec
 
 
 def test_digits_split_and_scale():

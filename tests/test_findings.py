@@ -3,8 +3,8 @@ import io
 import pandas as pd
 import pytest
 
-from sweeper.findings import TemplateError, render
-from sweeper.runner import run_study
+from sweeper.analysis.findings import TemplateError, render
+from sweeper.engine.runner import run_study
 from tests.conftest import tiny_study
 
 

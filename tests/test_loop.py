@@ -3,10 +3,10 @@ import math
 import pytest
 
 from sweeper import Split
-from sweeper.hparams import OPTIMIZERS, resolve
-from sweeper.train import data
-from sweeper.train.loop import train
-from sweeper.trial import DataSpec, TrialTask, run_trial
+from sweeper.builtin import data
+from sweeper.builtin.hparams import OPTIMIZERS, resolve
+from sweeper.builtin.loop import train
+from sweeper.engine.trial import DataSpec, TrialTask, run_trial
 
 DIGITS = DataSpec("digits", "unused", Split(train=500, val=300))
 

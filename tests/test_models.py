@@ -2,8 +2,8 @@ import pytest
 import torch
 from torch import nn
 
-from sweeper.hparams import NORMALIZATIONS, resolve
-from sweeper.train.models import build
+from sweeper.builtin.hparams import NORMALIZATIONS, resolve
+from sweeper.builtin.models import build
 
 
 class TutorialMLP(nn.Module):

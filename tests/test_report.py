@@ -1,4 +1,4 @@
-"""sweeper.report: the report folder of grid and random studies, its tables, PNGs and page."""
+"""sweeper.analysis.report: the report folder of grid and random studies, its tables, PNGs and page."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from matplotlib.image import imread
 from synthetic_results import write_results
 
 import sweeper
+from sweeper.analysis.report import write_report
 from sweeper.errors import ResultsError
-from sweeper.report import write_report
 
 
 @pytest.fixture(scope="module")

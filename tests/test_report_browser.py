@@ -19,7 +19,7 @@ import pytest
 from synthetic_results import write_results
 
 import sweeper
-from sweeper.report import write_report
+from sweeper.analysis.report import write_report
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -1,4 +1,4 @@
-"""The data behind each plot: sweeper.report_data on small tables whose answers are known."""
+"""The data behind each plot: sweeper.analysis.report_data on small tables whose answers are known."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from scipy import stats as st
 from synthetic_results import write_results
 
 import sweeper
-from sweeper import report_data as rd
+from sweeper.analysis import report_data as rd
 
 
 @pytest.fixture(scope="module")

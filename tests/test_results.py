@@ -10,8 +10,8 @@ import pytest
 from synthetic_results import write_results
 
 import sweeper
+from sweeper.analysis.results import find, list_studies, planned_configs, progress
 from sweeper.errors import ResultsError
-from sweeper.results import find, list_studies, planned_configs, progress
 
 
 @pytest.fixture

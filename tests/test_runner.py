@@ -4,10 +4,10 @@ import io
 import pandas as pd
 import pytest
 
-from sweeper.hparams import HPARAMS
-from sweeper.runner import run_study
-from sweeper.space import loguniform, uniform
-from sweeper.store import CURVE_COLUMNS, TRIAL_COLUMNS
+from sweeper.builtin.hparams import HPARAMS
+from sweeper.engine.runner import run_study
+from sweeper.engine.space import loguniform, uniform
+from sweeper.engine.store import CURVE_COLUMNS, TRIAL_COLUMNS
 from tests.conftest import tiny_study
 
 METRICS = ["train_loss", "train_acc", "val_loss", "val_acc", "best_val_acc", "best_epoch"]

@@ -1,5 +1,5 @@
-from sweeper.samplers import make_sampler
-from sweeper.space import intrange, loguniform, uniform
+from sweeper.engine.samplers import make_sampler
+from sweeper.engine.space import intrange, loguniform, uniform
 from tests.conftest import tiny_study
 
 

@@ -1,4 +1,4 @@
-"""sweeper.stats: summaries and comparisons, checked against synthetic data whose truth is known."""
+"""sweeper.analysis.stats: summaries and comparisons, checked against synthetic data whose truth is known."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from scipy import stats as st
 from synthetic_results import null_studies, trials_table
 
-from sweeper import stats
+from sweeper.analysis import stats
 
 REPS = 4000
 

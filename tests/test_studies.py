@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from sweeper import load_study
-from sweeper.runner import run_study
-from sweeper.train.data import is_available
+from sweeper.builtin.data import is_available
+from sweeper.engine.runner import run_study
 from tests.conftest import ROOT
 
 STUDIES = sorted((ROOT / "studies").glob("*.py"))

@@ -3,8 +3,8 @@ import textwrap
 import pytest
 
 from sweeper import Split, Study, StudyError, load_study, loguniform
-from sweeper.hparams import HPARAMS
-from sweeper.study import config_id
+from sweeper.builtin.hparams import HPARAMS
+from sweeper.engine.study import config_id
 from tests.conftest import tiny_study
 
 

@@ -24,12 +24,12 @@ from typing import Any
 
 import pytest
 
-from sweeper.executors import EXECUTORS, Executor
-from sweeper.runner import Interrupted, RunSummary, run_study
-from sweeper.samplers import OptunaSampler
-from sweeper.space import loguniform
-from sweeper.study import Split, Study
-from sweeper.trial import TrialResult, TrialTask
+from sweeper.engine.executors import EXECUTORS, Executor
+from sweeper.engine.runner import Interrupted, RunSummary, run_study
+from sweeper.engine.samplers import OptunaSampler
+from sweeper.engine.space import loguniform
+from sweeper.engine.study import Split, Study
+from sweeper.engine.trial import TrialResult, TrialTask
 
 SPACE = {"hidden_size": [8, 16, 32], "batch_size": [16, 32]}  # 6 configurations: repeats are likely
 

@@ -3,8 +3,8 @@ environment names one in SWEEPER_WORKER_DATA_DIR."""
 
 from __future__ import annotations
 
-from sweeper.study import Split
-from sweeper.trial import WORKER_DATA_ENV, DataSpec, TrialTask, run_trial, worker_data
+from sweeper.engine.study import Split
+from sweeper.engine.trial import WORKER_DATA_ENV, DataSpec, TrialTask, run_trial, worker_data
 
 SPEC = DataSpec("mnist", "/driver/data", Split(train=100, val=10))
 

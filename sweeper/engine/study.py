@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sweeper import hparams
-from sweeper.errors import SearchSpaceError, StudyError, SweeperError
-from sweeper.space import Dimension, as_dimension, describe, expand_grid, grid_size
+from sweeper.builtin import hparams
+from sweeper.engine.space import Dimension, as_dimension, describe, expand_grid, grid_size
+from sweeper.errors import SearchSpaceError, StudyError, SweeperError, closest
 
 DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10")
 TASKS = ("classify", "small_digit")
@@ -122,7 +122,7 @@ class Study:
         for fname, options in (("dataset", DATASETS), ("task", TASKS), ("sampler", SAMPLERS),
                                ("bayes_sampler", BAYES_SAMPLERS), ("metric", METRICS)):
             if getattr(self, fname) not in options:
-                raise bad(fname, f"one of {list(options)}" + hparams.closest(str(getattr(self, fname)), options))
+                raise bad(fname, f"one of {list(options)}" + closest(str(getattr(self, fname)), options))
         if self.fallback is not None and self.fallback not in DATASETS:
             raise bad("fallback", f"None or one of {list(DATASETS)}")
         if self.direction not in (None, "maximize", "minimize"):
@@ -221,7 +221,7 @@ def _split_from(d: Mapping[str, Any]) -> Split:
     known = {f.name for f in dataclasses.fields(Split)}
     for k in d:
         if k not in known:
-            raise StudyError(f"field `split`: unknown key `{k}`{hparams.closest(k, known)}; known: {', '.join(sorted(known))}")
+            raise StudyError(f"field `split`: unknown key `{k}`{closest(k, known)}; known: {', '.join(sorted(known))}")
     return Split(**d)
 
 
@@ -233,7 +233,7 @@ def _checked_init(original: Any) -> Any:
             raise StudyError("Study takes keyword arguments only, e.g. Study(name='my_study', ...)")
         for k in kwargs:
             if k not in known:
-                raise StudyError(f"unknown field `{k}`{hparams.closest(k, known)}; known fields: {', '.join(known)}")
+                raise StudyError(f"unknown field `{k}`{closest(k, known)}; known fields: {', '.join(known)}")
         if "name" not in kwargs:
             raise StudyError("field `name` is missing; every study needs a name, e.g. Study(name='lr_momentum', ...)")
         original(self, **kwargs)

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sweeper import plots, report_data, stats
+from sweeper.analysis import plots, report_data, stats
+from sweeper.analysis.results import Results
 from sweeper.errors import ResultsError
-from sweeper.results import Results
 
 REPORT = "report"
 SUMMARY_CSV = "summary.csv"
@@ -50,7 +50,7 @@ def write_report(results: Results, folder: Path | None = None) -> Report:
     results.summary.to_csv(report.folder / SUMMARY_CSV, index=False)
     results.comparisons.to_csv(report.folder / COMPARISONS_CSV, index=False)
     report.plots = list(draw_all(results, report.folder))
-    from sweeper.report_html import render
+    from sweeper.analysis.report_html import render
 
     report.index.write_text(render(results, report.plots), encoding="utf-8")
     return report

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from sweeper.builtin import data as datasets
+from sweeper.engine.study import Split
+from sweeper.engine.trial import DataSpec
 from sweeper.errors import RunError
-from sweeper.study import Split
-from sweeper.train import data as datasets
-from sweeper.trial import DataSpec
 
 
 def test_idx_files_read_as_torchvision_reads_them(mnist_dir: str | None, torchvision_root: str) -> None:

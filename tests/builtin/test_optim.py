@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sweeper.hparams import resolve
-from sweeper.train.optim import Optimizer
+from sweeper.builtin.hparams import resolve
+from sweeper.builtin.optim import Optimizer
 
 SEEDS = 3
 SHAPES = {"weight": (4, 5), "bias": (4,)}

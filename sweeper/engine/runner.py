@@ -30,14 +30,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from sweeper import hparams
+from sweeper.engine.executors import Executor, make_executor
+from sweeper.engine.progress import Progress
+from sweeper.engine.samplers import Proposal, Sampler, make_sampler
+from sweeper.engine.store import ResultsStore, check_writable
+from sweeper.engine.study import Study, config_id
+from sweeper.engine.trial import DataSpec, TrialResult, TrialTask, run_trial
 from sweeper.errors import DataError
-from sweeper.executors import Executor, make_executor
-from sweeper.progress import Progress
-from sweeper.samplers import Proposal, Sampler, make_sampler
-from sweeper.store import ResultsStore, check_writable
-from sweeper.study import Study, config_id
-from sweeper.trial import DataSpec, TrialResult, TrialTask, run_trial
+from sweeper.metrics import config_label
 
 WORKER_RETRIES = 2  # a trial whose worker died is run again, at most this often, before it is recorded as failed
 
@@ -71,7 +71,7 @@ def _pair(values: Any) -> tuple[float, float] | None:
 def resolve_data(study: Study, data_root: str, log: Callable[[str], None]) -> DataSpec:
     """The data a study's trials will use: its dataset, or loudly its fallback. Checks that
     the files exist and the split fits before any training starts."""
-    from sweeper.train import data as datasets
+    from sweeper.builtin import data as datasets
 
     spec = DataSpec(study.dataset, data_root, study.split, study.task, _pair(study.standardize))
     try:
@@ -103,7 +103,7 @@ def run_study(study: Study, *, results_root: Path, data_root: str, jobs: int, ex
     pool = make_executor(executor, jobs, **(executor_options or {}))
     pool.start()
     try:
-        from sweeper.train.data import resolve_device  # torch: imported here while the workers import it too
+        from sweeper.builtin.data import resolve_device  # torch: imported here while the workers import it too
 
         used_device = resolve_device(device)  # a GPU asked for and missing fails here, before any training
         name = study.name + (".dry-run" if dry_run else "")
@@ -208,7 +208,7 @@ class _Sweep:
     def _start(self, p: Proposal) -> bool:
         config = self.study.config(p.params)
         trial = config_id(config)
-        self.labels[trial] = " ".join(f"{k}={hparams.short(v)}" for k, v in p.params.items()) or trial
+        self.labels[trial] = config_label(p.params.items()) or trial
         shared = any(t == trial for _, t, _ in self.pending)  # proposed twice: train once, tell both
         self.pending.append((p, trial, shared))
         if shared:

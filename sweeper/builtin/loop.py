@@ -17,9 +17,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from sweeper.train.data import Tensors
-from sweeper.train.models import build
-from sweeper.train.optim import Optimizer
+from sweeper.builtin.data import Tensors
+from sweeper.builtin.models import build
+from sweeper.builtin.optim import Optimizer
 
 EVAL_CHUNK = 4096
 

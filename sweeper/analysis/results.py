@@ -22,9 +22,9 @@ from typing import Any
 
 import pandas as pd
 
-from sweeper import hparams
+from sweeper.builtin import hparams
+from sweeper.engine.store import CURVE_COLUMNS, CURVES, SNAPSHOT, TRIAL_COLUMNS, TRIALS
 from sweeper.errors import ResultsError
-from sweeper.store import CURVE_COLUMNS, CURVES, SNAPSHOT, TRIAL_COLUMNS, TRIALS
 
 STATUSES = ["ok", "failed", "diverged"]
 SPLITS = ["train", "val", "test"]
@@ -63,15 +63,15 @@ class Results:
 
     @cached_property
     def summary(self) -> pd.DataFrame:
-        """One row per configuration (see `sweeper.stats.summarize`)."""
-        from sweeper import stats
+        """One row per configuration (see `sweeper.analysis.stats.summarize`)."""
+        from sweeper.analysis import stats
 
         return stats.summarize(self.trials, self.searched, self.metric, self.direction)
 
     @cached_property
     def comparisons(self) -> pd.DataFrame:
-        """Every configuration against the best one, paired by seed (see `sweeper.stats.compare_to_best`)."""
-        from sweeper import stats
+        """Every configuration against the best one, paired by seed (see `sweeper.analysis.stats.compare_to_best`)."""
+        from sweeper.analysis import stats
 
         return stats.compare_to_best(self.trials, self.summary, self.metric, self.direction)
 
@@ -92,7 +92,7 @@ def find(path_or_name: str | Path, results: str | Path = "results") -> Path:
     if path.is_dir() and (path / TRIALS).exists():
         return path
     if path.suffix == ".py":
-        from sweeper.study import load_study
+        from sweeper.engine.study import load_study
 
         path = Path(load_study(path).name)
     folder = Path(results) / path.name if len(path.parts) == 1 else path

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sweeper.study import Split
+from sweeper.engine.study import Split
 
 WORKER_DATA_ENV = "SWEEPER_WORKER_DATA_DIR"  # a worker's own data root, over the driver's
 DRY_RUN_IMAGES = 1024  # per split, in a dry run
@@ -94,13 +94,13 @@ def run_trial(task: TrialTask) -> list[TrialResult]:
 
 
 def _train_together(task: TrialTask, seeds: tuple[int, ...], data: Any) -> list[Any]:
-    from sweeper.train.vectorized import train_seeds
+    from sweeper.builtin.vectorized import train_seeds
 
     return train_seeds(task.config, list(seeds), data, task.eval_every, task.max_steps)
 
 
 def _train_one(task: TrialTask, seeds: tuple[int, ...], data: Any) -> list[Any]:
-    from sweeper.train.loop import train
+    from sweeper.builtin.loop import train
 
     return [train(task.config, seed, data, task.eval_every, task.max_steps) for seed in seeds]
 
@@ -108,7 +108,7 @@ def _train_one(task: TrialTask, seeds: tuple[int, ...], data: Any) -> list[Any]:
 def _timed(task: TrialTask, seeds: tuple[int, ...], fit: Callable[[TrialTask, tuple[int, ...], Any], list[Any]],
            ) -> list[TrialResult]:
     """Train `seeds` of the task with `fit`: one result per seed, `failed` ones if it raises."""
-    from sweeper.train import data as data_mod
+    from sweeper.builtin import data as data_mod
 
     start = time.perf_counter()
     try:

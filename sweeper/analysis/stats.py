@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as st
 
-from sweeper import hparams
+from sweeper.metrics import short
 
 CONFIDENCE = 0.95
 ALPHA = 0.05  # chance of calling any configuration worse when none is
@@ -144,7 +144,7 @@ def summarize(trials: pd.DataFrame, searched: Sequence[str], metric: str, direct
 
 def label(row: Any, searched: Sequence[str]) -> str:
     """A configuration's name for people: its searched values, e.g. 'learning_rate=0.05 momentum=0.9'."""
-    return " ".join(f"{n}={hparams.short(row[n])}" for n in searched) or str(getattr(row, "name", ""))
+    return " ".join(f"{n}={short(row[n])}" for n in searched) or str(getattr(row, "name", ""))
 
 
 def best_trial(summary: pd.DataFrame) -> str | None:

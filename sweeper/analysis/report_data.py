@@ -1,7 +1,7 @@
-"""The data behind each plot of the report, as tidy DataFrames (drawn by `sweeper.plots`).
+"""The data behind each plot of the report, as tidy DataFrames (drawn by `sweeper.analysis.plots`).
 
-Each function takes the tables of `sweeper.results.Results` and the summary of
-`sweeper.stats.summarize` and returns one row per point, band or cell the plot shows, so
+Each function takes the tables of `sweeper.analysis.results.Results` and the summary of
+`sweeper.analysis.stats.summarize` and returns one row per point, band or cell the plot shows, so
 what a picture claims can be tested without looking at pixels.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sweeper.stats import mean_ci
+from sweeper.analysis.stats import mean_ci
 
 MAX_PANELS = 12  # learning-curve panels: the best configurations, by rank
 MAX_ROWS = 25  # configurations in the per-seed and gap plots

@@ -23,9 +23,9 @@ from typing import Any
 
 import torch
 
+from sweeper.engine.study import Split
+from sweeper.engine.trial import DataSpec
 from sweeper.errors import DataError, RunError
-from sweeper.study import Split
-from sweeper.trial import DataSpec
 
 DOWNLOAD_TIMEOUT_S = 20
 DIGITS_TRAIN = 1500  # scikit-learn's digits have no official split: the last 297 are its "test"

@@ -7,10 +7,10 @@ import os
 
 import pytest
 
-from sweeper.study import Split
-from sweeper.train import data as datasets
-from sweeper.train.data import Tensors
-from sweeper.trial import DataSpec
+from sweeper.builtin import data as datasets
+from sweeper.builtin.data import Tensors
+from sweeper.engine.study import Split
+from sweeper.engine.trial import DataSpec
 
 
 def mnist_root() -> str | None:

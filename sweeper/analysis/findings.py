@@ -30,10 +30,10 @@ from typing import Any
 
 import pandas as pd
 
+from sweeper.analysis.report import write_report
+from sweeper.analysis.report_data import display_table
+from sweeper.analysis.results import Results, find, read_folder
 from sweeper.errors import SweeperError
-from sweeper.report import write_report
-from sweeper.report_data import display_table
-from sweeper.results import Results, find, read_folder
 
 DIRECTIVE = re.compile(r"\{\{\s*(\w+)\s+([^}]*?)\s*\}\}")
 FIGURES = "figures"
@@ -153,7 +153,7 @@ def _diff(r: Results, args: list[str], where: str) -> str:
 def _compare(r: Results, args: list[str], where: str) -> str:
     """The first configuration minus the second, paired on their common seeds (one paired
     t-test, not adjusted: for a comparison the text singles out in advance)."""
-    from sweeper.stats import paired_test
+    from sweeper.analysis.stats import paired_test
 
     if args.count("|") != 1:
         raise TemplateError(f"{where}: write {{{{compare STUDY a=1 | a=2}}}}: two configurations split by |")

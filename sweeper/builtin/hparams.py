@@ -8,13 +8,12 @@ refused before anything runs.
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sweeper.errors import StudyError
+from sweeper.errors import StudyError, closest
 
 MODELS = ("mlp", "cnn", "lenet")
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
@@ -82,22 +81,6 @@ HPARAMS: dict[str, HParam] = {
                "stop after this many epochs without a lower validation loss; 0 = never"),
     ]
 }
-
-
-def short(value: Any) -> str:
-    """A value as configuration labels show it: floats to 4 significant digits (whole ones as
-    0.0), numpy scalars as the Python value they hold."""
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        value = value.item()
-    if isinstance(value, float) and not value.is_integer():
-        return f"{value:.4g}"
-    return str(value)
-
-
-def closest(name: str, known: Any) -> str:
-    """' (did you mean `x`?)' for the nearest known name, or ''."""
-    match = difflib.get_close_matches(name, list(known), n=1, cutoff=0.5)
-    return f" (did you mean `{match[0]}`?)" if match else ""
 
 
 def check_name(name: str, where: str) -> HParam:

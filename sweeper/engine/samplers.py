@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
-from sweeper.study import Study
+from sweeper.engine.study import Study
 
 REASKS = 20  # Bayesian search: random proposals tried in place of one that repeats a running one
 

@@ -19,9 +19,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from sweeper.builtin.hparams import HPARAMS
+from sweeper.engine.trial import METRIC_COLUMNS, TrialResult
 from sweeper.errors import ResultsError
-from sweeper.hparams import HPARAMS
-from sweeper.trial import METRIC_COLUMNS, TrialResult
 
 TRIALS = "trials.csv"
 CURVES = "curves.csv"

@@ -7,12 +7,12 @@ import html
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from sweeper import stats
-from sweeper.report_data import display_table
+from sweeper.analysis import stats
+from sweeper.analysis.report_data import display_table
 
 if TYPE_CHECKING:
-    from sweeper.report import Plot
-    from sweeper.results import Results
+    from sweeper.analysis.report import Plot
+    from sweeper.analysis.results import Results
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; padding: 0 1em; color: #222; }

@@ -27,8 +27,8 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from sweeper.train.data import Tensors
-from sweeper.train.loop import (
+from sweeper.builtin.data import Tensors
+from sweeper.builtin.loop import (
     EVAL_CHUNK,
     Outcome,
     SeedLog,
@@ -39,8 +39,8 @@ from sweeper.train.loop import (
     steps_per_epoch,
     summed_loss,
 )
-from sweeper.train.models import build
-from sweeper.train.optim import Optimizer
+from sweeper.builtin.models import build
+from sweeper.builtin.optim import Optimizer
 
 MIN_EVAL_CHUNK = 64  # images per evaluation chunk, however many seeds share it
 

@@ -10,11 +10,11 @@ import statistics
 import pytest
 import torch
 
-from sweeper.hparams import resolve
-from sweeper.train.data import Tensors
-from sweeper.train.loop import Outcome, train
-from sweeper.train.models import build
-from sweeper.train.vectorized import stack_seeds, train_seeds
+from sweeper.builtin.data import Tensors
+from sweeper.builtin.hparams import resolve
+from sweeper.builtin.loop import Outcome, train
+from sweeper.builtin.models import build
+from sweeper.builtin.vectorized import stack_seeds, train_seeds
 
 SEEDS = [0, 1, 5, 7]
 MODELS = {

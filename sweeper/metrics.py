@@ -1,0 +1,64 @@
+"""Metric names, their directions and their labels: the one place that knows them.
+
+A trial's metrics are columns of trials.csv (`val_acc`, `train_loss`, a user's `val_f1`).
+The split is the prefix (`train_`, `val_`, `test_`), the measure the rest. Whether a larger
+value is better follows from the measure, unless a study says `direction` itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+SPLITS = ("train", "val", "test")
+LOWER_IS_BETTER = ("loss", "rmse", "mse", "mae", "error", "err")  # measures to minimise
+MEASURE_NAMES = {"acc": "accuracy", "loss": "loss", "rmse": "RMSE", "mse": "MSE", "mae": "MAE",
+                 "f1": "F1", "batch_loss": "mini-batch loss", "lr": "learning rate"}
+SPLIT_NAMES = {"train": "training", "val": "validation", "test": "test"}
+# Per-trial bookkeeping columns the built-in trainer writes beside its metrics: never ranked on.
+COUNTS = ("best_epoch", "epochs_run", "iterations")
+
+
+def split_of(metric: str) -> tuple[str | None, str]:
+    """('val', 'acc') for 'val_acc'; (None, name) for a name without a split prefix."""
+    for split in SPLITS:
+        if metric.startswith(split + "_"):
+            return split, metric[len(split) + 1:]
+    if metric.startswith("best_val_"):
+        return "val", metric[len("best_val_"):]
+    return None, metric
+
+
+def direction_of(metric: str) -> str:
+    """'minimize' for losses and errors, 'maximize' for everything else."""
+    measure = split_of(metric)[1]
+    return "minimize" if any(measure == m or measure.endswith("_" + m) for m in LOWER_IS_BETTER) else "maximize"
+
+
+def label_of(metric: str) -> str:
+    """A metric as people read it: 'validation accuracy', 'validation F1', 'val_f1' left alone if unknown."""
+    if metric.startswith("best_val_"):
+        return f"best {label_of(metric[len('best_'):])} (any epoch)"
+    split, measure = split_of(metric)
+    name = MEASURE_NAMES.get(measure, measure.replace("_", " "))
+    return f"{SPLIT_NAMES[split]} {name}" if split else name
+
+
+def with_direction(metric: str, direction: str) -> str:
+    """'validation accuracy (higher is better)'."""
+    return f"{label_of(metric)} ({'higher' if direction == 'maximize' else 'lower'} is better)"
+
+
+def short(value: Any) -> str:
+    """A value as configuration labels show it: floats to 4 significant digits (whole ones as
+    0.0), numpy scalars as the Python value they hold."""
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:.4g}"
+    return str(value)
+
+
+def config_label(params: Iterable[tuple[str, Any]]) -> str:
+    """'learning_rate=0.05 momentum=0.9'."""
+    return " ".join(f"{k}={short(v)}" for k, v in params)
