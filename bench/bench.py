@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from sweeper.builtin import data as datasets
     from sweeper.engine.study import Split
-    from sweeper.engine.trial import DataSpec
+    from sweeper.builtin.data import DataSpec
 
     if not datasets.is_available("mnist", args.data_dir):
         print(f"bench: MNIST is missing: {datasets.missing_message('mnist', args.data_dir)}", file=sys.stderr)

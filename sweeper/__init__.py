@@ -1,14 +1,16 @@
 """sweeper: hyperparameter sweeps for PyTorch with repeated seeds.
 
-A study file needs only what is exported here::
+A study file (or a notebook) needs only what is exported here::
 
     from sweeper import Study, Split, loguniform, uniform, intrange, choice
 
     study = Study(name="lr_momentum", dataset="mnist", fixed={"hidden_size": 30},
                   space={"learning_rate": [0.01, 0.05, 0.1], "momentum": [0.0, 0.9]}, seeds=5)
 
-Importing sweeper does not import torch or pandas. `sweeper.load("lr_momentum")` reads a
-study's results as pandas DataFrames.
+The user's own code plugs in as `Study(model=fn)`, `data=...`, `metrics={...}` or
+`train=fn` (see `sweeper.engine.plugin`). `sweeper.run(study, jobs=2)` runs a study from
+Python and returns its results; `sweeper.load("lr_momentum")` reads a study's results as
+pandas DataFrames. Importing sweeper does not import torch or pandas.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sweeper.engine import plugin as _plugin
+from sweeper.engine.plugin import Log, seed_everything
 from sweeper.engine.space import choice, intrange, loguniform, uniform
 from sweeper.engine.study import Split, Study, load_study
 from sweeper.errors import DataError, ResultsError, RunError, SearchSpaceError, StudyError, SweeperError
@@ -24,7 +28,8 @@ if TYPE_CHECKING:
     from sweeper.analysis.results import Results
 
 __all__ = [
-    "Study", "Split", "choice", "uniform", "loguniform", "intrange", "load_study", "load",
+    "Study", "Split", "choice", "uniform", "loguniform", "intrange", "load_study", "load", "run", "Log",
+    "seed_everything",
     "SweeperError", "StudyError", "SearchSpaceError", "DataError", "ResultsError", "RunError",
 ]
 __version__ = "0.1.0"
@@ -39,3 +44,26 @@ def load(path_or_name: str | Path, results: str | Path = "results") -> Results:
     from sweeper.analysis.results import load as load_results
 
     return load_results(path_or_name, results)
+
+
+def run(study: Study, *, jobs: int | None = None, results: str | Path = "results", executor: str = "local",
+        data_dir: str | None = None, seeds: int | list[int] | None = None, restart: bool = False,
+        vectorize: bool = False, device: str = "auto", progress: bool = True, scheduler: str | None = None,
+        ) -> Results:
+    """Run (or resume) a study from Python, e.g. in a notebook, and return its results as
+    `sweeper.load` would. The arguments are those of `sweep run`; a progress line is shown
+    in a terminal and in Jupyter. Raises RunError if every trial failed, with the first error."""
+    from sweeper.api import run_and_load
+
+    return run_and_load(study, jobs=jobs, results=results, executor=executor, data_dir=data_dir, seeds=seeds,
+                        restart=restart, vectorize=vectorize, device=device, progress=progress,
+                        scheduler=scheduler)
+
+
+def _builtin_trainer(study: Study) -> _plugin.Trainer:
+    from sweeper.builtin.trainer import BuiltinTrainer
+
+    return BuiltinTrainer(study)
+
+
+_plugin.register_default(_builtin_trainer)

@@ -27,6 +27,14 @@ def tiny_study(**overrides: Any) -> Study:
     return Study(**fields)
 
 
+def trainer_for_spec(spec: Any, **fields: Any) -> Any:
+    """The built-in trainer of a study on `spec`'s dataset, prepared to load exactly `spec`."""
+    study = Study(name="t", dataset=spec.dataset, split=spec.split, task=spec.task, **fields)
+    trainer = study.trainer
+    trainer.spec = spec
+    return trainer
+
+
 @pytest.fixture
 def mnist_root() -> str:
     root = os.environ.get("SWEEPER_DATA_DIR", "")

@@ -10,8 +10,11 @@ import numpy as np
 import pandas as pd
 
 from sweeper.builtin.hparams import HPARAMS
-from sweeper.engine.store import CURVE_COLUMNS, TRIAL_COLUMNS
-from sweeper.engine.trial import METRIC_COLUMNS
+from sweeper.engine.store import CURVE_COLUMNS, trial_columns
+
+METRIC_COLUMNS = ["train_loss", "train_acc", "val_loss", "val_acc", "best_val_acc", "best_epoch", "epochs_run",
+                  "iterations"]
+TRIAL_COLUMNS = trial_columns(list(HPARAMS), METRIC_COLUMNS)
 
 
 def trials_table(values: np.ndarray, statuses: np.ndarray | None = None, metric: str = "val_acc") -> pd.DataFrame:
@@ -57,7 +60,7 @@ def write_results(folder: Path, space: dict[str, list], seeds: int = 3, sampler:
             acc = float(np.clip(quality + rng.normal(0, 0.01), 0, 1))
             row = {"trial": f"cfg{c:03d}", "seed": s, "status": status, **config, "dataset": "digits",
                    "train_loss": 1 - acc + 0.05, "train_acc": min(1.0, acc + 0.03), "val_loss": 1 - acc, "val_acc": acc,
-                   "test_loss": "", "test_acc": "", "best_val_acc": acc, "best_epoch": epochs, "epochs_run": epochs,
+                   "best_val_acc": acc, "best_epoch": epochs, "epochs_run": epochs,
                    "iterations": epochs * iterations_per_epoch, "seconds": 1.0, "error": ""}
             if status != "ok":
                 row.update({k: "" for k in METRIC_COLUMNS})

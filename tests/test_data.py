@@ -8,7 +8,7 @@ import torch
 
 from sweeper import Split
 from sweeper.builtin import data
-from sweeper.engine.trial import DataSpec
+from sweeper.builtin.data import DataSpec
 from sweeper.errors import DataError
 
 

@@ -6,7 +6,9 @@ from sweeper import Split
 from sweeper.builtin import data
 from sweeper.builtin.hparams import OPTIMIZERS, resolve
 from sweeper.builtin.loop import train
-from sweeper.engine.trial import DataSpec, TrialTask, run_trial
+from sweeper.builtin.data import DataSpec
+from sweeper.engine.trial import TrialTask, run_trial
+from tests.conftest import trainer_for_spec
 
 DIGITS = DataSpec("digits", "unused", Split(train=500, val=300))
 
@@ -90,6 +92,6 @@ def test_small_digit_task_with_one_logit():
 
 def test_run_trial_turns_exceptions_into_failed_rows():
     config = resolve({"batch_size": 100000})
-    [result] = run_trial(TrialTask("t", (0,), config, DIGITS))
+    [result] = run_trial(TrialTask("t", (0,), config, trainer_for_spec(DIGITS)))
     assert result.status == "failed"
     assert "batch_size 100000 is larger than the training set (500 images)" in result.error

@@ -7,7 +7,7 @@ import pytest
 from sweeper.builtin.hparams import HPARAMS
 from sweeper.engine.runner import run_study
 from sweeper.engine.space import loguniform, uniform
-from sweeper.engine.store import CURVE_COLUMNS, TRIAL_COLUMNS
+from sweeper.engine.store import CURVE_COLUMNS, trial_columns
 from tests.conftest import tiny_study
 
 METRICS = ["train_loss", "train_acc", "val_loss", "val_acc", "best_val_acc", "best_epoch"]
@@ -26,7 +26,9 @@ def test_tidy_tables_one_row_per_configuration_and_seed(tmp_path):
     study = tiny_study(space={"momentum": [0.0, 0.9], "learning_rate": [0.05, 0.1]}, fixed={"epochs": 1}, seeds=3)
     summary = _run(study, tmp_path)
     df = _trials(tmp_path)
-    assert list(df.columns) == TRIAL_COLUMNS and set(HPARAMS) <= set(df.columns)
+    assert list(df.columns) == trial_columns(list(HPARAMS), [*METRICS[:4], "best_val_acc", "best_epoch", "epochs_run",
+                                                             "iterations"])
+    assert not any(c.startswith("test_") for c in df.columns)  # no test split, no test columns
     assert len(df) == 4 * 3 == summary.planned == summary.trained
     assert df.groupby("trial")["seed"].apply(sorted).map(tuple).nunique() == 1  # same seeds everywhere
     assert (df["status"] == "ok").all() and (df["dataset"] == "digits").all()

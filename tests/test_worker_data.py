@@ -4,7 +4,9 @@ environment names one in SWEEPER_WORKER_DATA_DIR."""
 from __future__ import annotations
 
 from sweeper.engine.study import Split
-from sweeper.engine.trial import WORKER_DATA_ENV, DataSpec, TrialTask, run_trial, worker_data
+from sweeper.builtin.data import WORKER_DATA_ENV, DataSpec, worker_data
+from sweeper.engine.trial import TrialTask, run_trial
+from tests.conftest import trainer_for_spec
 
 SPEC = DataSpec("mnist", "/driver/data", Split(train=100, val=10))
 
@@ -21,6 +23,6 @@ def test_a_worker_root_replaces_the_driver_root(monkeypatch, tmp_path) -> None:
 
 def test_a_trial_looks_for_its_data_under_the_worker_root(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv(WORKER_DATA_ENV, str(tmp_path / "empty"))
-    [result] = run_trial(TrialTask("t", (0,), {"batch_size": 64}, SPEC))
+    [result] = run_trial(TrialTask("t", (0,), {"batch_size": 64}, trainer_for_spec(SPEC)))
     assert result.status == "failed"
     assert str(tmp_path / "empty") in result.error and "/driver/data" not in result.error

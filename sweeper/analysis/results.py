@@ -5,8 +5,10 @@
     >>> r.summary.sort_values("rank").head()      # one row per configuration, mean and 95 % CI
     >>> r.comparisons                             # each configuration against the best one
 
-`status` and the categorical hyperparameters are pandas categoricals, `shuffle` and
-`nesterov` booleans, counts integers (nullable where a failed trial has none).
+The columns follow the study (see `engine/store.py`): the configuration's columns are typed
+from their values (True/False as booleans, whole numbers as integers, numbers as floats,
+anything else as a categorical in the order the study lists its choices), `status` is a
+categorical, metrics are floats and counts integers (nullable where a failed trial has none).
 """
 
 from __future__ import annotations
@@ -22,16 +24,13 @@ from typing import Any
 
 import pandas as pd
 
-from sweeper.builtin import hparams
-from sweeper.engine.store import CURVE_COLUMNS, CURVES, SNAPSHOT, TRIAL_COLUMNS, TRIALS
+from sweeper.engine.store import CURVE_COLUMNS, CURVES, KEY_COLUMNS, SNAPSHOT, TAIL_COLUMNS, TRIALS, column_groups
 from sweeper.errors import ResultsError
+from sweeper.metrics import COUNTS
 
 STATUSES = ["ok", "failed", "diverged"]
 SPLITS = ["train", "val", "test"]
 CURVE_METRICS = ["loss", "acc", "batch_loss", "lr"]
-CHOICES = {"model": hparams.MODELS, "optimizer": hparams.OPTIMIZERS,
-           "normalization": hparams.NORMALIZATIONS, "init": hparams.INITS}
-COUNT_COLUMNS = ["best_epoch", "epochs_run", "iterations"]
 ASIDE = re.compile(r"\.(dry-run|old-\d{8}-\d{6})$")  # folders `sweep run` writes beside the real one
 
 
@@ -114,55 +113,89 @@ def list_studies(results: Path, include_aside: bool = False) -> list[Path]:
 def read_folder(folder: Path) -> Results:
     try:
         study = json.loads((folder / SNAPSHOT).read_text()) if (folder / SNAPSHOT).exists() else {}
-        trials = read_trials(folder / TRIALS)
+        trials = read_trials(folder / TRIALS, study)
         curves = read_curves(folder / CURVES) if (folder / CURVES).exists() else read_curves(None)
     except (OSError, ValueError) as e:
         raise ResultsError(f"{folder}: cannot read the results ({e}); was it written by `sweep run`?") from None
     return Results(folder, study, trials, curves)
 
 
-def read_trials(path: Path) -> pd.DataFrame:
+def read_trials(path: Path, study: dict[str, Any] | None = None) -> pd.DataFrame:
     raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-    missing = [c for c in TRIAL_COLUMNS if c not in raw]
-    if missing:
-        raise ResultsError(f"{path} lacks columns {missing[:3]}; it was not written by this version of sweeper")
+    header = list(raw.columns)
+    if header[:len(KEY_COLUMNS)] != KEY_COLUMNS or header[-len(TAIL_COLUMNS):] != TAIL_COLUMNS or "dataset" not in raw:
+        raise ResultsError(f"{path} has columns {header[:4]}...; it was not written by sweeper")
+    config, metrics = column_groups(header)
     raw = raw[raw["status"] != ""]
     out = pd.DataFrame(index=range(len(raw)))
-    for col in TRIAL_COLUMNS:
+    choices = _choices(study or {})
+    for col in header:
         values = raw[col].reset_index(drop=True)
-        out[col] = _convert(col, values)
+        if col in config:
+            out[col] = _config_column(values, choices.get(col, []))
+        elif col in metrics or col == "seconds":
+            numbers = pd.to_numeric(values, errors="coerce")
+            out[col] = numbers.round().astype("Int64") if col in COUNTS else numbers.astype("float64")
+        else:
+            out[col] = _convert(col, values)
     return out
 
 
 def _convert(col: str, values: pd.Series) -> Any:
-    if col in ("trial", "error"):
-        return values.astype(str)
     if col == "seed":
         return values.astype("int64")
     if col == "status":
         return pd.Categorical(values, categories=STATUSES)
     if col == "dataset":
         return values.astype("category")
-    if col in hparams.HPARAMS:
-        default = hparams.HPARAMS[col].default
-        if isinstance(default, bool):
-            return values.map({"True": True, "False": False}).astype(bool)
-        if isinstance(default, int):
-            return values.astype("int64")
-        if isinstance(default, float):
-            return values.astype("float64")
-        known = list(CHOICES.get(col, ()))
-        return pd.Categorical(values, categories=known + sorted(set(values) - set(known)))
-    numbers = pd.to_numeric(values, errors="coerce")
-    return numbers.round().astype("Int64") if col in COUNT_COLUMNS else numbers.astype("float64")
+    return values.astype(str)
+
+
+_INT = re.compile(r"-?\d+")
+
+
+def _config_column(values: pd.Series, order: list[str]) -> Any:
+    """A hyperparameter's column typed from its values (empty where a row predates it)."""
+    present = values[values != ""]
+    if present.isin(["True", "False"]).all() and len(present):
+        mapped = values.map({"True": True, "False": False, "": None})
+        return mapped.astype(bool) if len(present) == len(values) else mapped.astype("boolean")
+    numbers = pd.to_numeric(present, errors="coerce")
+    if len(present) and numbers.notna().all():
+        full = pd.to_numeric(values.replace("", None), errors="coerce")
+        whole = present.map(lambda v: bool(_INT.fullmatch(v))).all()
+        return full.astype("int64" if len(present) == len(values) else "Int64") if whole else full.astype("float64")
+    known = [v for v in order if v in set(present)]
+    return pd.Categorical(values.replace("", None), categories=known + sorted(set(present) - set(known)))
+
+
+def _choices(study: dict[str, Any]) -> dict[str, list[str]]:
+    """The order in which the study lists each searched hyperparameter's choices, as strings."""
+    out = {}
+    for name, text in study.get("space", {}).items():
+        try:
+            values = ast.literal_eval(text)
+        except (ValueError, SyntaxError, TypeError):
+            continue
+        if isinstance(values, list):
+            out[name] = [str(v) for v in values]
+    return out
 
 
 def read_curves(path: Path | None) -> pd.DataFrame:
-    dtypes = {"trial": str, "seed": "int64", "epoch": "int64", "iteration": "int64",
-              "split": pd.CategoricalDtype(SPLITS), "metric": pd.CategoricalDtype(CURVE_METRICS), "value": "float64"}
+    """curves.csv with `split` and `metric` as categoricals (train, val, test first; a user's
+    own metric names after the built-in ones)."""
+    dtypes = {"trial": str, "seed": "int64", "epoch": "int64", "iteration": "int64", "split": str, "metric": str,
+              "value": "float64"}
     if path is None:
-        return pd.DataFrame({c: pd.Series(dtype=d) for c, d in dtypes.items()})
-    return pd.read_csv(path, dtype=dtypes)[CURVE_COLUMNS]
+        frame = pd.DataFrame({c: pd.Series(dtype=d) for c, d in dtypes.items()})
+    else:
+        frame = pd.read_csv(path, dtype=dtypes, keep_default_na=False, na_values=[""])[CURVE_COLUMNS]
+        frame["split"] = frame["split"].fillna("")
+    for col, first in (("split", SPLITS), ("metric", CURVE_METRICS)):
+        present = set(frame[col].dropna())
+        frame[col] = pd.Categorical(frame[col], categories=[c for c in first] + sorted(present - set(first)))
+    return frame
 
 
 def planned_configs(study: dict[str, Any]) -> int | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import math
+import os
 import socket
 import struct
 import zlib
@@ -23,14 +24,31 @@ from typing import Any
 
 import torch
 
+from sweeper.engine.devices import DEVICES, resolve_device  # noqa: F401 (re-exported for trainers and tests)
 from sweeper.engine.study import Split
-from sweeper.engine.trial import DataSpec
-from sweeper.errors import DataError, RunError
+from sweeper.errors import DataError
 
 DOWNLOAD_TIMEOUT_S = 20
 DIGITS_TRAIN = 1500  # scikit-learn's digits have no official split: the last 297 are its "test"
-DEVICES = ("auto", "cpu", "cuda")
 _IDX_FOLDERS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}
+WORKER_DATA_ENV = "SWEEPER_WORKER_DATA_DIR"  # a worker's own data root, over the driver's
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Everything a worker needs to load a built-in dataset itself (picklable, hashable)."""
+
+    dataset: str
+    root: str
+    split: Split
+    task: str = "classify"
+    standardize: tuple[float, float] | None = None  # (mean, std) of the pixels, or None
+
+
+def worker_data(spec: DataSpec) -> DataSpec:
+    """The spec this process loads: the driver's, or under this worker's own data root."""
+    root = os.environ.get(WORKER_DATA_ENV)
+    return dataclasses.replace(spec, root=root) if root else spec
 
 
 @dataclass
@@ -41,7 +59,8 @@ class Tensors:
     y_val: torch.Tensor
     x_test: torch.Tensor | None
     y_test: torch.Tensor | None
-    n_outputs: int  # 10 classes, or 1 logit for the binary small-digit task
+    n_outputs: int  # classes, 1 logit for the binary small-digit task, or regression targets
+    regress: bool = False  # targets are numbers (MSE loss, RMSE), not class labels
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -53,7 +72,7 @@ class Tensors:
             return None if t is None else t[:n]
 
         return Tensors(self.x_train[:n], self.y_train[:n], self.x_val[:n], self.y_val[:n],
-                       cut(self.x_test), cut(self.y_test), self.n_outputs)
+                       cut(self.x_test), cut(self.y_test), self.n_outputs, self.regress)
 
     def to(self, device: str | torch.device) -> Tensors:
         moved = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -75,17 +94,16 @@ def load(spec: DataSpec, device: str = "cpu") -> Tensors:
     return _CACHE[key]
 
 
-def resolve_device(name: str) -> str:
-    """`auto` is the GPU where torch sees one, else the CPU; `cuda` without a GPU is an error."""
-    if name not in DEVICES:
-        raise RunError(f"device {name!r} is not known; choose one of {', '.join(DEVICES)}")
-    import torch
+_OWN: dict[tuple[str, str], Tensors] = {}
 
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RunError("device cuda was asked for, but torch sees no CUDA GPU here; use --device cpu or auto")
-    return name
+
+def load_own(key: str, data: Any, task: str | None, device: str = "cpu") -> Tensors:
+    """The user's own data (see `owndata`) on `device`, cached in this process under `key`."""
+    if (key, device) not in _OWN:
+        from sweeper.builtin import owndata
+
+        _OWN[(key, device)] = owndata.load(data, task) if device == "cpu" else load_own(key, data, task).to(device)
+    return _OWN[(key, device)]
 
 
 def is_available(dataset: str, root: str) -> bool:

@@ -10,8 +10,7 @@ is printed: the function returns its metrics and curves.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -20,19 +19,23 @@ from torch import nn
 from sweeper.builtin.data import Tensors
 from sweeper.builtin.models import build
 from sweeper.builtin.optim import Optimizer
+from sweeper.engine.plugin import Curve, Outcome
+
+MetricFns = Mapping[str, Callable[[torch.Tensor, torch.Tensor], float]]
+ModelFn = Callable[[Mapping[str, Any]], nn.Module]
 
 EVAL_CHUNK = 4096
 
 
-@dataclass
-class Outcome:
-    status: str  # ok or diverged
-    metrics: dict[str, float]
-    curves: list[tuple[int, int, str, str, float]] = field(default_factory=list)  # epoch, iteration, split, metric, value
-
-
-def loss_function(n_outputs: int) -> nn.Module:
+def loss_function(n_outputs: int, regress: bool = False) -> nn.Module:
+    if regress:
+        return nn.MSELoss()
     return nn.BCEWithLogitsLoss() if n_outputs == 1 else nn.CrossEntropyLoss()
+
+
+def primary_measure(regress: bool) -> tuple[str, bool]:
+    """The measure beside the loss at every evaluation, and whether higher is better."""
+    return ("rmse", False) if regress else ("acc", True)
 
 
 def predict_correct(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -46,27 +49,55 @@ def batch_loss(loss_fn: nn.Module, out: torch.Tensor, y: torch.Tensor) -> torch.
     return loss_fn(out[:, 0], y) if out.shape[1] == 1 else loss_fn(out, y)
 
 
-def summed_loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def summed_loss(out: torch.Tensor, y: torch.Tensor, regress: bool = False) -> torch.Tensor:
     """The loss of each image, summed: `batch_loss` times the batch size, up to floating-point
     noise. Cross-entropy as logsumexp minus the label's logit, which on the CPU is several
-    times faster than torch's log_softmax over 10 classes (this runs at every evaluation)."""
+    times faster than torch's log_softmax over 10 classes (this runs at every evaluation).
+    For regression, the squared error (averaged over the targets of an example)."""
+    if regress:
+        one = out.shape[-1] == 1 and y.dim() == out.dim() - 1
+        return ((out[..., 0] - y).pow(2) if one else (out - y).pow(2).mean(-1)).sum(-1)
     if out.shape[-1] == 1:
         return nn.functional.binary_cross_entropy_with_logits(out[..., 0], y, reduction="none").sum(-1)
     return (torch.logsumexp(out, -1) - out.gather(-1, y.unsqueeze(-1)).squeeze(-1)).sum(-1)
 
 
 @torch.inference_mode()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-    """(mean loss, accuracy) over a whole split, in the model's current mode (callers set eval mode)."""
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, regress: bool = False,
+             metrics: MetricFns | None = None) -> dict[str, float]:
+    """{"loss": mean loss, "acc": accuracy} over a whole split (for regression "rmse" in place
+    of "acc"), then every user metric `fn(outputs, targets)` on the whole split's outputs; in
+    the model's current mode (callers set eval mode)."""
+    primary = primary_measure(regress)[0]
     if len(x) == 0:
-        return math.nan, math.nan
-    total_loss, correct = 0.0, 0
+        return {"loss": math.nan, primary: math.nan, **{name: math.nan for name in metrics or {}}}
+    total_loss, correct, outs = 0.0, 0, []
     for i in range(0, len(x), EVAL_CHUNK):
         out = model(x[i:i + EVAL_CHUNK])
         yb = y[i:i + EVAL_CHUNK]
-        total_loss += float(summed_loss(out, yb))
-        correct += int(predict_correct(out, yb).sum())
-    return total_loss / len(x), correct / len(x)
+        total_loss += float(summed_loss(out, yb, regress))
+        if not regress:
+            correct += int(predict_correct(out, yb).sum())
+        if metrics:
+            outs.append(out)
+    loss = total_loss / len(x)
+    values = {"loss": loss, primary: math.sqrt(loss) if regress else correct / len(x)}
+    return values | user_metrics(metrics, outs, y)
+
+
+def user_metrics(metrics: MetricFns | None, outs: list[torch.Tensor], y: torch.Tensor) -> dict[str, float]:
+    """Each user metric on a split's outputs (the model's raw outputs) and targets."""
+    if not metrics:
+        return {}
+    out = torch.cat(outs)
+    values = {}
+    for name, fn in metrics.items():
+        value = fn(out, y)
+        value = value.item() if hasattr(value, "item") else value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"metric `{name}` returned {value!r}, not a number")
+        values[name] = float(value)
+    return values
 
 
 def has_train_mode(model: nn.Module) -> bool:
@@ -93,11 +124,12 @@ class SeedLog:
     its early-stopping count. Shared by `train` and the vectorized trainer, so that both
     produce the same rows from the same numbers."""
 
-    def __init__(self, patience: int) -> None:
+    def __init__(self, patience: int, regress: bool = False) -> None:
         self.patience = patience
-        self.curves: list[tuple[int, int, str, str, float]] = []
+        self.primary, self.higher_is_better = primary_measure(regress)
+        self.curves: list[Curve] = []
         self.last: dict[str, float] = {}
-        self.best_val_acc, self.best_epoch, self.best_val_loss, self.stale = -math.inf, 0, math.inf, 0
+        self.best_val, self.best_epoch, self.best_val_loss, self.stale = -math.inf, 0, math.inf, 0
         self.epochs_run = 0
 
     def batch_loss(self, epoch: int, iteration: int, value: float) -> bool:
@@ -105,10 +137,11 @@ class SeedLog:
         self.curves.append((epoch, iteration, "train", "batch_loss", value))
         return math.isfinite(value)
 
-    def evaluated(self, epoch: int, iteration: int, split: str, loss: float, acc: float) -> None:
-        self.last[f"{split}_loss"], self.last[f"{split}_acc"] = loss, acc
-        self.curves.append((epoch, iteration, split, "loss", loss))
-        self.curves.append((epoch, iteration, split, "acc", acc))
+    def evaluated(self, epoch: int, iteration: int, split: str, values: Mapping[str, float]) -> None:
+        """Record a split's evaluation: {"loss": ..., "acc": ..., user metrics ...}."""
+        for measure, value in values.items():
+            self.last[f"{split}_{measure}"] = value
+            self.curves.append((epoch, iteration, split, measure, value))
 
     def learning_rate(self, epoch: int, iteration: int, lr: float) -> None:
         """The learning rate the epoch trained with (it decays per epoch with lr_decay)."""
@@ -116,9 +149,10 @@ class SeedLog:
 
     def end_epoch(self, epoch: int) -> bool:
         """Update the best epoch and early stopping after the epoch's record; True to stop."""
-        val_acc, val_loss = self.last["val_acc"], self.last["val_loss"]
-        if val_acc > self.best_val_acc:  # earliest epoch with the best validation accuracy
-            self.best_val_acc, self.best_epoch = val_acc, epoch
+        val, val_loss = self.last[f"val_{self.primary}"], self.last["val_loss"]
+        score = val if self.higher_is_better else -val
+        if score > self.best_val:  # earliest epoch with the best validation accuracy (or RMSE)
+            self.best_val, self.best_epoch = score, epoch
         if val_loss < self.best_val_loss:
             self.best_val_loss, self.stale = val_loss, 0
         else:
@@ -126,9 +160,9 @@ class SeedLog:
         return bool(self.patience) and self.stale >= self.patience
 
     def outcome(self, status: str, iterations: int) -> Outcome:
-        metrics = {k: self.last.get(k, math.nan) for k in
-                   ("train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc")}
-        metrics["best_val_acc"] = self.best_val_acc if self.best_epoch else self.last.get("val_acc", math.nan)
+        metrics = dict(self.last)
+        best = self.best_val if self.higher_is_better else -self.best_val
+        metrics[f"best_val_{self.primary}"] = best if self.best_epoch else self.last.get(f"val_{self.primary}", math.nan)
         metrics["best_epoch"] = self.best_epoch or self.epochs_run
         metrics["epochs_run"] = self.epochs_run
         metrics["iterations"] = iterations
@@ -149,8 +183,18 @@ def epoch_order(config: Mapping[str, Any], n: int, rng: torch.Generator, device:
     return perm.to(device)
 
 
+def build_model(config: Mapping[str, Any], data: Tensors, model_fn: ModelFn | None) -> nn.Module:
+    """The configuration's model: the user's `model(config)`, or a built-in one for the data's shape."""
+    if model_fn is None:
+        return build(config, data.input_shape, data.n_outputs)
+    model = model_fn(config)
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model(config) returned {type(model).__name__}, not a torch.nn.Module")
+    return model
+
+
 def train(config: Mapping[str, Any], seed: int, data: Tensors, eval_every: str | int = "epoch",
-          max_steps: int | None = None) -> Outcome:
+          max_steps: int | None = None, model_fn: ModelFn | None = None, metrics: MetricFns | None = None) -> Outcome:
     """Train one model; evaluate every `eval_every` ("epoch", "iteration" or k iterations).
 
     Train and validation loss and accuracy are recorded at every evaluation and at the end
@@ -162,14 +206,14 @@ def train(config: Mapping[str, Any], seed: int, data: Tensors, eval_every: str |
     """
     device = data.x_train.device
     torch.manual_seed(seed)
-    model = build(config, data.input_shape, data.n_outputs).to(device)
+    model = build_model(config, data, model_fn).to(device)
     order_rng = torch.Generator().manual_seed(seed)
     params: list[torch.Tensor] = list(model.parameters())
     optimizer = Optimizer(config)
-    loss_fn = loss_function(data.n_outputs)
+    loss_fn = loss_function(data.n_outputs, data.regress)
     bs, steps = config["batch_size"], steps_per_epoch(config, data)
     every = eval_interval(eval_every)
-    log = SeedLog(config["patience"])
+    log = SeedLog(config["patience"], data.regress)
     status, iteration = "ok", 0
 
     switch_mode = has_train_mode(model)
@@ -178,7 +222,7 @@ def train(config: Mapping[str, Any], seed: int, data: Tensors, eval_every: str |
         if switch_mode:
             model.eval()
         for split, x, y in splits(data, with_test):
-            log.evaluated(epoch, iteration, split, *evaluate(model, x, y))
+            log.evaluated(epoch, iteration, split, evaluate(model, x, y, data.regress, metrics))
         if switch_mode:
             model.train()
 

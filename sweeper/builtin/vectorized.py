@@ -30,17 +30,21 @@ from torch.func import functional_call, stack_module_state, vmap
 from sweeper.builtin.data import Tensors
 from sweeper.builtin.loop import (
     EVAL_CHUNK,
-    Outcome,
+    MetricFns,
+    ModelFn,
     SeedLog,
+    build_model,
     epoch_order,
     eval_interval,
     predict_correct,
+    primary_measure,
     splits,
     steps_per_epoch,
     summed_loss,
+    user_metrics,
 )
-from sweeper.builtin.models import build
 from sweeper.builtin.optim import Optimizer
+from sweeper.engine.plugin import Outcome
 
 MIN_EVAL_CHUNK = 64  # images per evaluation chunk, however many seeds share it
 
@@ -49,7 +53,9 @@ class SeedStack:
     """The parameters and buffers of several seeds' models, stacked, and the functions that
     run all of them at once on a template module that holds no data of its own."""
 
-    def __init__(self, models: list[nn.Module], device: torch.device) -> None:
+    def __init__(self, models: list[nn.Module], device: torch.device, regress: bool = False,
+                 metrics: MetricFns | None = None) -> None:
+        self.regress, self.metrics = regress, metrics
         params, buffers = stack_module_state(models)  # type: ignore[arg-type]
         self.params = {k: v.detach().to(device).requires_grad_() for k, v in params.items()}
         self.buffers = {k: v.to(device) for k, v in buffers.items()}
@@ -71,45 +77,56 @@ class SeedStack:
         BatchNorm normalises with batch statistics and updates each seed's running ones."""
         self.template.train()
         out = vmap(self._logits, randomness="different")(self.params, self.buffers, x)
-        return summed_loss(out, y) / y.shape[1]
+        return summed_loss(out, y, self.regress) / y.shape[1]
 
     @torch.inference_mode()
-    def evaluate(self, x: Tensor, y: Tensor, index: Tensor | None = None) -> tuple[list[float], list[float]]:
-        """(mean loss, accuracy) of each seed (or each seed at `index`) over a whole split, in eval mode."""
+    def evaluate(self, x: Tensor, y: Tensor, index: Tensor | None = None) -> list[dict[str, float]]:
+        """What `loop.evaluate` gives, for each seed (or each seed at `index`) over a whole
+        split, in eval mode."""
         params, buffers = self.params, self.buffers
         if index is not None:
             params = {k: v[index] for k, v in params.items()}
             buffers = {k: v[index] for k, v in buffers.items()}
         seeds = len(next(iter(params.values())))
+        primary = primary_measure(self.regress)[0]
         if len(x) == 0:
-            return [math.nan] * seeds, [math.nan] * seeds
+            return [{"loss": math.nan, primary: math.nan, **{m: math.nan for m in self.metrics or {}}}] * seeds
         self.template.eval()
         run = vmap(self._logits, in_dims=(0, 0, None))
         chunk = max(MIN_EVAL_CHUNK, EVAL_CHUNK // seeds)
         total_loss = torch.zeros(seeds, dtype=torch.float64, device=x.device)
         correct = torch.zeros(seeds, dtype=torch.int64, device=x.device)
+        outs = []
         for i in range(0, len(x), chunk):
             out = run(params, buffers, x[i:i + chunk])
-            yb = y[i:i + chunk].expand(seeds, -1)
-            total_loss += summed_loss(out, yb).double()
-            correct += predict_correct(out, yb).sum(-1)
-        return (total_loss / len(x)).tolist(), (correct.double() / len(x)).tolist()
+            yb = y[i:i + chunk].expand(seeds, *([-1] * y.dim()))
+            total_loss += summed_loss(out, yb, self.regress).double()
+            if not self.regress:
+                correct += predict_correct(out, yb).sum(-1)
+            if self.metrics:
+                outs.append(out)
+        losses = (total_loss / len(x)).tolist()
+        scores = [math.sqrt(v) for v in losses] if self.regress else (correct.double() / len(x)).tolist()
+        return [{"loss": loss, primary: score} | user_metrics(self.metrics, [o[s] for o in outs], y)
+                for s, (loss, score) in enumerate(zip(losses, scores, strict=True))]
 
 
-def stack_seeds(config: Mapping[str, Any], seeds: list[int], data: Tensors) -> SeedStack:
+def stack_seeds(config: Mapping[str, Any], seeds: list[int], data: Tensors, model_fn: ModelFn | None = None,
+                metrics: MetricFns | None = None) -> SeedStack:
     """Every seed's freshly initialised model, built exactly as `loop.train` builds it, stacked."""
     models = []
     for seed in seeds:
         torch.manual_seed(seed)
-        models.append(build(config, data.input_shape, data.n_outputs))
-    return SeedStack(models, data.x_train.device)
+        models.append(build_model(config, data, model_fn))
+    return SeedStack(models, data.x_train.device, data.regress, metrics)
 
 
 def train_seeds(config: Mapping[str, Any], seeds: list[int], data: Tensors, eval_every: str | int = "epoch",
-                max_steps: int | None = None) -> list[Outcome]:
+                max_steps: int | None = None, model_fn: ModelFn | None = None,
+                metrics: MetricFns | None = None) -> list[Outcome]:
     """Train one model per seed, all at once; one `Outcome` per seed, in the order of `seeds`,
     with the same metrics and curves as `loop.train` gives for that seed."""
-    run = _Run(config, seeds, data)
+    run = _Run(config, seeds, data, model_fn, metrics)
     every = eval_interval(eval_every)
     for epoch in range(1, config["epochs"] + 1):
         run.train_epoch(epoch, every, max_steps)
@@ -135,12 +152,13 @@ class _Run:
     seeds are still training. Seeds are named by their position in `seeds`, stack rows by
     their position in `active`."""
 
-    def __init__(self, config: Mapping[str, Any], seeds: list[int], data: Tensors) -> None:
+    def __init__(self, config: Mapping[str, Any], seeds: list[int], data: Tensors, model_fn: ModelFn | None,
+                 metrics: MetricFns | None) -> None:
         self.config, self.data, self.device = config, data, data.x_train.device
-        self.stack = stack_seeds(config, seeds, data)
+        self.stack = stack_seeds(config, seeds, data, model_fn, metrics)
         self.optimizer = Optimizer(config)
         self.rngs = [torch.Generator().manual_seed(seed) for seed in seeds]
-        self.logs = [SeedLog(config["patience"]) for _ in seeds]
+        self.logs = [SeedLog(config["patience"], data.regress) for _ in seeds]
         self.status, self.iterations = ["ok"] * len(seeds), [0] * len(seeds)
         self.active = list(range(len(seeds)))
         self.iteration = 0
@@ -183,9 +201,8 @@ class _Run:
         rows = list(range(len(self.active))) if rows is None else rows
         index = None if len(rows) == len(self.active) else self._index(rows)
         for split, x, y in splits(self.data, with_test):
-            losses, accs = self.stack.evaluate(x, y, index)
-            for row, loss, acc in zip(rows, losses, accs, strict=True):
-                self.logs[self.active[row]].evaluated(epoch, self.iteration, split, loss, acc)
+            for row, values in zip(rows, self.stack.evaluate(x, y, index), strict=True):
+                self.logs[self.active[row]].evaluated(epoch, self.iteration, split, values)
 
     def drop(self, rows: list[int]) -> None:
         """Take the seeds at stack rows `rows` out of training."""

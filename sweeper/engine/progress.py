@@ -1,7 +1,8 @@
 """The progress line of a running sweep: done/total, failures, elapsed, ETA, best so far.
 
-On a terminal it redraws one line; into a file or pipe it writes a line now and then, so
-logs of long runs stay readable.
+On a terminal it redraws one line; in a Jupyter notebook too (a carriage return, which
+the notebook honours, without the terminal's escape codes); into a file or pipe it writes
+a line now and then, so logs of long runs stay readable.
 """
 
 from __future__ import annotations
@@ -17,6 +18,13 @@ def _clock(seconds: float) -> str:
     return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
 
 
+def _in_notebook() -> bool:
+    """Whether this process is a Jupyter kernel (its output goes to a notebook's cell)."""
+    shell = sys.modules.get("IPython")
+    ip = getattr(shell, "get_ipython", lambda: None)() if shell else None
+    return type(ip).__name__ == "ZMQInteractiveShell"
+
+
 class Progress:
     def __init__(self, name: str, total: int, done_before: int, stream: TextIO | None = None,
                  enabled: bool = True, log_every_s: float = 30.0) -> None:
@@ -25,10 +33,12 @@ class Progress:
         self.best = ""
         self.stream = stream or sys.stderr
         self.enabled = enabled
-        self.tty = self.stream.isatty()
+        self.notebook = _in_notebook()
+        self.tty = self.stream.isatty() or self.notebook
         self.start = time.monotonic()
         self._last_log = 0.0
         self._log_every_s = log_every_s
+        self._drawn = ""
 
     def line(self) -> str:
         elapsed = time.monotonic() - self.start
@@ -54,7 +64,9 @@ class Progress:
             return
         now = time.monotonic()
         if self.tty:
-            self.stream.write("\r\033[K" + self.line())
+            line = self.line()
+            self.stream.write("\r" + line.ljust(len(self._drawn)) if self.notebook else "\r\033[K" + line)
+            self._drawn = line
             self.stream.flush()
         elif now - self._last_log >= self._log_every_s or self.done == self.total:
             self._last_log = now

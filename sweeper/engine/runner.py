@@ -18,25 +18,26 @@ asynchronous sweep replays the same sequence and proposes what it proposed befor
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import math
 import os
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from sweeper.engine.devices import resolve_device
 from sweeper.engine.executors import Executor, make_executor
+from sweeper.engine.identity import Identity, identity_of
+from sweeper.engine.plugin import FitOptions
 from sweeper.engine.progress import Progress
 from sweeper.engine.samplers import Proposal, Sampler, make_sampler
-from sweeper.engine.store import ResultsStore, check_writable
-from sweeper.engine.study import Study, config_id
-from sweeper.engine.trial import DataSpec, TrialResult, TrialTask, run_trial
-from sweeper.errors import DataError
+from sweeper.engine.store import ResultsStore, check_writable, trial_columns
+from sweeper.engine.study import Study, check_metric
+from sweeper.engine.trial import TrialResult, TrialTask, run_trial
 from sweeper.metrics import config_label
 
 WORKER_RETRIES = 2  # a trial whose worker died is run again, at most this often, before it is recorded as failed
@@ -58,43 +59,21 @@ class RunSummary:
     seconds: float = 0.0
     best: str = ""
     device: str = "cpu"
+    first_error: str = ""  # of the first trial that failed in this run
 
 
 def default_data_root() -> str:
     return os.environ.get("SWEEPER_DATA_DIR") or "data"
 
 
-def _pair(values: Any) -> tuple[float, float] | None:
-    return None if values is None else (float(values[0]), float(values[1]))
-
-
-def resolve_data(study: Study, data_root: str, log: Callable[[str], None]) -> DataSpec:
-    """The data a study's trials will use: its dataset, or loudly its fallback. Checks that
-    the files exist and the split fits before any training starts."""
-    from sweeper.builtin import data as datasets
-
-    spec = DataSpec(study.dataset, data_root, study.split, study.task, _pair(study.standardize))
-    try:
-        datasets.prepare(study.dataset, data_root)
-    except DataError as e:
-        if study.fallback is None:
-            raise
-        datasets.prepare(study.fallback, data_root)
-        s = datasets.scaled_for(study.split, datasets.train_size(study.fallback, data_root))
-        spec = dataclasses.replace(spec, dataset=study.fallback, split=s)
-        log(f"WARNING: {e}\nWARNING: study '{study.name}' runs on its fallback dataset {study.fallback} "
-            f"(train={s.train}, val={s.val}) instead of {study.dataset}; every row records dataset={study.fallback}")
-    datasets.check_split(spec)
-    return spec
-
-
 def run_study(study: Study, *, results_root: Path, data_root: str, jobs: int, executor: str = "local",
               dry_run: bool = False, retry_failed: bool = False, restart: bool = False,
               source: str | None = None, show_progress: bool = True, stream: TextIO | None = None,
               executor_options: dict[str, Any] | None = None, asynchronous: bool | None = None,
-              device: str = "cpu") -> RunSummary:
+              device: str = "cpu", debug: bool = False) -> RunSummary:
     """Run (or resume) a study; `asynchronous` None means: asynchronous with the Dask executor;
-    `device` is cpu, cuda or auto (a GPU where the worker has one)."""
+    `device` is cpu, cuda or auto (a GPU where the worker has one); `debug` lets an exception
+    in training propagate (with the sequential executor: into a debugger)."""
     stream = stream or sys.stderr
 
     def log(msg: str) -> None:
@@ -103,23 +82,34 @@ def run_study(study: Study, *, results_root: Path, data_root: str, jobs: int, ex
     pool = make_executor(executor, jobs, **(executor_options or {}))
     pool.start()
     try:
-        from sweeper.builtin.data import resolve_device  # torch: imported here while the workers import it too
-
         used_device = resolve_device(device)  # a GPU asked for and missing fails here, before any training
         name = study.name + (".dry-run" if dry_run else "")
         check_writable(Path(results_root))  # before anything is loaded or trained
-        spec = resolve_data(study, data_root, log)
+        trainer = study.trainer
+        dataset = trainer.prepare(data_root, log, study.foreseen_configs())
+        known = trainer.metric_names()
+        check_metric(study.metric, known)  # the user's data tells its task only now
         store = ResultsStore(Path(results_root) / name)
-        snapshot = {**study.to_dict(), "fingerprint": study.fingerprint(), "dataset_used": spec.dataset,
+        identity: list[Identity] = []
+
+        def snapshot(old: Mapping[str, Any] | None) -> dict[str, Any]:
+            identity.append(identity_of(old, trainer))
+            return {**study.to_dict(), "fingerprint": identity[0].fingerprint(study, trainer),
+                    "identity": identity[0].to_json(), "dataset_used": dataset,
                     "planned_configs": study.planned_configs()}
-        store.open(snapshot, source, restart=restart or dry_run)
+
+        config_columns = list(study.config({}))
+        store.open(snapshot, source, restart=restart or dry_run,
+                   columns=trial_columns(config_columns + [n for n in study.space if n not in config_columns],
+                                         known or []))
         try:
             if store.moved_aside is not None:
                 log(f"old results of '{study.name}' moved to {store.moved_aside}")
             if retry_failed:
                 store.drop(lambda r: r["status"] != "failed")
             asynchronous = executor == "dask" if asynchronous is None else asynchronous
-            summary = _sweep(study, spec, store, pool, dry_run, asynchronous, show_progress, stream, device)
+            options = FitOptions(1 if dry_run else None, device, data_root, debug)
+            summary = _sweep(study, identity[0], dataset, options, store, pool, asynchronous, show_progress, stream)
             summary.device = used_device
             return summary
         finally:
@@ -128,11 +118,11 @@ def run_study(study: Study, *, results_root: Path, data_root: str, jobs: int, ex
         pool.shutdown(kill=True)
 
 
-def _sweep(study: Study, spec: DataSpec, store: ResultsStore, pool: Executor, dry_run: bool, asynchronous: bool,
-           show_progress: bool, stream: TextIO, device: str) -> RunSummary:
-    summary = RunSummary(store.folder, spec.dataset, study.planned_configs() * len(study.seed_list))
+def _sweep(study: Study, identity: Identity, dataset: str, options: FitOptions, store: ResultsStore, pool: Executor,
+           asynchronous: bool, show_progress: bool, stream: TextIO) -> RunSummary:
+    summary = RunSummary(store.folder, dataset, study.planned_configs() * len(study.seed_list))
     progress = Progress(study.name, summary.planned, 0, stream, show_progress)
-    sweep = _Sweep(study, spec, store, pool, make_sampler(study), summary, progress, dry_run, asynchronous, device)
+    sweep = _Sweep(study, identity, dataset, options, store, pool, make_sampler(study), summary, progress, asynchronous)
     start = time.monotonic()
     try:
         sweep.run()
@@ -153,10 +143,13 @@ class _Sweep:
     order), trials in flight (`futures`), and every stored row with its position in
     trials.csv (`stored`, `position`). Rows are stored only here, by the driver."""
 
-    def __init__(self, study: Study, spec: DataSpec, store: ResultsStore, pool: Executor, sampler: Sampler,
-                 summary: RunSummary, progress: Progress, dry_run: bool, asynchronous: bool, device: str) -> None:
-        self.study, self.spec, self.store, self.pool, self.sampler = study, spec, store, pool, sampler
-        self.summary, self.progress, self.dry_run, self.device = summary, progress, dry_run, device
+    def __init__(self, study: Study, identity: Identity, dataset: str, options: FitOptions, store: ResultsStore,
+                 pool: Executor, sampler: Sampler, summary: RunSummary, progress: Progress, asynchronous: bool) -> None:
+        self.study, self.identity, self.dataset, self.options = study, identity, dataset, options
+        self.store, self.pool, self.sampler = store, pool, sampler
+        self.summary, self.progress = summary, progress
+        self.trainer = study.trainer
+        self.worker_defaults = self.trainer.defaults()  # names added since the folder was made get today's default
         self.seeds = study.seed_list
         bayes = study.sampler == "bayes"
         self.width = study.concurrent_configs if bayes else 10**9  # grid and random: ask for everything at once
@@ -173,6 +166,7 @@ class _Sweep:
         self.exhausted = False
         self.scores: dict[str, dict[int, float]] = {}  # trial -> seed -> metric, ok rows only
         self.labels: dict[str, str] = {}
+        self.row_configs: dict[str, dict[str, Any]] = {}  # trial -> its configuration as trials.csv records it
 
     def run(self) -> None:
         self._advance()
@@ -206,8 +200,8 @@ class _Sweep:
             self._tell(ready)
 
     def _start(self, p: Proposal) -> bool:
-        config = self.study.config(p.params)
-        trial = config_id(config)
+        config = self.identity.resolve({**self.study.fixed, **p.params})
+        trial = self.identity.config_id(config, self.trainer)
         self.labels[trial] = config_label(p.params.items()) or trial
         shared = any(t == trial for _, t, _ in self.pending)  # proposed twice: train once, tell both
         self.pending.append((p, trial, shared))
@@ -221,8 +215,8 @@ class _Sweep:
                 missing.append(seed)
         groups = [tuple(missing)] if self.study.vectorize else [(seed,) for seed in missing]
         for group in filter(None, groups):  # vectorized: one task trains all the missing seeds together
-            self._submit(TrialTask(trial, group, config, self.spec, self.study.eval_every,
-                                   1 if self.dry_run else None, self.study.vectorize, self.device))
+            self._submit(TrialTask(trial, group, {**self.worker_defaults, **config}, self.trainer, self.options),
+                         config)
         return bool(missing)
 
     def _next_ready(self) -> int | None:
@@ -247,7 +241,8 @@ class _Sweep:
         self.sampler.tell(p, statistics.fmean(ok) if ok else None)
 
     # -- the workers' side: submit and receive ------------------------------------------
-    def _submit(self, task: TrialTask) -> None:
+    def _submit(self, task: TrialTask, row_config: dict[str, Any] | None = None) -> None:
+        self.row_configs.setdefault(task.trial, row_config or task.config)
         try:
             self.futures[self.pool.submit(run_trial, task)] = task
         except self.pool.worker_lost:  # the pool broke before its futures said so (a worker died
@@ -272,9 +267,11 @@ class _Sweep:
             results = [TrialResult(task.trial, seed, "failed", {}, 0.0, f"{type(e).__name__}: {e}")
                        for seed in task.seeds]
         for result in results:
-            row = self._keep(self.store.append(result, task.config, self.spec.dataset))
+            row = self._keep(self.store.append(result, self.row_configs[task.trial], self.dataset))
             self.summary.trained += 1
             self.summary.failed += result.status == "failed"
+            if result.status == "failed" and not self.summary.first_error:
+                self.summary.first_error = result.error
             self.summary.diverged += result.status == "diverged"
             self._count(row)
 

@@ -1,5 +1,12 @@
 """results/<study>/: trials.csv, curves.csv and the study snapshot, written to survive a kill.
 
+trials.csv's columns follow the study: `trial, seed, status`, the configuration's
+hyperparameters, `dataset`, the metrics its trainer writes, `seconds, error`. The header is
+written when the folder is made; a row that brings a new column (a metric a user's loop
+returns only now, a hyperparameter added to a grid) rewrites the file once with the column
+added in its place, older rows empty there. A row whose trial failed or diverged keeps its
+counts (epochs run, iterations) but no metric: a diverged model's numbers are not results.
+
 Each finished trial is written as it arrives: its curve rows first, then its one trials.csv
 row, each as a single `write` to a file opened for appending, then `fsync`. The trials.csv
 row is the commit point: on opening, a torn last line is cut off and curve rows whose trial
@@ -15,21 +22,33 @@ import io
 import json
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sweeper.builtin.hparams import HPARAMS
-from sweeper.engine.trial import METRIC_COLUMNS, TrialResult
+from sweeper.engine.trial import TrialResult
 from sweeper.errors import ResultsError
+from sweeper.metrics import COUNTS
 
 TRIALS = "trials.csv"
 CURVES = "curves.csv"
 SNAPSHOT = "study.json"
 SOURCE = "study.py"
 LOCK = ".lock"
-TRIAL_COLUMNS = ["trial", "seed", "status", *HPARAMS, "dataset", *METRIC_COLUMNS, "seconds", "error"]
+KEY_COLUMNS = ["trial", "seed", "status"]  # then the configuration, "dataset", the metrics, then:
+TAIL_COLUMNS = ["seconds", "error"]
 CURVE_COLUMNS = ["trial", "seed", "epoch", "iteration", "split", "metric", "value"]
+
+
+def trial_columns(config: Sequence[str], metrics: Sequence[str]) -> list[str]:
+    return [*KEY_COLUMNS, *config, "dataset", *metrics, *TAIL_COLUMNS]
+
+
+def column_groups(header: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The configuration's and the metrics' columns of a trials.csv header."""
+    middle = list(header[len(KEY_COLUMNS):len(header) - len(TAIL_COLUMNS)])
+    cut = middle.index("dataset")
+    return middle[:cut], middle[cut + 1:]
 
 
 def check_writable(root: Path) -> None:
@@ -50,9 +69,14 @@ class ResultsStore:
         self.folder = folder
         self._lock_fd: int | None = None
         self.moved_aside: Path | None = None  # where --restart put the old results
+        self.columns: list[str] = trial_columns([], [])  # trials.csv's header, once open
 
     # -- opening ---------------------------------------------------------------------
-    def open(self, snapshot: Mapping[str, Any], source: str | None, restart: bool = False) -> ResultsStore:
+    def open(self, snapshot: Mapping[str, Any] | Callable[[Mapping[str, Any] | None], Mapping[str, Any]],
+             source: str | None, restart: bool = False, columns: Sequence[str] | None = None) -> ResultsStore:
+        """Lock the folder (made if new), check and write the study's snapshot, repair the
+        tables. `snapshot` may be a function of the old snapshot (None for a folder without
+        rows); `columns` is the header of a new trials.csv."""
         check_writable(self.folder.parent)
         if restart and self.folder.exists():
             self._lock()
@@ -63,9 +87,11 @@ class ResultsStore:
         self.folder.mkdir(parents=True, exist_ok=True)
         self._lock()
         try:
-            self._check_snapshot(snapshot)
-            self._write_snapshot(snapshot, source)
-            self._repair()
+            old = self.old_snapshot()
+            new = snapshot(old) if callable(snapshot) else snapshot
+            self._check_snapshot(old, new)
+            self._write_snapshot(new, source)
+            self._repair(list(columns) if columns is not None else trial_columns([], []))
         except BaseException:
             self.close()
             raise
@@ -95,15 +121,21 @@ class ResultsStore:
     def close(self) -> None:
         self._unlock()
 
-    def _check_snapshot(self, snapshot: Mapping[str, Any]) -> None:
+    def old_snapshot(self) -> dict[str, Any] | None:
+        """The study.json of a folder that holds rows, else None (nothing to stay compatible with)."""
         path = self.folder / SNAPSHOT
         if not path.exists() or not self.rows():
+            return None
+        return dict(json.loads(path.read_text()))
+
+    def _check_snapshot(self, old: Mapping[str, Any] | None, snapshot: Mapping[str, Any]) -> None:
+        if old is None:
             return
-        old = json.loads(path.read_text())
         if old.get("fingerprint") == snapshot["fingerprint"] and old.get("dataset_used") == snapshot["dataset_used"]:
             return
         changed = [k for k in sorted(set(old) | set(snapshot))
-                   if k not in ("fingerprint", "seeds", "n_trials", "description", "saved")
+                   if k not in ("fingerprint", "seeds", "n_trials", "description", "saved", "identity",
+                                "planned_configs")
                    and old.get(k) != snapshot.get(k)]
         detail = "; ".join(f"{k}: {old.get(k)!r} -> {snapshot.get(k)!r}" for k in changed[:3]) or "definition changed"
         raise ResultsError(
@@ -117,21 +149,20 @@ class ResultsStore:
         if source is not None:
             _atomic_write(self.folder / SOURCE, source)
 
-    def _repair(self) -> None:
+    def _repair(self, columns: list[str]) -> None:
         """Cut torn last lines, check headers, and drop curve rows of trials with no row."""
-        for name, columns in ((TRIALS, TRIAL_COLUMNS), (CURVES, CURVE_COLUMNS)):
+        for name, header_for_new in ((TRIALS, columns), (CURVES, CURVE_COLUMNS)):
             path = self.folder / name
             if not path.exists() or path.stat().st_size == 0:
-                _atomic_write(path, _csv_line(columns))
+                _atomic_write(path, _csv_line(header_for_new))
                 continue
             _cut_torn_tail(path)
-            with path.open(newline="") as f:
-                header = next(csv.reader(f), [])
-            if header != columns:
-                raise ResultsError(
-                    f"{path} has columns {header[:4]}... that this version of sweeper does not write; "
-                    "pass --restart to move the old results aside"
-                )
+        self.columns = self._header(self.folder / TRIALS)
+        with (self.folder / CURVES).open(newline="") as f:
+            curve_header = next(csv.reader(f), [])
+        if curve_header != CURVE_COLUMNS:
+            raise ResultsError(f"{self.folder / CURVES} has columns {curve_header[:4]}... that sweeper does not write; "
+                               "pass --restart to move the old results aside")
         keep = {(r["trial"], r["seed"]) for r in self.rows()}
         curves = self.folder / CURVES
         with curves.open(newline="") as f:
@@ -141,6 +172,16 @@ class ResultsStore:
             buf = io.StringIO()
             csv.writer(buf, lineterminator="\n").writerows(kept)
             _atomic_write(curves, buf.getvalue())
+
+    @staticmethod
+    def _header(path: Path) -> list[str]:
+        with path.open(newline="") as f:
+            header = next(csv.reader(f), [])
+        if header[:len(KEY_COLUMNS)] != KEY_COLUMNS or header[-len(TAIL_COLUMNS):] != TAIL_COLUMNS \
+                or "dataset" not in header:
+            raise ResultsError(f"{path} has columns {header[:4]}... that sweeper does not write; "
+                               "pass --restart to move the old results aside")
+        return header
 
     # -- reading and writing ----------------------------------------------------------
     def rows(self) -> list[dict[str, str]]:
@@ -156,11 +197,11 @@ class ResultsStore:
         kept = [r for r in rows if keep(r)]
         if len(kept) != len(rows):
             buf = io.StringIO()
-            w = csv.DictWriter(buf, TRIAL_COLUMNS, lineterminator="\n")
+            w = csv.DictWriter(buf, self.columns, lineterminator="\n")
             w.writeheader()
             w.writerows(kept)
             _atomic_write(self.folder / TRIALS, buf.getvalue())
-            self._repair()
+            self._repair(self.columns)
         return len(rows) - len(kept)
 
     def append(self, result: TrialResult, config: Mapping[str, Any], dataset: str) -> dict[str, Any]:
@@ -170,13 +211,30 @@ class ResultsStore:
             w = csv.writer(buf, lineterminator="\n")
             w.writerows((result.trial, result.seed, *c) for c in result.curves)
             _append(self.folder / CURVES, buf.getvalue())
+        metrics = {k: v for k, v in result.metrics.items() if result.status == "ok" or k in COUNTS}
+        self._widen(list(config), list(result.metrics))
         row = {"trial": result.trial, "seed": result.seed, "status": result.status, **config,
-               "dataset": dataset, **{c: result.metrics.get(c, "") for c in METRIC_COLUMNS},
-               "seconds": round(result.seconds, 4), "error": result.error}
+               "dataset": dataset, **metrics, "seconds": round(result.seconds, 4), "error": result.error}
         buf = io.StringIO()
-        csv.DictWriter(buf, TRIAL_COLUMNS, lineterminator="\n").writerow(row)
+        csv.DictWriter(buf, self.columns, lineterminator="\n", restval="").writerow(row)
         _append(self.folder / TRIALS, buf.getvalue())
-        return row
+        return {c: row.get(c, "") for c in self.columns}
+
+    def _widen(self, config: list[str], metrics: list[str]) -> None:
+        """Add columns that a row brings and the header lacks: rewrite trials.csv once, with
+        each new column in its group (configuration or metrics), older rows empty there."""
+        have_config, have_metrics = column_groups(self.columns)
+        new_config = [c for c in config if c not in have_config]
+        new_metrics = [m for m in metrics if m not in have_metrics and m not in have_config]
+        if not new_config and not new_metrics:
+            return
+        rows = self.rows()
+        self.columns = trial_columns(have_config + new_config, have_metrics + new_metrics)
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, self.columns, lineterminator="\n", restval="")
+        w.writeheader()
+        w.writerows(rows)
+        _atomic_write(self.folder / TRIALS, buf.getvalue())
 
 
 def _csv_line(values: Iterable[Any]) -> str:

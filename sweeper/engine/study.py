@@ -1,40 +1,42 @@
 """The Study: what to train, over which search space, with which seeds; and loading study files.
 
-A study file is plain Python that defines `study = Study(...)`. Everything is checked when
-the Study is built, so a typo or an impossible value is reported with the study file's name
-and line before any training starts.
+A study file (or a notebook) is plain Python that builds `Study(...)`. What trains one
+configuration is a trainer plug-in (`engine/plugin.py`): the built-in one, fed a dataset
+name or the user's own `data`, a built-in model name or the user's own `model`, and the
+user's `metrics`; or the user's own `train` function. Everything is checked when the Study
+is built, so a typo or an impossible value is reported with the study file's name and line
+before any training starts.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
+import itertools
 import re
 import runpy
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sweeper.builtin import hparams
-from sweeper.engine.space import Dimension, as_dimension, describe, expand_grid, grid_size
+from sweeper.engine.plugin import Trainer, trainer_for
+from sweeper.engine.space import Choice, Dimension, as_dimension, describe, expand_grid, grid_size
 from sweeper.errors import SearchSpaceError, StudyError, SweeperError, closest
+from sweeper.metrics import direction_of
 
 DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10")
-TASKS = ("classify", "small_digit")
+TASKS = ("classify", "small_digit", "regress")
 SAMPLERS = ("grid", "random", "bayes")
 BAYES_SAMPLERS = ("tpe", "gp")
-METRICS = ("val_acc", "val_loss", "best_val_acc", "train_acc", "train_loss", "test_acc", "test_loss")
-SHAPES_ROWS = ("dataset", "fallback", "task", "split", "fixed", "space", "sampler", "eval_every", "standardize")
-SHAPES_PROPOSALS = ("metric", "direction", "concurrent_configs", "sampler_seed", "bayes_sampler")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+MAX_CONFIGS = 10_000  # a grid or a trial budget beyond this is a typo, not a study
+FORESEEN = 1_000  # combinations of a random/Bayesian search's choices checked at load time
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
 @dataclass(frozen=True)
 class Split:
-    """Which images a trial trains and validates on.
+    """Which examples a trial trains and validates on (for the built-in datasets).
 
     The first `train` images of the official training set (after `offset`) are for
     training and the next `val` for validation, as the notes slice them (2000/500 of the
@@ -62,14 +64,27 @@ def _is_int(x: Any) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
 
 
+def brief(value: Any, limit: int = 80) -> str:
+    """A value as an error message quotes it: a tensor by its shape, anything else cut short."""
+    shape = getattr(value, "shape", None)
+    if shape is not None and hasattr(value, "dtype"):
+        return f"<{type(value).__name__} of shape {tuple(shape)}, {value.dtype}>"
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 5] + " ...>"
+
+
 @dataclass(frozen=True, kw_only=True)
 class Study:
     """A hyperparameter study. Every field but `name` has a default."""
 
     name: str  # folder name under results/
-    dataset: str = "mnist"  # one of DATASETS
+    dataset: str = "mnist"  # one of DATASETS; unused when `data` is given
+    data: Any = None  # the user's own data: (train, val[, test]) of (x, y) tensors or Datasets, or a function returning them
+    model: Any = None  # a built-in model name, or the user's own: a function config -> torch.nn.Module
+    metrics: Mapping[str, Callable[..., float]] = field(default_factory=dict)  # name -> fn(outputs, targets), on every split
+    train: Callable[..., Mapping[str, float]] | None = None  # the user's own loop: train(config, seed, log) -> metrics
     fallback: str | None = None  # dataset to use, loudly, when `dataset` is not available
-    task: str = "classify"  # classify: 10 classes; small_digit: is the label < 3 (the textbook chapter's task)
+    task: str | None = None  # classify, regress or small_digit (is the label < 3); None: classify, or inferred from `data`
     split: Split = field(default_factory=Split)
     fixed: Mapping[str, Any] = field(default_factory=dict)  # hyperparameters held constant
     space: Mapping[str, Any] = field(default_factory=dict)  # hyperparameters searched
@@ -78,66 +93,108 @@ class Study:
     n_trials: int | None = None  # configurations to try (random and bayes)
     seeds: int | list[int] = 5  # a count (0..n-1) or an explicit list
     sampler_seed: int = 0  # seeds random/bayes proposals, so re-runs propose the same configs
-    metric: str = "val_acc"  # what ranks configurations and what Bayesian search optimises
-    direction: str | None = None  # maximize/minimize; inferred from the metric when None
+    metric: str = "val_acc"  # what ranks configurations and what Bayesian search optimises (any column a trial writes)
+    direction: str | None = None  # maximize/minimize; inferred from the metric's name when None (losses, errors: minimize)
     eval_every: str | int = "epoch"  # "epoch", "iteration" or every k iterations
     standardize: tuple[float, float] | None = None  # (mean, std) applied to pixels, as transforms.Normalize
     concurrent_configs: int = 2  # Bayesian search: configurations proposed before results are told
     vectorize: bool = False  # train a configuration's seeds together (torch.func): same rows, faster for small models
     description: str = ""
+    _trainer: Trainer = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._check_scalars()
+        if isinstance(self.split, Mapping):
+            object.__setattr__(self, "split", _split_from(self.split))
+        object.__setattr__(self, "metrics", dict(self.metrics))
+        object.__setattr__(self, "_trainer", trainer_for(self))
+        params = self._trainer.params()
         space = {}
         for name, value in dict(self.space).items():
-            hparams.check_name(name, "field `space`")
+            self._check_name(name, "field `space`")
             try:
                 dim = as_dimension(value)
             except SearchSpaceError as e:
                 raise SearchSpaceError(f"field `space`: `{name}`: {e}") from None
-            for v in dim.bounds() if not (self.sampler == "grid") else _grid_values(name, dim):
-                hparams.check_value(name, v, "field `space`")
+            if name in params:
+                for v in dim.bounds() if self.sampler != "grid" else _grid_values(name, dim):
+                    _check_value(params[name], v, "field `space`")
             space[name] = dim
         for name, value in dict(self.fixed).items():
-            hparams.check_value(name, value, "field `fixed`")
+            self._check_name(name, "field `fixed`")
+            if name in params:
+                _check_value(params[name], value, "field `fixed`")
             if name in space:
                 raise StudyError(f"field `fixed`: `{name}` is also in `space`; keep it in one of them")
         object.__setattr__(self, "space", space)
         object.__setattr__(self, "fixed", dict(self.fixed))
-        if isinstance(self.split, Mapping):
-            object.__setattr__(self, "split", _split_from(self.split))
+        check_metric(self.metric, self._trainer.metric_names())
         if self.direction is None:
-            object.__setattr__(self, "direction", "minimize" if self.metric.endswith("loss") else "maximize")
-        if self.metric.startswith("test") and not self.split.test:
-            raise StudyError(f"field `metric` = {self.metric!r} needs split=Split(..., test=True)")
-        if self.sampler == "grid" and grid_size(self.space) > 10_000:
-            raise StudyError(f"field `space`: the grid has {grid_size(self.space)} configurations; at most 10000")
+            object.__setattr__(self, "direction", direction_of(self.metric))
+        if self.sampler == "grid" and grid_size(self.space) > MAX_CONFIGS:
+            raise StudyError(f"field `space`: the grid has {grid_size(self.space)} configurations; at most {MAX_CONFIGS}")
+        self._check_foreseen()
+
+    def _check_name(self, name: str, where: str) -> None:
+        params = self._trainer.params()
+        if name in params or self._trainer.takes_any_name:
+            return
+        raise StudyError(f"{where}: unknown hyperparameter `{name}`{closest(name, params)}; known: {', '.join(params)}"
+                         "; a study's own names reach only its own `model` or `train`")
+
+    def foreseen(self) -> list[dict[str, Any]]:
+        """The searched values that can be known before any runs: every configuration of a
+        grid; the combinations of a search's choices (the first FORESEEN)."""
+        if self.sampler == "grid":
+            return self.grid()
+        choices = {n: d.values for n, d in self.space.items() if isinstance(d, Choice)}
+        combos = itertools.islice(itertools.product(*choices.values()), FORESEEN)
+        return [dict(zip(choices, c)) for c in combos]
+
+    def foreseen_configs(self) -> list[dict[str, Any]]:
+        """The full configurations of `foreseen`: what the trainer checks before a run."""
+        return [self.config(searched) for searched in self.foreseen()]
+
+    def _check_foreseen(self) -> None:
+        """Refuse configurations the trainer cannot train: every one of a grid, and every
+        combination of a search's choices with its fixed values."""
+        for searched in self.foreseen():
+            try:
+                self._trainer.check_config(self.config(searched))
+            except StudyError as e:
+                where = f" with {searched}" if searched else ""
+                raise StudyError(f"field `space`/`fixed`{where}: {e}") from None
 
     def _check_scalars(self) -> None:
         def bad(field_name: str, rule: str) -> StudyError:
-            return StudyError(f"field `{field_name}` = {getattr(self, field_name)!r} is not allowed; it must be {rule}")
+            return StudyError(f"field `{field_name}` = {brief(getattr(self, field_name))} is not allowed; it must be {rule}")
 
-        if not isinstance(self.name, str) or not _NAME.match(self.name):
+        if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
             raise bad("name", "a non-empty name of letters, digits, '_', '-' or '.'")
-        for fname, options in (("dataset", DATASETS), ("task", TASKS), ("sampler", SAMPLERS),
-                               ("bayes_sampler", BAYES_SAMPLERS), ("metric", METRICS)):
+        for fname, options in (("dataset", DATASETS), ("sampler", SAMPLERS), ("bayes_sampler", BAYES_SAMPLERS)):
             if getattr(self, fname) not in options:
                 raise bad(fname, f"one of {list(options)}" + closest(str(getattr(self, fname)), options))
+        if self.task is not None and self.task not in TASKS:
+            raise bad("task", f"None or one of {list(TASKS)}" + closest(str(self.task), TASKS))
+        if not isinstance(self.metric, str) or not self.metric:
+            raise bad("metric", "the name of a column a trial writes, such as 'val_acc', 'val_loss' or 'val_f1'")
         if self.fallback is not None and self.fallback not in DATASETS:
             raise bad("fallback", f"None or one of {list(DATASETS)}")
         if self.direction not in (None, "maximize", "minimize"):
             raise bad("direction", "'maximize' or 'minimize'")
         if not isinstance(self.split, (Split, Mapping)):
             raise bad("split", "a Split(train=..., val=..., test=...)")
-        if not isinstance(self.fixed, Mapping):
-            raise bad("fixed", "a dict of hyperparameter names to values")
-        if not isinstance(self.space, Mapping):
-            raise bad("space", "a dict of hyperparameter names to lists or uniform/loguniform/intrange/choice")
+        for fname, rule in (("fixed", "a dict of hyperparameter names to values"),
+                            ("space", "a dict of hyperparameter names to lists or uniform/loguniform/intrange/choice"),
+                            ("metrics", "a dict of metric names to functions fn(outputs, targets) -> float")):
+            if not isinstance(getattr(self, fname), Mapping):
+                raise bad(fname, rule)
         if self.sampler == "grid":
             if self.n_trials is not None:
                 raise bad("n_trials", "None for a grid (a grid tries every combination)")
-        elif not isinstance(self.n_trials, int) or isinstance(self.n_trials, bool) or self.n_trials < 1:
-            raise bad("n_trials", f"an integer >= 1: sampler={self.sampler!r} needs a trial count")
+        elif not (isinstance(self.n_trials, int) and not isinstance(self.n_trials, bool)
+                  and 1 <= self.n_trials <= MAX_CONFIGS):
+            raise bad("n_trials", f"an integer >= 1 (at most {MAX_CONFIGS}): sampler={self.sampler!r} needs a trial count")
         if self.sampler != "grid" and not self.space:
             raise bad("space", f"non-empty: sampler={self.sampler!r} needs something to search")
         if isinstance(self.seeds, int) and not isinstance(self.seeds, bool):
@@ -163,23 +220,33 @@ class Study:
 
     # -- derived views -------------------------------------------------------------
     @property
+    def trainer(self) -> Trainer:
+        """The plug-in that trains this study's configurations."""
+        return self._trainer
+
+    @property
     def seed_list(self) -> list[int]:
         return list(range(self.seeds)) if isinstance(self.seeds, int) else list(self.seeds)
 
-    @property
-    def hparam_names(self) -> list[str]:
-        """Hyperparameter columns of trials.csv: every known one, in registry order."""
-        return list(hparams.HPARAMS)
-
     def config(self, searched: Mapping[str, Any]) -> dict[str, Any]:
-        """A full configuration: searched values over fixed values over defaults."""
-        return hparams.resolve({**self.fixed, **searched})
+        """A full configuration: searched values over fixed values over the trainer's defaults."""
+        from sweeper.engine.identity import SCHEME, Identity
+
+        return Identity(SCHEME, self._trainer.defaults()).resolve({**self.fixed, **searched})
 
     def grid(self) -> list[dict[str, Any]]:
-        return list(expand_grid(self.space))
+        """The grid's configurations in order, each effective configuration once: values
+        that have no effect (momentum under Adam) do not make a second one."""
+        seen, out = set(), []
+        for searched in expand_grid(self.space):
+            key = repr(sorted(self._trainer.effective(self.config(searched)).items()))
+            if key not in seen:
+                seen.add(key)
+                out.append(searched)
+        return out
 
     def planned_configs(self) -> int:
-        return grid_size(self.space) if self.sampler == "grid" else int(self.n_trials or 0)
+        return len(self.grid()) if self.sampler == "grid" else int(self.n_trials or 0)
 
     def with_seeds(self, seeds: int | list[int]) -> Study:
         return dataclasses.replace(self, seeds=seeds)
@@ -187,27 +254,44 @@ class Study:
     def vectorized(self) -> Study:
         return dataclasses.replace(self, vectorize=True)
 
+    @classmethod
+    def field_defaults(cls) -> dict[str, Any]:
+        return {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
+
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-able description; what results/<name>/study.json holds."""
-        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        """A JSON-able description; what results/<name>/study.json holds. The user's code and
+        data are named, not stored."""
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
         d["split"] = dataclasses.asdict(self.split)
         d["space"] = {k: describe(v) for k, v in self.space.items()}
         d["seeds"] = self.seed_list
+        d["metrics"] = list(self.metrics)
+        d["trainer"] = self._trainer.name
+        d.update(self._trainer.describe())
+        for key in ("data", "train", "model"):
+            if d[key] is not None and not isinstance(d[key], str):
+                d[key] = brief(d[key])
         return d
 
     def fingerprint(self) -> str:
-        """What must not change under existing results: everything that shapes a row's numbers
-        or (for random/Bayesian search) which configurations are proposed. Seeds and the number
-        of trials may grow; fields that change only how trials are run, not their numbers, may
-        change freely, and so may fields added to Study later."""
-        full, defaults = self.to_dict(), _DEFAULTS
-        shaping = SHAPES_ROWS + (SHAPES_PROPOSALS if self.sampler != "grid" else ())
-        d = {k: full[k] for k in shaping if k not in defaults or full[k] != defaults[k]}  # a new field at its default changes nothing
-        d["fixed"] = hparams.resolve(self.fixed)
-        return hashlib.sha1(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:12]
+        """The fingerprint of a new results folder for this study (see `engine/identity.py`)."""
+        from sweeper.engine.identity import identity_of
+
+        return identity_of(None, self._trainer).fingerprint(self, self._trainer)
 
 
-_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Study) if f.default is not dataclasses.MISSING}
+def check_metric(metric: str, known: list[str] | None) -> None:
+    """The study's metric must be a column its trials write, where that is known."""
+    if known is not None and metric not in known:
+        hint = ("; the test split is evaluated only with split=Split(..., test=True) or data with a test split"
+                if metric.startswith("test_") else "")
+        raise StudyError(f"field `metric` = {metric!r} is not a column this study's trials write"
+                         f"{closest(metric, known)}; choose one of {known}{hint}")
+
+
+def _check_value(param: Any, value: Any, where: str) -> None:
+    if not param.check(value):
+        raise StudyError(f"{where}: `{param.name}` = {brief(value)} is not allowed; it must be {param.rule}")
 
 
 def _grid_values(name: str, dim: Dimension) -> list[Any]:
@@ -226,7 +310,7 @@ def _split_from(d: Mapping[str, Any]) -> Split:
 
 
 def _checked_init(original: Any) -> Any:
-    known = [f.name for f in dataclasses.fields(Study)]
+    known = [f.name for f in dataclasses.fields(Study) if f.init]
 
     def __init__(self: Study, *args: Any, **kwargs: Any) -> None:
         if args:
@@ -242,12 +326,6 @@ def _checked_init(original: Any) -> Any:
 
 
 Study.__init__ = _checked_init(Study.__init__)  # type: ignore[method-assign]
-
-
-def config_id(config: Mapping[str, Any]) -> str:
-    """A configuration's id: the same full configuration always gets the same id."""
-    blob = json.dumps(dict(sorted(config.items())), sort_keys=True, default=repr)
-    return hashlib.sha1(blob.encode()).hexdigest()[:10]
 
 
 def load_study(path: str | Path) -> Study:

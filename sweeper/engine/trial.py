@@ -1,45 +1,28 @@
 """A trial is one (configuration, seed): the unit of work sent to an executor.
 
 `TrialTask` and `TrialResult` are plain picklable data; `run_trial` is the function a worker
-runs, and it returns one result per seed of the task (one seed, or with `vectorize` all
-the seeds of a configuration still to train). It never raises for a problem in training:
-an exception becomes a `failed` result with its message, a NaN or infinite loss a
-`diverged` one.
-
-A worker reads the dataset from the driver's data root (`--data-dir`), which suits local
-workers and a shared filesystem; a worker whose environment sets `SWEEPER_WORKER_DATA_DIR`
-reads it from there instead (a cluster machine with its own copy).
+runs. It hands the task to the study's trainer plug-in and returns one result per seed of
+the task (one seed, or with `vectorize` all the seeds of a configuration still to train).
+It never raises for a problem in training: an exception becomes a `failed` result whose
+error names the file and line where it was raised (the user's own, where user code
+raised it), a NaN or infinite loss a `diverged` one. With `FitOptions.debug` (`sweep run
+--pdb`) the exception propagates instead, so that a debugger stops in the user's code.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
-import os
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from sweeper.engine.study import Split
+from sweeper.engine.plugin import Curve, FitOptions, Trainer
 
-WORKER_DATA_ENV = "SWEEPER_WORKER_DATA_DIR"  # a worker's own data root, over the driver's
-DRY_RUN_IMAGES = 1024  # per split, in a dry run
-METRIC_COLUMNS = ["train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc",
-                  "best_val_acc", "best_epoch", "epochs_run", "iterations"]
-
-
-@dataclass(frozen=True)
-class DataSpec:
-    """Everything a worker needs to load a trial's data itself (picklable, hashable)."""
-
-    dataset: str
-    root: str
-    split: Split
-    task: str = "classify"
-    standardize: tuple[float, float] | None = None  # (mean, std) of the pixels, or None
+_PACKAGE = str(Path(__file__).resolve().parent.parent)
 
 
 @dataclass(frozen=True)
@@ -47,11 +30,8 @@ class TrialTask:
     trial: str  # configuration id
     seeds: tuple[int, ...]  # one seed; or, vectorized, the configuration's seeds still to train
     config: dict[str, Any]
-    data: DataSpec
-    eval_every: str | int = "epoch"
-    max_steps: int | None = None  # 1 for a dry run
-    vectorize: bool = False  # train the seeds together (torch.func) instead of one after another
-    device: str = "cpu"  # cpu, cuda or auto (the worker's GPU if it has one)
+    trainer: Trainer
+    options: FitOptions = field(default_factory=FitOptions)
 
 
 @dataclass
@@ -62,7 +42,7 @@ class TrialResult:
     metrics: dict[str, float]
     seconds: float  # of training, not of loading data; seeds trained together share their time equally
     error: str = ""
-    curves: list[tuple[int, int, str, str, float]] = field(default_factory=list)
+    curves: list[Curve] = field(default_factory=list)
 
     def metric(self, name: str) -> float:
         return self.metrics.get(name, math.nan)
@@ -74,56 +54,45 @@ class TrialResult:
 _ONE_AT_A_TIME = threading.Lock()
 
 
-def worker_data(spec: DataSpec) -> DataSpec:
-    """The spec this process loads: the driver's, or under this worker's own data root."""
-    root = os.environ.get(WORKER_DATA_ENV)
-    return dataclasses.replace(spec, root=root) if root else spec
-
-
 def run_trial(task: TrialTask) -> list[TrialResult]:
-    """Load the task's data (cached in this process, on the task's device) and train each of
-    its seeds; one torch thread per worker, so that results do not depend on how many trials
-    run side by side."""
+    """Train the task's seeds with its trainer, one torch thread per worker, so that results
+    do not depend on how many trials run side by side."""
     import torch
 
     with _ONE_AT_A_TIME:
         torch.set_num_threads(1)
-        if task.vectorize:
-            return _timed(task, task.seeds, _train_together)
-        return [result for seed in task.seeds for result in _timed(task, (seed,), _train_one)]
+        if task.trainer.vectorizes and len(task.seeds) > 1:
+            return _timed(task, task.seeds)
+        return [result for seed in task.seeds for result in _timed(task, (seed,))]
 
 
-def _train_together(task: TrialTask, seeds: tuple[int, ...], data: Any) -> list[Any]:
-    from sweeper.builtin.vectorized import train_seeds
-
-    return train_seeds(task.config, list(seeds), data, task.eval_every, task.max_steps)
-
-
-def _train_one(task: TrialTask, seeds: tuple[int, ...], data: Any) -> list[Any]:
-    from sweeper.builtin.loop import train
-
-    return [train(task.config, seed, data, task.eval_every, task.max_steps) for seed in seeds]
-
-
-def _timed(task: TrialTask, seeds: tuple[int, ...], fit: Callable[[TrialTask, tuple[int, ...], Any], list[Any]],
-           ) -> list[TrialResult]:
-    """Train `seeds` of the task with `fit`: one result per seed, `failed` ones if it raises."""
-    from sweeper.builtin import data as data_mod
-
+def _timed(task: TrialTask, seeds: Sequence[int]) -> list[TrialResult]:
+    """Train `seeds` of the task: one result per seed, `failed` ones if training raises."""
     start = time.perf_counter()
     try:
-        data = data_mod.load(worker_data(task.data), data_mod.resolve_device(task.device))
-        if task.max_steps:  # a dry run: evaluate on a few images, but enough for one batch
-            data = data.head(max(DRY_RUN_IMAGES, int(task.config["batch_size"])))
+        task.trainer.setup(task.options)
         start = time.perf_counter()  # a worker loads its data once: that is not this trial's time
-        outcomes = fit(task, seeds, data)
+        outcomes = task.trainer.fit(task.config, seeds, task.options)
+        if len(outcomes) != len(seeds):
+            raise RuntimeError(f"the trainer returned {len(outcomes)} outcomes for {len(seeds)} seeds")
     except Exception as e:  # a failing trial is a row, never a crash of the sweep
-        last = traceback.extract_tb(e.__traceback__)[-1]
-        where = f" ({last.filename.rsplit('/', 1)[-1]}:{last.lineno})" if last else ""
+        if task.options.debug:
+            raise
         seconds = (time.perf_counter() - start) / len(seeds)
-        return [TrialResult(task.trial, seed, "failed", {}, seconds, f"{type(e).__name__}: {e}{where}")
-                for seed in seeds]
+        return [TrialResult(task.trial, seed, "failed", {}, seconds, describe_error(e)) for seed in seeds]
     seconds = (time.perf_counter() - start) / len(seeds)
     return [TrialResult(task.trial, seed, out.status, out.metrics, seconds,
-                        "loss became NaN or infinite" if out.status == "diverged" else "", out.curves)
+                        out.error or ("loss became NaN or infinite" if out.status == "diverged" else ""), out.curves)
             for seed, out in zip(seeds, outcomes, strict=True)]
+
+
+def describe_error(e: BaseException) -> str:
+    """'ZeroDivisionError: division by zero (own_loop.py:31)': where the user's code raised
+    it, if it did (the deepest frame outside sweeper, torch and the standard library), else
+    the deepest frame."""
+    frames = traceback.extract_tb(e.__traceback__)
+    own = [f for f in frames if not f.filename.startswith(_PACKAGE) and "site-packages" not in f.filename
+           and "/lib/python" not in f.filename]
+    chosen = own or frames
+    where = f" ({chosen[-1].filename}:{chosen[-1].lineno})" if chosen else ""
+    return f"{type(e).__name__}: {e}{where}"

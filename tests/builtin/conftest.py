@@ -10,7 +10,7 @@ import pytest
 from sweeper.builtin import data as datasets
 from sweeper.builtin.data import Tensors
 from sweeper.engine.study import Split
-from sweeper.engine.trial import DataSpec
+from sweeper.builtin.data import DataSpec
 
 
 def mnist_root() -> str | None:

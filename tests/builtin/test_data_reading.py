@@ -11,7 +11,7 @@ import torch
 
 from sweeper.builtin import data as datasets
 from sweeper.engine.study import Split
-from sweeper.engine.trial import DataSpec
+from sweeper.builtin.data import DataSpec
 from sweeper.errors import RunError
 
 

@@ -1,0 +1,53 @@
+"""`sweeper.run`: a study run from Python, the way `sweep run` runs a study file."""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sweeper.engine.study import Study
+from sweeper.errors import RunError
+
+if TYPE_CHECKING:
+    from sweeper.analysis.results import Results
+    from sweeper.engine.runner import RunSummary
+
+
+def run_and_load(study: Study, *, jobs: int | None, results: str | Path, executor: str, data_dir: str | None,
+                 seeds: int | list[int] | None, restart: bool, vectorize: bool, device: str, progress: bool,
+                 scheduler: str | None) -> Results:
+    from sweeper.analysis.results import read_folder
+    from sweeper.engine.executors import default_jobs
+    from sweeper.engine.runner import default_data_root, run_study
+
+    if not isinstance(study, Study):
+        raise RunError(f"sweeper.run needs a Study, but got {type(study).__name__}")
+    if seeds is not None:
+        study = study.with_seeds(seeds)
+    if vectorize:
+        study = study.vectorized()
+    summary = run_study(study, results_root=Path(results), data_root=data_dir or default_data_root(),
+                        jobs=jobs or default_jobs(), executor=executor, restart=restart, source=_source(),
+                        show_progress=progress, stream=sys.stderr, device=device,
+                        executor_options={"scheduler": scheduler} if executor == "dask" else None)
+    check_not_all_failed(summary)
+    return read_folder(summary.folder)
+
+
+def check_not_all_failed(summary: RunSummary) -> None:
+    """A run in which every trial trained now failed is an error, with the first failure."""
+    if summary.trained and summary.failed == summary.trained:
+        raise RunError(f"every trial of this run failed ({summary.failed}); the first: {summary.first_error}; "
+                       f"the rows are in {summary.folder}/trials.csv")
+
+
+def _source() -> str | None:
+    """The calling script's source (the caller of `sweeper.run`), kept beside the results as
+    study.py; None in a notebook, whose cells are no file."""
+    caller = Path(inspect.stack()[3].filename)
+    try:
+        return caller.read_text() if caller.suffix == ".py" and caller.is_file() else None
+    except OSError:
+        return None

@@ -1,0 +1,114 @@
+"""The built-in trainer's checks in the driver, before any results folder is written.
+
+- `resolve_dataset`: the dataset's files are there (or its fallback's, loudly), and the
+  split fits, read from the files' headers only.
+- `check`: every configuration's batch fits in the training split; the first
+  configuration's model (the user's or a built-in one) builds, is an `nn.Module` and runs
+  on a few examples of the data's shape; the user's metrics run on its outputs; and every
+  hyperparameter name the study gives is read by some part of it. A problem is one
+  StudyError line, not a row of failed trials.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from sweeper.builtin import data as datasets
+from sweeper.errors import DataError, StudyError, closest
+
+PROBE_EXAMPLES = 64
+SHAPES = {"digits": (1, 8, 8), "mnist": (1, 28, 28), "fashion_mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
+
+
+def resolve_dataset(study_data: tuple[Any, ...], data_root: str, log: Callable[[str], None]) -> datasets.DataSpec:
+    """The DataSpec trials will load: the study's dataset, or loudly its fallback."""
+    dataset, fallback, split, task, standardize = study_data
+    pair = None if standardize is None else (float(standardize[0]), float(standardize[1]))
+    spec = datasets.DataSpec(dataset, data_root, split, task, pair)
+    try:
+        datasets.prepare(dataset, data_root)
+    except DataError as e:
+        if fallback is None:
+            raise
+        datasets.prepare(fallback, data_root)
+        s = datasets.scaled_for(split, datasets.train_size(fallback, data_root))
+        spec = dataclasses.replace(spec, dataset=fallback, split=s)
+        log(f"WARNING: {e}\nWARNING: this study runs on its fallback dataset {fallback} "
+            f"(train={s.train}, val={s.val}) instead of {dataset}; every row records dataset={fallback}")
+    datasets.check_split(spec)
+    return spec
+
+
+class Reads(dict):  # type: ignore[type-arg]
+    """A configuration that remembers which names were read from it."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.read: set[str] = set()
+
+    def __getitem__(self, key: Any) -> Any:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        self.read.add(key)
+        return super().get(key, default)
+
+
+def examples(spec: datasets.DataSpec | None, own: datasets.Tensors | None) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """A few validation examples (zeros of the dataset's shape for a built-in one), their
+    targets and the number of training examples."""
+    if own is not None:
+        return own.x_val[:PROBE_EXAMPLES], own.y_val[:PROBE_EXAMPLES], len(own.x_train)
+    assert spec is not None
+    split = datasets.fit_split(spec.split, datasets.train_size(spec.dataset, spec.root))
+    return torch.zeros(2, *SHAPES[spec.dataset]), torch.zeros(2, dtype=torch.long), int(split.train or 0)
+
+
+def check(configs: Sequence[Mapping[str, Any]], x: torch.Tensor, y: torch.Tensor, n_train: int, n_outputs: int,
+          model_fn: Callable[..., Any] | None, metric_fns: Mapping[str, Callable[..., Any]],
+          own_names: Sequence[str]) -> None:
+    from sweeper.builtin.models import build
+
+    for config in configs:
+        if config["batch_size"] > n_train:
+            raise StudyError(f"`batch_size` = {config['batch_size']} is larger than the training split "
+                             f"({n_train} examples); an epoch would have no full batch")
+    config = Reads(configs[0])
+    torch.manual_seed(0)
+    try:
+        model = build(config, tuple(x.shape[1:]), n_outputs) if model_fn is None else model_fn(config)
+    except Exception as e:
+        raise StudyError(f"model(config) raised {type(e).__name__}: {e}, for the configuration {dict(configs[0])}") from None
+    if not isinstance(model, nn.Module):
+        raise StudyError(f"field `model`: model(config) returned {type(model).__name__}, not a torch.nn.Module")
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(x)
+    except Exception as e:
+        raise StudyError(f"field `model`: the model cannot take inputs of shape {tuple(x.shape[1:])} "
+                         f"({type(e).__name__}: {e})") from None
+    _check_metrics(metric_fns, out, y)
+    unread = [n for n in own_names if n not in config.read]
+    if model_fn is not None and unread:
+        name = unread[0]
+        raise StudyError(f"hyperparameter `{name}`{closest(name, config.read)} is never read by the model "
+                         f"function, nor by the built-in trainer; remove it or read config[{name!r}] in the model")
+
+
+def _check_metrics(metric_fns: Mapping[str, Callable[..., Any]], out: torch.Tensor, y: torch.Tensor) -> None:
+    for name, fn in metric_fns.items():
+        try:
+            value = fn(out, y)
+            value = value.item() if hasattr(value, "item") else value
+        except Exception as e:
+            raise StudyError(f"field `metrics`: `{name}` raised {type(e).__name__}: {e}, on the first model's outputs "
+                             f"(shape {tuple(out.shape)}) and targets (shape {tuple(y.shape)})") from None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise StudyError(f"field `metrics`: `{name}` returned {value!r}, not a number")

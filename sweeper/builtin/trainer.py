@@ -1,0 +1,182 @@
+"""The built-in trainer: the course's training loop as one plug-in behind `engine/plugin.py`.
+
+It trains a built-in model (`mlp`, `cnn`, `lenet`) or the user's own (`model=` a function
+config -> nn.Module) on a built-in dataset (by name) or the user's own (`data=`), with
+torch.optim's update rules, lr decay, early stopping, curves at every evaluation, the
+best epoch, `--vectorize` and `--device`, and computes the user's `metrics` on every split
+at every evaluation. Classification: cross-entropy loss and accuracy; regression: MSE loss
+and RMSE.
+
+This module imports no torch at import time: a study is checked (names, values,
+impossible combinations) without it. The driver's `prepare` and the workers' `fit` import
+the loop.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from sweeper.builtin import hparams
+from sweeper.engine.plugin import FitOptions, Outcome, Param, Trainer, code_hash, describe_callable
+from sweeper.errors import DataError, StudyError
+
+DRY_RUN_IMAGES = 1024  # per split, in a dry run
+MIN_SIZES = {"digits": 8, "mnist": 28, "fashion_mnist": 28, "cifar10": 32}  # image side of each dataset
+CNN_NORMALIZATIONS = ("none", "bn_before_relu", "bn_after_relu")
+
+
+class BuiltinTrainer(Trainer):
+    name = "builtin"
+    vectorizes = True
+    V1_DEFAULTS = hparams.V1_DEFAULTS
+
+    def __init__(self, study: Any) -> None:
+        model = study.model
+        if model is not None and not callable(model) and model not in hparams.MODELS:
+            raise StudyError(f"field `model` = {model!r} is not allowed; it must be one of {list(hparams.MODELS)} "
+                             "or a function config -> torch.nn.Module")
+        if isinstance(model, str) and "model" in {**study.fixed, **study.space}:
+            raise StudyError("field `model` and the hyperparameter `model` both name the model; keep one")
+        self.model_fn: Callable[[Mapping[str, Any]], Any] | None = None if isinstance(model, str) else model
+        self.model_name = model if isinstance(model, str) else None
+        self.metric_fns = dict(study.metrics)
+        for name, fn in self.metric_fns.items():
+            if not callable(fn) or not isinstance(name, str) or not name.isidentifier():
+                raise StudyError(f"field `metrics`: `{name}` must map a name such as 'f1' to a function "
+                                 "fn(outputs, targets) -> float")
+        self.takes_any_name = self.model_fn is not None
+        self.own_data = study.data
+        self.task = study.task
+        if study.data is None and study.task == "regress":
+            raise StudyError("field `task` = 'regress' needs the study's own `data`; the built-in datasets are classified")
+        self.study_data = (study.dataset, study.fallback, study.split, study.task or "classify", study.standardize)
+        self.eval_every, self.vectorize = study.eval_every, study.vectorize
+        self.spec: Any = None  # the built-in dataset's DataSpec, set by `prepare`
+        known = study.data is None or study.task is not None
+        self._regress: bool | None = study.task == "regress" if known else None  # None: inferred from the data
+        self._has_test: bool | None = None  # whether the user's data has a test split, once loaded
+        self.own_names = [n for n in {**study.fixed, **study.space} if n not in self.params()]
+        self.data_key = uuid.uuid4().hex  # names the user's data in each worker's cache
+
+    # -- what a study may say --------------------------------------------------------
+    def params(self) -> Mapping[str, Param]:
+        table = dict(hparams.HPARAMS)
+        if self.model_fn is not None:
+            table = {k: v for k, v in table.items() if k not in hparams.MODEL_PARAMS}
+        elif self.model_name is not None:
+            table["model"] = Param("model", self.model_name, table["model"].rule, table["model"].check,
+                                   table["model"].doc)
+        return table
+
+    def metric_names(self) -> list[str] | None:
+        """Known once the data is: for the user's data, after `prepare` unless `task` is declared."""
+        if self.own_data is not None and (self._has_test is None or self._regress is None):
+            return None
+        primary = "rmse" if self._regress else "acc"
+        test = self._has_test if self.own_data is not None else self.study_data[2].test
+        splits = ["train", "val", "test"] if test else ["train", "val"]
+        names = [f"{s}_{m}" for s in splits for m in ("loss", primary, *self.metric_fns)]
+        return names + [f"best_val_{primary}", "best_epoch", "epochs_run", "iterations"]
+
+    def check_config(self, config: Mapping[str, Any]) -> None:
+        if config.get("nesterov") and (config.get("optimizer") != "sgd" or config.get("momentum", 0) == 0):
+            raise StudyError("`nesterov` = True needs optimizer 'sgd' with momentum > 0, as torch.optim.SGD does")
+        if self.model_fn is not None:
+            return
+        kind, norm = config["model"], config["normalization"]
+        if kind == "cnn" and norm not in CNN_NORMALIZATIONS:
+            raise StudyError(f"model 'cnn' supports normalization {list(CNN_NORMALIZATIONS)}, not {norm!r}")
+        if kind == "lenet" and norm != "none":
+            raise StudyError(f"model 'lenet' supports normalization 'none' only, not {norm!r}")
+        side = MIN_SIZES.get(self.study_data[0]) if self.own_data is None else None
+        if kind == "lenet" and side is not None and side < 28:
+            raise StudyError(f"model 'lenet' needs images of at least 28x28, but dataset "
+                             f"{self.study_data[0]!r} has {side}x{side}")
+
+    def effective(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """Leaves out what cannot change the run: momentum and Nesterov under Adam and AdamW
+        (and Nesterov under RMSprop), and the MLP's sizes and dropout under the CNNs."""
+        out = dict(config)
+        if out.get("optimizer") in ("adam", "adamw"):
+            out.pop("momentum", None)
+            out.pop("nesterov", None)
+        elif out.get("optimizer") == "rmsprop":
+            out.pop("nesterov", None)
+        if self.model_fn is None and out.get("model") in ("cnn", "lenet"):
+            for name in ("hidden_size", "num_layers", "dropout"):
+                out.pop(name, None)
+        return out
+
+    def code(self) -> dict[str, str]:
+        code = {f"metric {name}": code_hash(fn) for name, fn in self.metric_fns.items()}
+        if self.model_fn is not None:
+            code["model"] = code_hash(self.model_fn)
+        if self.own_data is not None:
+            from sweeper.builtin import owndata
+
+            own = self.own_data
+            code["data"] = code_hash(own) if callable(own) and not _is_data(own) else owndata.fingerprint(own)
+        return code
+
+    def describe(self) -> dict[str, str]:
+        out = {f"metric {name}": describe_callable(fn) for name, fn in self.metric_fns.items()}
+        if self.model_fn is not None:
+            out["model"] = describe_callable(self.model_fn)
+        if self.own_data is not None and callable(self.own_data) and not _is_data(self.own_data):
+            out["data"] = describe_callable(self.own_data)
+        return out
+
+    # -- the driver: data and a first model, checked before anything is written --------
+    def prepare(self, data_root: str, log: Callable[[str], None], configs: Sequence[Mapping[str, Any]]) -> str:
+        from sweeper.builtin import probe
+
+        own = None
+        if self.own_data is None:
+            self.spec = probe.resolve_dataset(self.study_data, data_root, log)
+            n_outputs = 1 if self.spec.task == "small_digit" else 10
+        else:
+            own = self._tensors(FitOptions(data_root=data_root))
+            self._regress, self._has_test, n_outputs = own.regress, own.x_test is not None, own.n_outputs
+        x, y, n_train = probe.examples(self.spec, own)
+        probe.check(configs, x, y, n_train, n_outputs, self.model_fn, self.metric_fns, self.own_names)
+        return "own" if own is not None else self.spec.dataset
+
+    # -- a worker --------------------------------------------------------------------
+    def setup(self, options: FitOptions) -> None:
+        self._tensors(options)
+
+    def fit(self, config: Mapping[str, Any], seeds: Sequence[int], options: FitOptions) -> list[Outcome]:
+        from sweeper.builtin.loop import train
+
+        data = self._tensors(options)
+        if options.max_steps:  # a dry run: evaluate on a few images, but enough for one batch
+            data = data.head(max(DRY_RUN_IMAGES, int(config["batch_size"])))
+        if self.vectorize and len(seeds) > 1:
+            from sweeper.builtin.vectorized import train_seeds
+
+            return train_seeds(config, list(seeds), data, self.eval_every, options.max_steps, self.model_fn,
+                               self.metric_fns)
+        return [train(config, seed, data, self.eval_every, options.max_steps, self.model_fn, self.metric_fns)
+                for seed in seeds]
+
+    def _tensors(self, options: FitOptions) -> Any:
+        """This process's copy of the data on the task's device (loaded once, then cached)."""
+        from sweeper.builtin import data as datasets
+
+        device = datasets.resolve_device(options.device)
+        if self.own_data is not None:
+            return datasets.load_own(self.data_key, self.own_data, self.task, device)
+        if self.spec is None:
+            raise DataError("the built-in trainer was not prepared: call prepare() in the driver first")
+        return datasets.load(datasets.worker_data(self.spec), device)
+
+
+def _is_data(obj: Any) -> bool:
+    """A Dataset is callable-free data even when its class defines __call__."""
+    return hasattr(obj, "__getitem__") and hasattr(obj, "__len__")
+
+
+def for_study(study: Any) -> Trainer:
+    return BuiltinTrainer(study)

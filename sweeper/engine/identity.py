@@ -1,0 +1,93 @@
+"""Which rows belong to which configuration, and when old results may be resumed.
+
+A results folder records, in its study.json, the defaults its configurations were resolved
+against. A configuration's id and the study's fingerprint are worked out from what the
+study says and those recorded defaults, never from the library's current table: adding a
+hyperparameter or changing a default in a later release leaves every existing folder
+resumable, with the same ids.
+
+- Scheme 2: the id hashes the effective configuration (names that have no effect in it
+  left out, so momentum under Adam never makes a second configuration); the fingerprint
+  covers what shapes rows (data, split, fixed values, the user's code) but not a grid's
+  values, so a grid may grow and only the new configurations are trained.
+- Scheme 1: release 0.1's folders, which record no defaults. Their ids hash the whole
+  configuration over release 0.1's table of 16 hyperparameters, and their fingerprint is
+  computed as 0.1 did, so they resume with nothing retrained.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sweeper.engine.plugin import Trainer
+
+SCHEME = 2
+# Study fields at release 0.1 and their defaults; fields that shaped rows and proposals then.
+_V1_DEFAULTS = {"dataset": "mnist", "fallback": None, "task": "classify", "sampler": "grid", "bayes_sampler": "tpe",
+                "n_trials": None, "seeds": 5, "sampler_seed": 0, "metric": "val_acc", "direction": None,
+                "eval_every": "epoch", "standardize": None, "concurrent_configs": 2, "vectorize": False,
+                "description": ""}
+_V1_ROWS = ("dataset", "fallback", "task", "split", "fixed", "space", "sampler", "eval_every", "standardize")
+_V1_PROPOSALS = ("metric", "direction", "concurrent_configs", "sampler_seed", "bayes_sampler")
+# Scheme 2: fields that shape rows, and those that shape which configurations are proposed.
+SHAPES_ROWS = ("dataset", "fallback", "task", "split", "sampler", "eval_every", "standardize")
+SHAPES_PROPOSALS = ("space", "metric", "direction", "concurrent_configs", "sampler_seed", "bayes_sampler",
+                    "bayes_startup")
+
+
+def _hash(obj: Any, length: int) -> str:
+    return hashlib.sha1(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:length]
+
+
+def config_id(config: Mapping[str, Any]) -> str:
+    """The id of a configuration as given: the same configuration always gets the same id."""
+    blob = json.dumps(dict(sorted(config.items())), sort_keys=True, default=repr)
+    return hashlib.sha1(blob.encode()).hexdigest()[:10]
+
+
+@dataclass(frozen=True)
+class Identity:
+    scheme: int
+    defaults: dict[str, Any]  # what configurations are resolved against, as recorded
+
+    def resolve(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """A full configuration: the given values over the recorded defaults, in the defaults'
+        order and then the study's own names."""
+        return {**self.defaults, **{k: params[k] for k in self.defaults if k in params},
+                **{k: v for k, v in params.items() if k not in self.defaults}}
+
+    def config_id(self, config: Mapping[str, Any], trainer: Trainer) -> str:
+        return config_id(config if self.scheme == 1 else trainer.effective(config))
+
+    def fingerprint(self, study: Any, trainer: Trainer) -> str:
+        """What must not change under existing results (see the module's docstring)."""
+        full = study.to_dict()
+        if self.scheme == 1:
+            full["task"] = full["task"] or "classify"
+            shaping = _V1_ROWS + (_V1_PROPOSALS if study.sampler != "grid" else ())
+            d = {k: full[k] for k in shaping if k not in _V1_DEFAULTS or full[k] != _V1_DEFAULTS[k]}
+            d["fixed"] = self.resolve(study.fixed)
+            return _hash(d, 12)
+        shaping = SHAPES_ROWS + (SHAPES_PROPOSALS if study.sampler != "grid" else ())
+        defaults = study.field_defaults()
+        d = {k: full.get(k) for k in shaping if k not in defaults or full.get(k) != defaults[k]}
+        d["fixed"] = self.resolve(study.fixed)
+        d["code"] = trainer.code()
+        return _hash(d, 12)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"scheme": self.scheme, "defaults": self.defaults}
+
+
+def identity_of(snapshot: Mapping[str, Any] | None, trainer: Trainer) -> Identity:
+    """The identity of a results folder from its study.json (None: a new folder)."""
+    if snapshot is None:
+        return Identity(SCHEME, trainer.defaults())
+    recorded = snapshot.get("identity")
+    if isinstance(recorded, Mapping):
+        return Identity(int(recorded["scheme"]), dict(recorded["defaults"]))
+    return Identity(1, dict(getattr(trainer, "V1_DEFAULTS", {})))

@@ -1,0 +1,249 @@
+"""The plug-in seam: what the engine asks of whatever trains one configuration.
+
+A `Trainer` is a picklable object that travels to the workers inside every task. The engine
+calls it at three moments:
+
+- when a study is built: `params` (the hyperparameters it understands, with defaults and
+  rules), `check_config` for each configuration it can foresee (a grid, the choices of a
+  search), so that impossible work is refused before anything runs;
+- in the driver, once per run: `prepare` (find the data, check that it fits; returns the
+  name of the data the rows will record);
+- in a worker, once per task: `fit(config, seeds, options)`, one `Outcome` per seed. It may
+  raise: the engine turns the exception into `failed` rows naming the file and line.
+
+Two trainers ship: the built-in one (`sweeper.builtin`: the course's models and datasets,
+or a user's `nn.Module`, data and metrics, with its own loop) and `FunctionTrainer`, which
+calls a user's `train(config, seed, log)`. The engine never imports the built-in one: the
+package registers it as the default (`register_default`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import math
+import random
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sweeper.errors import StudyError
+
+Curve = tuple[int, int, str, str, float]  # epoch, iteration (step), split, metric, value
+STATUSES = ("ok", "failed", "diverged")
+
+
+@dataclass(frozen=True)
+class Param:
+    """A hyperparameter a trainer understands: its default and the rule its values obey."""
+
+    name: str
+    default: Any
+    rule: str  # what is allowed, as the error message states it
+    check: Callable[[Any], bool]
+    doc: str
+
+
+@dataclass
+class Outcome:
+    """What training one seed gave: its status, final metrics and curve rows."""
+
+    status: str  # ok or diverged (the engine adds failed)
+    metrics: dict[str, float]
+    curves: list[Curve] = field(default_factory=list)
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """How a task is run, as opposed to what it trains."""
+
+    max_steps: int | None = None  # a dry run: stop after this many steps
+    device: str = "cpu"  # cpu, cuda or auto
+    data_root: str = "data"  # where named datasets live (a worker may override it)
+    debug: bool = False  # let exceptions of user code propagate (`sweep run --pdb`)
+
+
+class Trainer(ABC):
+    """Trains a configuration once per seed. Subclasses set `name` and implement `fit`."""
+
+    name = "trainer"
+    #: True when every hyperparameter name reaches user code, so no name can be called unknown
+    takes_any_name = False
+    #: True when `fit` can train several seeds at once (`--vectorize`)
+    vectorizes = False
+
+    def params(self) -> Mapping[str, Param]:
+        """The hyperparameters this trainer understands, in the order of trials.csv's columns."""
+        return {}
+
+    def defaults(self) -> dict[str, Any]:
+        return {name: p.default for name, p in self.params().items()}
+
+    def metric_names(self) -> list[str] | None:
+        """The metric columns every trial will write, when known before any runs (None: user code decides)."""
+        return None
+
+    def check_config(self, config: Mapping[str, Any]) -> None:  # noqa: B027 (a no-op by default)
+        """Raise StudyError if this configuration cannot be trained (checked when the study loads)."""
+
+    def effective(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """The configuration with every hyperparameter that has no effect in it left out:
+        two configurations with the same effective one train the same thing, once."""
+        return dict(config)
+
+    def prepare(self, data_root: str, log: Callable[[str], None], configs: Sequence[Mapping[str, Any]]) -> str:
+        """Driver-side checks before anything is written or trained, for the configurations
+        that can be foreseen (StudyError or DataError if they cannot be trained); returns the
+        name of the data that rows record."""
+        return "own"
+
+    def setup(self, options: FitOptions) -> None:  # noqa: B027 (a no-op by default)
+        """Worker-side, before a task's clock starts: load what every task of this process
+        shares (a dataset, kept in memory), so it is not counted as training time."""
+
+    def code(self) -> dict[str, str]:
+        """Hashes of the user code and data that shape rows: a change refuses old results."""
+        return {}
+
+    def describe(self) -> dict[str, str]:
+        """How study.json names this trainer's parts (e.g. the user's functions)."""
+        return {}
+
+    @abstractmethod
+    def fit(self, config: Mapping[str, Any], seeds: Sequence[int], options: FitOptions) -> list[Outcome]: ...
+
+
+_default: Callable[[Any], Trainer] | None = None
+
+
+def register_default(factory: Callable[[Any], Trainer]) -> None:
+    """Name the trainer of studies that bring no `train` function of their own."""
+    global _default
+    _default = factory
+
+
+def trainer_for(study: Any) -> Trainer:
+    if study.train is not None:
+        return FunctionTrainer(study.train)
+    if _default is None:
+        raise StudyError("no built-in trainer is registered; import sweeper, not sweeper.engine alone")
+    return _default(study)
+
+
+# -- a user's own training loop -----------------------------------------------------------
+class Log:
+    """The `log` a user's `train(config, seed, log)` receives: `log(epoch=1, val_f1=0.8)`
+    appends one curve row per keyword (split `val`, metric `f1`); `step=` numbers rows
+    within an epoch. A name without a split prefix is logged with an empty split."""
+
+    def __init__(self) -> None:
+        self.curves: list[Curve] = []
+        self._step = 0
+
+    def __call__(self, epoch: int | None = None, step: int | None = None, **values: float) -> None:
+        if step is None:
+            self._step += 1
+            step = self._step
+        for name, value in values.items():
+            split, metric = _split_name(name)
+            self.curves.append((int(epoch or 0), int(step), split, metric, _number(name, value)))
+
+
+def _split_name(name: str) -> tuple[str, str]:
+    for split in ("train", "val", "test"):
+        if name.startswith(split + "_"):
+            return split, name[len(split) + 1:]
+    return "", name
+
+
+def _number(name: str, value: Any) -> float:
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"metric `{name}` = {value!r} is not a number; return and log plain floats")
+    return float(value)
+
+
+def seed_everything(seed: int) -> None:
+    """What sweeper seeds before a user's train() runs: Python's `random`, NumPy's global
+    RNG (`np.random.seed`) and torch's (`torch.manual_seed`, which seeds CUDA too)."""
+    random.seed(seed)
+    import numpy as np
+    import torch
+
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+class FunctionTrainer(Trainer):
+    """A user's `train(config, seed, log) -> dict[str, float]`, called once per seed after
+    `seed_everything(seed)`. Every key of the returned dict becomes a column of trials.csv;
+    a NaN or infinite value of any of them marks the seed as diverged."""
+
+    name = "function"
+    takes_any_name = True
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        check_train_signature(fn)
+        self.fn = fn
+
+    def code(self) -> dict[str, str]:
+        return {"train": code_hash(self.fn)}
+
+    def describe(self) -> dict[str, str]:
+        return {"train": describe_callable(self.fn)}
+
+    def fit(self, config: Mapping[str, Any], seeds: Sequence[int], options: FitOptions) -> list[Outcome]:
+        out = []
+        for seed in seeds:
+            seed_everything(seed)
+            log = Log()
+            returned = self.fn(dict(config), seed, log)
+            metrics = _returned_metrics(returned)
+            finite = all(math.isfinite(v) for v in metrics.values())
+            out.append(Outcome("ok" if finite else "diverged", metrics, log.curves,
+                               "" if finite else "a returned metric is NaN or infinite"))
+        return out
+
+
+def _returned_metrics(returned: Any) -> dict[str, float]:
+    if not isinstance(returned, Mapping) or not returned:
+        raise TypeError(f"train() returned {type(returned).__name__}, not a dict of metric names to numbers "
+                        "such as {'val_acc': 0.9}")
+    return {str(k): _number(str(k), v) for k, v in returned.items()}
+
+
+def check_train_signature(fn: Any) -> None:
+    """A `train` that cannot be called as train(config, seed, log) is refused at load time."""
+    if not callable(fn):
+        raise StudyError(f"field `train` = {fn!r} is not a function; pass def train(config, seed, log): ...")
+    try:
+        inspect.signature(fn).bind({}, 0, Log())
+    except TypeError:
+        raise StudyError(f"field `train`: {describe_callable(fn)} takes {inspect.signature(fn)}; it must take "
+                         "(config, seed, log): the configuration dict, the seed and the curve logger") from None
+    except ValueError:  # builtins without a signature: let the call tell
+        pass
+
+
+def describe_callable(fn: Any) -> str:
+    """'train (studies/own_loop.py:12)': a user function as study.json and errors name it."""
+    name = getattr(fn, "__qualname__", None) or type(fn).__name__
+    try:
+        where = f" ({inspect.getsourcefile(fn)}:{inspect.getsourcelines(fn)[1]})"
+    except (OSError, TypeError):
+        where = ""
+    return f"{name}{where}"
+
+
+def code_hash(obj: Any) -> str:
+    """A hash of a function's or class's source (its bytecode where the source is not at
+    hand): what tells that the user's code has changed under existing results."""
+    try:
+        text = inspect.getsource(obj)
+    except (OSError, TypeError):
+        code = getattr(obj, "__code__", None)
+        text = repr((code.co_code, code.co_consts)) if code else getattr(obj, "__qualname__", repr(type(obj)))
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
