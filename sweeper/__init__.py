@@ -22,7 +22,7 @@ from sweeper.engine import plugin as _plugin
 from sweeper.engine.plugin import Log, seed_everything
 from sweeper.engine.space import choice, intrange, loguniform, uniform
 from sweeper.engine.study import Split, Study, load_study
-from sweeper.errors import DataError, ResultsError, RunError, SearchSpaceError, StudyError, SweeperError
+from sweeper.errors import DataError, ResultsError, RunError, SearchSpaceError, StudyError, SweeperError, TrialsFailed
 
 if TYPE_CHECKING:
     from sweeper.analysis.results import Results
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Study", "Split", "choice", "uniform", "loguniform", "intrange", "load_study", "load", "run", "Log",
     "seed_everything",
-    "SweeperError", "StudyError", "SearchSpaceError", "DataError", "ResultsError", "RunError",
+    "SweeperError", "StudyError", "SearchSpaceError", "DataError", "ResultsError", "RunError", "TrialsFailed",
 ]
 __version__ = "0.1.0"
 

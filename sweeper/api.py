@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sweeper.engine.study import Study
-from sweeper.errors import RunError
+from sweeper.errors import RunError, TrialsFailed
 
 if TYPE_CHECKING:
     from sweeper.analysis.results import Results
@@ -39,7 +39,7 @@ def run_and_load(study: Study, *, jobs: int | None, results: str | Path, executo
 def check_not_all_failed(summary: RunSummary) -> None:
     """A run in which every trial trained now failed is an error, with the first failure."""
     if summary.trained and summary.failed == summary.trained:
-        raise RunError(f"every trial of this run failed ({summary.failed}); the first: {summary.first_error}; "
+        raise TrialsFailed(f"every trial of this run failed ({summary.failed}); the first: {summary.first_error}; "
                        f"the rows are in {summary.folder}/trials.csv")
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+EXIT_FAILED = 1  # every trial failed, or --pdb stopped at an exception
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 SCHEDULER_ENV = "SWEEPER_SCHEDULER"  # the Dask scheduler's address when --scheduler is not given
@@ -95,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "faster for small models); overrides the study's `vectorize`")
     run.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
                      help="where trials train (default auto: the GPU if torch sees one, else the CPU)")
+    run.add_argument("--pdb", action="store_true",
+                     help="debug the study's own code: run trials in this process (the sequential executor) and "
+                          "stop in pdb where an exception is raised, instead of recording a failed row")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress display")
     run.set_defaults(handler=cmd_run)
     add_report_commands(sub)
@@ -216,6 +220,7 @@ def print_table(rows: list[list[str]]) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from sweeper.api import check_not_all_failed
     from sweeper.engine.executors import default_jobs
     from sweeper.engine.runner import default_data_root, run_study
     from sweeper.engine.study import load_study
@@ -229,14 +234,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.vectorize:
         study = study.vectorized()
     jobs = args.jobs or default_jobs()
-    options = {"scheduler": args.scheduler or os.environ.get(SCHEDULER_ENV)} if args.executor == "dask" else {}
-    summary = run_study(
-        study, results_root=Path(args.results), data_root=args.data_dir or default_data_root(),
-        jobs=jobs, executor=args.executor, dry_run=args.dry_run, retry_failed=args.retry_failed,
-        restart=args.restart, source=Path(args.study).read_text(), show_progress=not args.quiet,
-        executor_options=options, asynchronous=args.asynchronous,
-        device=args.device,
-    )
+    executor = "sequential" if args.pdb else args.executor
+    options = {"scheduler": args.scheduler or os.environ.get(SCHEDULER_ENV)} if executor == "dask" else {}
+    try:
+        summary = run_study(
+            study, results_root=Path(args.results), data_root=args.data_dir or default_data_root(),
+            jobs=jobs, executor=executor, dry_run=args.dry_run, retry_failed=args.retry_failed,
+            restart=args.restart, source=Path(args.study).read_text(), show_progress=not args.quiet,
+            executor_options=options, asynchronous=args.asynchronous, device=args.device, debug=args.pdb,
+        )
+    except Exception:
+        if not args.pdb:
+            raise
+        _post_mortem()
+        return EXIT_FAILED
     where = f"the Dask cluster at {options['scheduler']}" if options.get("scheduler") else f"{jobs} jobs"
     minutes, seconds = divmod(int(summary.seconds), 60)
     print(f"{study.name}: {summary.trained + summary.reused} of {summary.planned} trials done "
@@ -246,7 +257,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"results: {summary.folder}/trials.csv and curves.csv")
     if summary.best:
         print(f"best: {summary.best}")
+    check_not_all_failed(summary)
     return 0
+
+
+def _post_mortem() -> None:
+    """The exception of --pdb's trial, and pdb where it was raised."""
+    import pdb
+    import traceback
+
+    traceback.print_exc()
+    pdb.post_mortem(sys.exc_info()[2])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -258,7 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except SweeperError as e:
         print(f"sweep: error: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return int(getattr(e, "exit_code", EXIT_BAD_INPUT))
     except KeyboardInterrupt:
         print("sweep: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

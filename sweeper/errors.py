@@ -31,6 +31,12 @@ class RunError(SweeperError):
     """A sweep could not be carried out (for example, no worker could be started)."""
 
 
+class TrialsFailed(RunError):
+    """Every trial of a run failed: the study's code or data is broken, not its input (exit 1)."""
+
+    exit_code = 1
+
+
 def closest(name: str, known: object) -> str:
     """' (did you mean `x`?)' for the nearest known name, or ''."""
     import difflib

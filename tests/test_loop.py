@@ -4,9 +4,9 @@ import pytest
 
 from sweeper import Split
 from sweeper.builtin import data
+from sweeper.builtin.data import DataSpec
 from sweeper.builtin.hparams import OPTIMIZERS, resolve
 from sweeper.builtin.loop import train
-from sweeper.builtin.data import DataSpec
 from sweeper.engine.trial import TrialTask, run_trial
 from tests.conftest import trainer_for_spec
 

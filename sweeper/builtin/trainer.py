@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sweeper.builtin import hparams
-from sweeper.engine.plugin import FitOptions, Outcome, Param, Trainer, code_hash, describe_callable
+from sweeper.engine.plugin import FitOptions, Outcome, Param, Trainer, code_hash, describe_callable, source_file
 from sweeper.errors import DataError, StudyError
 
 DRY_RUN_IMAGES = 1024  # per split, in a dry run
@@ -47,6 +47,8 @@ class BuiltinTrainer(Trainer):
                 raise StudyError(f"field `metrics`: `{name}` must map a name such as 'f1' to a function "
                                  "fn(outputs, targets) -> float")
         self.takes_any_name = self.model_fn is not None
+        user_code = [self.model_fn, *self.metric_fns.values()]
+        self.source_file = next((source_file(f) for f in user_code if f is not None and source_file(f)), "")
         self.own_data = study.data
         self.task = study.task
         if study.data is None and study.task == "regress":

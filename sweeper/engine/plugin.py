@@ -73,6 +73,8 @@ class Trainer(ABC):
     takes_any_name = False
     #: True when `fit` can train several seeds at once (`--vectorize`)
     vectorizes = False
+    #: the file of the user's code, to name in errors raised in it (see `trial.describe_error`)
+    source_file = ""
 
     def params(self) -> Mapping[str, Param]:
         """The hyperparameters this trainer understands, in the order of trials.csv's columns."""
@@ -126,7 +128,7 @@ def register_default(factory: Callable[[Any], Trainer]) -> None:
 
 def trainer_for(study: Any) -> Trainer:
     if study.train is not None:
-        return FunctionTrainer(study.train)
+        return FunctionTrainer(study.train, study.metric)
     if _default is None:
         raise StudyError("no built-in trainer is registered; import sweeper, not sweeper.engine alone")
     return _default(study)
@@ -180,14 +182,16 @@ def seed_everything(seed: int) -> None:
 class FunctionTrainer(Trainer):
     """A user's `train(config, seed, log) -> dict[str, float]`, called once per seed after
     `seed_everything(seed)`. Every key of the returned dict becomes a column of trials.csv;
-    a NaN or infinite value of any of them marks the seed as diverged."""
+    a NaN or infinite value of any of them marks the seed as diverged. A dict without the
+    study's metric, or with a value that is not a number, fails the seed, naming the metric."""
 
     name = "function"
     takes_any_name = True
 
-    def __init__(self, fn: Callable[..., Any]) -> None:
+    def __init__(self, fn: Callable[..., Any], metric: str) -> None:
         check_train_signature(fn)
-        self.fn = fn
+        self.fn, self.metric = fn, metric
+        self.source_file = source_file(fn)
 
     def code(self) -> dict[str, str]:
         return {"train": code_hash(self.fn)}
@@ -202,6 +206,8 @@ class FunctionTrainer(Trainer):
             log = Log()
             returned = self.fn(dict(config), seed, log)
             metrics = _returned_metrics(returned)
+            if self.metric not in metrics:
+                raise ValueError(f"train() returned no `{self.metric}`, the study's metric; it returned {list(metrics)}")
             finite = all(math.isfinite(v) for v in metrics.values())
             out.append(Outcome("ok" if finite else "diverged", metrics, log.curves,
                                "" if finite else "a returned metric is NaN or infinite"))
@@ -226,6 +232,14 @@ def check_train_signature(fn: Any) -> None:
                          "(config, seed, log): the configuration dict, the seed and the curve logger") from None
     except ValueError:  # builtins without a signature: let the call tell
         pass
+
+
+def source_file(obj: Any) -> str:
+    """The file that defines a user's function or class ('' where there is none)."""
+    try:
+        return inspect.getsourcefile(obj) or ""
+    except TypeError:
+        return ""
 
 
 def describe_callable(fn: Any) -> str:

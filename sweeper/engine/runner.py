@@ -264,6 +264,8 @@ class _Sweep:
                                    f"worker process died ({type(e).__name__}), {WORKER_RETRIES + 1} times")
                        for seed in task.seeds]
         except Exception as e:  # e.g. the task could not be sent to a worker
+            if self.options.debug:
+                raise
             results = [TrialResult(task.trial, seed, "failed", {}, 0.0, f"{type(e).__name__}: {e}")
                        for seed in task.seeds]
         for result in results:

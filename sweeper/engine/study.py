@@ -129,6 +129,9 @@ class Study:
         object.__setattr__(self, "space", space)
         object.__setattr__(self, "fixed", dict(self.fixed))
         check_metric(self.metric, self._trainer.metric_names())
+        if self.vectorize and not self._trainer.vectorizes:
+            raise StudyError("field `vectorize` = True (or --vectorize) needs the built-in trainer; a study's own "
+                             "`train` function trains one seed at a time: drop vectorize")
         if self.direction is None:
             object.__setattr__(self, "direction", direction_of(self.metric))
         if self.sampler == "grid" and grid_size(self.space) > MAX_CONFIGS:

@@ -79,20 +79,25 @@ def _timed(task: TrialTask, seeds: Sequence[int]) -> list[TrialResult]:
         if task.options.debug:
             raise
         seconds = (time.perf_counter() - start) / len(seeds)
-        return [TrialResult(task.trial, seed, "failed", {}, seconds, describe_error(e)) for seed in seeds]
+        error = describe_error(e, task.trainer.source_file)
+        return [TrialResult(task.trial, seed, "failed", {}, seconds, error) for seed in seeds]
     seconds = (time.perf_counter() - start) / len(seeds)
     return [TrialResult(task.trial, seed, out.status, out.metrics, seconds,
                         out.error or ("loss became NaN or infinite" if out.status == "diverged" else ""), out.curves)
             for seed, out in zip(seeds, outcomes, strict=True)]
 
 
-def describe_error(e: BaseException) -> str:
-    """'ZeroDivisionError: division by zero (own_loop.py:31)': where the user's code raised
-    it, if it did (the deepest frame outside sweeper, torch and the standard library), else
-    the deepest frame."""
+def describe_error(e: BaseException, source_file: str = "") -> str:
+    """'ZeroDivisionError: division by zero (studies/own_loop.py:31)': where the user's code
+    raised it, if it did (the deepest frame outside sweeper, torch and the standard library),
+    else the deepest frame. Functions that travelled to a worker by value lost their file
+    name (cloudpickle writes "<dynamic-code>"): they are the study file's, `source_file`."""
     frames = traceback.extract_tb(e.__traceback__)
     own = [f for f in frames if not f.filename.startswith(_PACKAGE) and "site-packages" not in f.filename
            and "/lib/python" not in f.filename]
     chosen = own or frames
-    where = f" ({chosen[-1].filename}:{chosen[-1].lineno})" if chosen else ""
+    name = chosen[-1].filename if chosen else ""
+    if name == "<dynamic-code>" and source_file:
+        name = source_file
+    where = f" ({name}:{chosen[-1].lineno})" if chosen else ""
     return f"{type(e).__name__}: {e}{where}"

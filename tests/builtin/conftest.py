@@ -8,9 +8,8 @@ import os
 import pytest
 
 from sweeper.builtin import data as datasets
-from sweeper.builtin.data import Tensors
+from sweeper.builtin.data import DataSpec, Tensors
 from sweeper.engine.study import Split
-from sweeper.builtin.data import DataSpec
 
 
 def mnist_root() -> str | None:

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from sweeper.builtin import data as datasets
-from sweeper.engine.study import Split
 from sweeper.builtin.data import DataSpec
+from sweeper.engine.study import Split
 from sweeper.errors import RunError
 
 
