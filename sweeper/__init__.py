@@ -27,7 +27,7 @@ __all__ = [
     "Study", "Split", "choice", "uniform", "loguniform", "intrange", "load_study", "load",
     "SweeperError", "StudyError", "SearchSpaceError", "DataError", "ResultsError", "RunError",
 ]
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the distribution's version too (pyproject.toml reads it); installed as seedsweep
 
 
 def load(path_or_name: str | Path, results: str | Path = "results") -> Results:

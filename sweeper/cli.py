@@ -63,6 +63,9 @@ def _seeds(text: str) -> int | list[int]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sweep", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    from sweeper import __version__
+
+    parser.add_argument("--version", action="version", version=f"sweep (seedsweep) {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     run = sub.add_parser("run", help="run a study: every configuration x every seed",
