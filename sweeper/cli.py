@@ -196,7 +196,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     print_table([list(table.columns), *table.astype(str).values.tolist()])
     print(textwrap.fill("verdict: 'worse' = below the best with adjusted p < 0.05 (paired by seed, adjusted for the "
                         "number of comparisons and for picking the best); 'seeds needed' = seeds that would likely "
-                        "tell, if the observed difference is real.", 100))
+                        "tell, if the observed difference is real; 'why' = what decided it.", 100))
     return 0
 
 
