@@ -32,7 +32,7 @@ __all__ = [
     "seed_everything",
     "SweeperError", "StudyError", "SearchSpaceError", "DataError", "ResultsError", "RunError", "TrialsFailed",
 ]
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the distribution's version too (pyproject.toml reads it); installed as seedsweep
 
 
 def load(path_or_name: str | Path, results: str | Path = "results") -> Results:

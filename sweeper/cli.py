@@ -64,6 +64,9 @@ def _seeds(text: str) -> int | list[int]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sweep", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    from sweeper import __version__
+
+    parser.add_argument("--version", action="version", version=f"sweep (seedsweep) {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     run = sub.add_parser("run", help="run a study: every configuration x every seed",
@@ -197,7 +200,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     print_table([list(table.columns), *table.astype(str).values.tolist()])
     print(textwrap.fill("verdict: 'worse' = below the best with adjusted p < 0.05 (paired by seed, adjusted for the "
                         "number of comparisons and for picking the best); 'seeds needed' = seeds that would likely "
-                        "tell, if the observed difference is real.", 100))
+                        "tell, if the observed difference is real; 'why' = what decided it.", 100))
     return 0
 
 

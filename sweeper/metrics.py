@@ -12,6 +12,8 @@ from typing import Any
 
 SPLITS = ("train", "val", "test")
 LOWER_IS_BETTER = ("loss", "rmse", "mse", "mae", "error", "err")  # measures to minimise
+FRACTIONS = ("acc", "f1", "precision", "recall", "auc")  # measures between 0 and 1
+NON_NEGATIVE = ("loss", "rmse", "mse", "mae", "error", "err")
 MEASURE_NAMES = {"acc": "accuracy", "loss": "loss", "rmse": "RMSE", "mse": "MSE", "mae": "MAE",
                  "f1": "F1", "batch_loss": "mini-batch loss", "lr": "learning rate"}
 SPLIT_NAMES = {"train": "training", "val": "validation", "test": "test"}
@@ -33,6 +35,17 @@ def direction_of(metric: str) -> str:
     """'minimize' for losses and errors, 'maximize' for everything else."""
     measure = split_of(metric)[1]
     return "minimize" if any(measure == m or measure.endswith("_" + m) for m in LOWER_IS_BETTER) else "maximize"
+
+
+def range_of(metric: str) -> tuple[float, float]:
+    """The values a metric can take: (0, 1) for accuracies and other fractions, (0, inf) for
+    losses and errors, unbounded for measures this does not know."""
+    measure = split_of(metric)[1]
+    if any(measure == m or measure.endswith("_" + m) for m in FRACTIONS):
+        return 0.0, 1.0
+    if any(measure == m or measure.endswith("_" + m) for m in NON_NEGATIVE):
+        return 0.0, float("inf")
+    return float("-inf"), float("inf")
 
 
 def label_of(metric: str) -> str:

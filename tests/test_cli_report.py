@@ -61,7 +61,8 @@ def test_show_prints_the_best_configurations_with_interval_and_verdict(results, 
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("alpha: 9/9 trials, 3 configurations")
     assert "verdict" in out[1] and "mean [95% CI]" in out[1]
-    assert out[2].split()[0] == "1" and out[2].rstrip().endswith("best")
+    assert out[2].split()[0] == "1" and out[2].rstrip().endswith("highest mean")
+    assert " best " in out[2] and "why" in out[1]
     assert out[3].split()[0] == "2" and out[4].startswith("verdict: ")
 
 

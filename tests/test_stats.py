@@ -8,7 +8,7 @@ import pytest
 from scipy import stats as st
 from synthetic_results import null_studies, trials_table
 
-from sweeper.analysis import stats
+from sweeper.analysis import stats, stepdown
 
 REPS = 4000
 
@@ -47,7 +47,7 @@ def test_picking_the_best_then_testing_keeps_the_family_error_at_alpha(configs):
 @pytest.mark.slow
 def test_whole_comparison_flags_about_5_percent_of_null_studies(monkeypatch):
     """End to end through the tables (fewer repetitions, so a looser check than above)."""
-    monkeypatch.setattr(stats, "NULL_DRAWS", 500)
+    monkeypatch.setattr(stepdown, "NULL_DRAWS", 500)
     rng = np.random.default_rng(3)
     reps = 100
     flagged = [(compare(v)["verdict"] == stats.WORSE).any() for v in null_studies(rng, reps, seeds=6, configs=4)]
@@ -56,7 +56,7 @@ def test_whole_comparison_flags_about_5_percent_of_null_studies(monkeypatch):
 
 # -- (b) a real difference of a few standard deviations, with enough seeds, is found --------
 def test_real_difference_is_found(monkeypatch):
-    monkeypatch.setattr(stats, "NULL_DRAWS", 500)
+    monkeypatch.setattr(stepdown, "NULL_DRAWS", 500)
     rng = np.random.default_rng(4)
     reps = 40
     found = [(compare(v)["verdict"] == stats.WORSE).sum() for v in null_studies(rng, reps, 10, 4, shift=[3, 0, 0, 0])]
@@ -153,7 +153,7 @@ def test_two_configurations_reduce_to_the_paired_t_test():
     values = rng.normal(size=(6, 2))
     values[:, 0] += 1.0
     p_t = st.ttest_rel(values[:, 0], values[:, 1]).pvalue
-    assert stats.stepdown(values, draws=20_000)[1] == pytest.approx(p_t, abs=0.01)
+    assert stats.stepdown(values)[1] == pytest.approx(p_t, rel=1e-9)  # exact: no simulation
 
 
 def test_losses_are_compared_with_lower_as_better():

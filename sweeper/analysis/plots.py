@@ -19,14 +19,10 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
+from sweeper.metrics import label_of, split_of
+
 DPI = 110
 BAND = "95 % interval over seeds"
-NAMES = {"val_acc": "validation accuracy", "train_acc": "training accuracy", "test_acc": "test accuracy",
-         "best_val_acc": "best validation accuracy (any epoch)", "val_loss": "validation loss",
-         "train_loss": "training loss", "test_loss": "test loss", "batch_loss": "training loss per mini-batch",
-         "acc": "accuracy", "loss": "loss"}
-
-
 UNITS = {"hidden_size": "units per hidden layer", "batch_size": "images per mini-batch", "num_layers": "hidden layers",
          "epochs": "passes over the training set", "patience": "epochs"}
 
@@ -37,10 +33,13 @@ def hparam_label(name: str, log: bool = False) -> str:
     return name.replace("_", " ") + (f" ({', '.join(notes)})" if notes else "")
 
 
+MEASURE_UNITS = {"acc": "fraction correct", "loss": "cross-entropy", "batch_loss": "cross-entropy"}
+
+
 def metric_label(metric: str) -> str:
-    """'validation accuracy (fraction correct)' or 'training loss (cross-entropy)'."""
-    unit = "fraction correct" if metric.endswith("acc") else "cross-entropy"
-    return f"{NAMES.get(metric, metric)} ({unit})"
+    """'validation accuracy (fraction correct)', 'training loss (cross-entropy)', 'validation F1'."""
+    unit = MEASURE_UNITS.get(split_of(metric)[1])
+    return label_of(metric) + (f" ({unit})" if unit else "")
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -224,9 +223,10 @@ def gap(data: pd.DataFrame, path: Path, *, kind: str, title: str) -> Path:
     fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=8)
     labels = data.drop_duplicates("trial").set_index("trial").loc[trials]
     left.set_yticks(ys, [f"#{r['rank']} {r['label']}" for _, r in labels.iterrows()], fontsize=8)
-    unit = metric_label(kind).split(" (")[1]
-    left.set_xlabel(f"final {NAMES[kind.split('_')[-1]]} on training and validation images\n({unit}")
-    right.set_xlabel(f"gap = training - validation\n({unit}")
+    unit = MEASURE_UNITS.get(split_of(kind)[1])
+    unit = f"\n({unit})" if unit else ""
+    left.set_xlabel(f"final {label_of(split_of(kind)[1])} on training and validation images{unit}")
+    right.set_xlabel(f"gap = training - validation{unit}")
     fig.suptitle(f"{title}\na large gap means the network fits its training images better than unseen ones",
                  fontsize=10)
     return _save(fig, path)

@@ -16,6 +16,7 @@ from pathlib import Path
 from sweeper.analysis import plots, report_data, stats
 from sweeper.analysis.results import Results
 from sweeper.errors import ResultsError
+from sweeper.metrics import label_of, split_of
 
 REPORT = "report"
 SUMMARY_CSV = "summary.csv"
@@ -69,22 +70,23 @@ def draw_all(results: Results, folder: Path) -> Iterator[Plot]:
         others = [n for n in results.searched if n not in axes]
         extra = f" (best setting of {', '.join(others)} per cell)" if others else ""
         plots.heatmap(data, folder / "heatmap.png", x=x, y=y, label=label, maximize=results.direction == "maximize",
-                      title=f"{name}: {plots.NAMES.get(metric, metric)} by {x} and {y}{extra}")
+                      title=f"{name}: {label_of(metric)} by {x} and {y}{extra}")
         yield Plot("heatmap.png", f"Mean {label} for every {x} and {y}; each cell also gives the standard "
                                   f"deviation over seeds, so a difference can be judged against the spread.")
     plots.seed_strip(report_data.seed_values(results.trials, summary, metric), summary, folder / "seeds.png",
-                     metric=metric, title=f"{name}: every seed's final {plots.NAMES.get(metric, metric)}, {shown}")
+                     metric=metric, title=f"{name}: every seed's final {label_of(metric)}, {shown}")
     yield Plot("seeds.png", f"Every seed's final {label} for {shown}, best first, with the mean and its 95 % "
                             "interval; failed and diverged seeds are counted beside the name.")
     yield from _per_hyperparameter(results, folder, axes)
-    kind = "loss" if metric.endswith("loss") else "acc"
-    gap = report_data.generalization_gap(results.trials, summary, kind)
-    if gap["mean"].notna().any():
-        plots.gap(gap, folder / "gap.png", kind=f"val_{kind}",
-                  title=f"{name}: training versus validation {plots.NAMES[kind]}, {shown}")
-        yield Plot("gap.png", f"Final training and validation {plots.NAMES[kind]} for {shown}, and the gap between "
-                              "them per seed: a large gap means the network fits its training images much better "
-                              "than unseen ones.")
+    kind = split_of(metric)[1]
+    if {f"train_{kind}", f"val_{kind}"} <= set(results.trials.columns):
+        gap = report_data.generalization_gap(results.trials, summary, kind)
+        if gap["mean"].notna().any():
+            plots.gap(gap, folder / "gap.png", kind=f"val_{kind}",
+                      title=f"{name}: training versus validation {label_of(kind)}, {shown}")
+            yield Plot("gap.png", f"Final training and validation {label_of(kind)} for {shown}, and the gap between "
+                                  "them per seed: a large gap means the network fits its training images much better "
+                                  "than unseen ones.")
 
 
 def heatmap_axes(results: Results) -> tuple[str, str] | None:
@@ -97,18 +99,22 @@ def _curves(results: Results, folder: Path) -> Iterator[Plot]:
     summary, best = results.summary, stats.best_trial(results.summary)
     n = min(len(summary), report_data.MAX_PANELS)
     which = "each configuration" if n == len(summary) else f"the best {n} of {len(summary)} configurations"
-    for split, metric, file in (("val", "acc", "curves_val_acc.png"), ("train", "batch_loss", "curves_train_loss.png")):
+    own_split, own = split_of(results.metric)
+    own_split = own_split or "val"  # curves.csv names a metric by its split and measure: val_f1 is (val, f1)
+    drawn = [(own_split, own, f"curves_{own_split}_{own}.png")]
+    if (own_split, own) != ("train", "loss"):
+        drawn.append(("train", "batch_loss", "curves_train_loss.png"))
+    for split, metric, file in drawn:  # the study's own metric, then the training loss
         data = report_data.learning_curves(results.curves, summary, split, metric)
         if data.empty and metric == "batch_loss":
             metric, data = "loss", report_data.learning_curves(results.curves, summary, split, "loss")
         if data.empty:
             continue
-        what = plots.NAMES[f"{split}_{metric}" if metric != "batch_loss" else metric]
+        what = label_of(f"{split}_{metric}")
         widest = int(data["window"].max())
         smoothing = "" if widest <= 1 else (f", running mean over {widest} mini-batches" if data["window"].nunique() == 1
                                             else f", running mean over up to {widest} mini-batches (1/{report_data.SMOOTH_POINTS} of each run)")
-        plots.curves(data, folder / file, ylabel=plots.metric_label(f"{split}_{metric}" if metric != "batch_loss"
-                                                                    else "batch_loss"),
+        plots.curves(data, folder / file, ylabel=plots.metric_label(f"{split}_{metric}"),
                      title=f"{results.name}: {what}{smoothing}, {which} (#rank)", best=best)
         yield Plot(file, f"Learning curves of {what} for {which}: the mean over seeds with its 95 % band; the dashed "
                          f"line repeats the best configuration's mean for comparison{smoothing}.")
@@ -121,7 +127,7 @@ def _per_hyperparameter(results: Results, folder: Path, heatmap: tuple[str, str]
     if sampled:
         data = report_data.best_so_far(summary, metric, results.direction)
         plots.best_so_far(data, folder / "best_so_far.png", label=label,
-                          title=f"{name}: {results.study.get('sampler')} search, best {plots.NAMES.get(metric, metric)} so far")
+                          title=f"{name}: {results.study.get('sampler')} search, best {label_of(metric)} so far")
         yield Plot("best_so_far.png", f"Each configuration's mean {label} in the order the search tried them, "
                                       "and the best mean found so far.")
     numeric = report_data.numeric_searched(trials, results.searched)
@@ -132,10 +138,10 @@ def _per_hyperparameter(results: Results, folder: Path, heatmap: tuple[str, str]
         if hp in numeric and (sampled or trials[hp].nunique() > report_data.MAX_LEVELS):  # a continuum
             log = "log" in str(results.study.get("space", {}).get(hp, ""))
             plots.metric_vs_value(report_data.metric_vs_value(summary, hp, metric), folder / file, name=hp,
-                                  label=label, log=log, title=f"{name}: {plots.NAMES.get(metric, metric)} against {hp}")
+                                  label=label, log=log, title=f"{name}: {label_of(metric)} against {hp}")
             yield Plot(file, f"Each configuration's mean {label} (with 95 % interval) against {hp}.")
         elif 2 <= trials[hp].nunique() <= report_data.MAX_LEVELS:
             data = report_data.choice_effects(trials, summary, hp, results.searched, metric)
             plots.choice_effects(data, folder / file, name=hp, label=label,
-                                 title=f"{name}: {plots.NAMES.get(metric, metric)} for each {hp}")
+                                 title=f"{name}: {label_of(metric)} for each {hp}")
             yield Plot(file, f"Mean {label} with its 95 % interval for each value of {hp}.")

@@ -168,6 +168,7 @@ def display_table(summary: pd.DataFrame, comparisons: pd.DataFrame, metric: str)
             "difference to best [95% CI]": _interval(k["difference"], k["diff_ci_low"], k["diff_ci_high"], sign=True),
             "p (adjusted)": "" if pd.isna(k["p_adjusted"]) else f"{k['p_adjusted']:.3f}",
             "verdict": k["verdict"],
+            "why": k.get("reason", ""),
             "seeds needed": "" if pd.isna(k["seeds_needed"]) else str(k["seeds_needed"]),
         })
     return pd.DataFrame(rows)

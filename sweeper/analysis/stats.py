@@ -2,11 +2,14 @@
 
 Every configuration of a study is trained with the same seeds, so two configurations can be
 compared seed by seed. The summary gives each configuration's mean over its successful
-seeds with a t-based 95 % confidence interval. The comparison pairs each configuration with
+seeds with a t-based 95 % confidence interval, cut to the values the metric can take (an
+accuracy's interval stays within [0, 1]) and left out below MIN_SEEDS seeds, where it would
+be too wide to say anything. The comparison pairs each configuration with
 the best one on the seeds both finished and tests the mean paired difference with a paired
 t-test. The p-values are adjusted by a Holm-type step-down, for the number of comparisons
 and for the best having been picked from the same data (which makes it look better than it
-is; see `stepdown`), and decide the verdict: "worse" or "indistinguishable from the best".
+is; see `sweeper.analysis.stepdown`), and decide the verdict: "worse" or "indistinguishable
+from the best", or "too few common seeds" below MIN_SEEDS.
 Where no difference is found, it estimates how many seeds a paired t-test would need to find
 the observed difference with 80 % power, if that difference is real.
 
@@ -26,20 +29,25 @@ import numpy as np
 import pandas as pd
 from scipy import stats as st
 
-from sweeper.metrics import short
+from sweeper.analysis.stepdown import ALPHA, MIN_SEEDS, stepdown, worse_t
+from sweeper.metrics import COUNTS, range_of, short, split_of
+
+__all__ = ["ALPHA", "MIN_SEEDS", "stepdown", "worse_t", "mean_ci", "paired_test", "summarize", "compare_to_best"]
 
 CONFIDENCE = 0.95
-ALPHA = 0.05  # chance of calling any configuration worse when none is
 POWER = 0.80  # power aimed at when estimating the seeds needed
 MAX_SEEDS = 10_000  # seeds_needed is capped here (an effect this small is not worth seeds)
-FINAL_METRICS = ["val_acc", "val_loss", "best_val_acc", "best_epoch", "train_acc", "train_loss", "test_acc", "test_loss"]
+SUMMARISED_COUNTS = ("best_epoch",)  # of the bookkeeping counts, the one worth a mean
 WORSE, SAME, BEST, UNTESTED = "worse", "indistinguishable from the best", "best", "too few common seeds"
 
 
 # -- core: vectorised over leading axes ---------------------------------------------------
-def mean_ci(values: np.ndarray, confidence: float = CONFIDENCE) -> dict[str, np.ndarray]:
+def mean_ci(values: np.ndarray, confidence: float = CONFIDENCE, bounds: tuple[float, float] = (-np.inf, np.inf),
+            min_n: int = 2) -> dict[str, np.ndarray]:
     """n, mean, sd, se and the t-based confidence interval of the mean along the last axis,
-    NaN (a failed seed) left out. With fewer than two values sd, se and the interval are NaN."""
+    NaN (a failed seed) left out. The interval is cut to `bounds` (the values can be no
+    further out, so neither can their mean) and NaN with fewer than `min_n` values; with
+    fewer than two values sd and se are NaN too."""
     values = np.asarray(values, dtype=float)
     have = ~np.isnan(values)
     n = have.sum(axis=-1)
@@ -48,15 +56,17 @@ def mean_ci(values: np.ndarray, confidence: float = CONFIDENCE) -> dict[str, np.
         sd = np.sqrt(np.square(np.where(have, values - mean[..., None], 0.0)).sum(axis=-1) / (n - 1))
         sd = np.where(n > 1, sd, np.nan)
         se = sd / np.sqrt(n)
-        half = st.t.ppf(0.5 + confidence / 2, np.maximum(n - 1, 1)) * se
-    return {"n": n, "mean": mean, "sd": sd, "se": se, "ci_low": mean - half, "ci_high": mean + half}
+        half = np.where(n >= min_n, st.t.ppf(0.5 + confidence / 2, np.maximum(n - 1, 1)) * se, np.nan)
+    low, high = np.clip(mean - half, *bounds), np.clip(mean + half, *bounds)
+    return {"n": n, "mean": mean, "sd": sd, "se": se, "ci_low": low, "ci_high": high}
 
 
-def paired_test(diffs: np.ndarray, confidence: float = CONFIDENCE) -> dict[str, np.ndarray]:
+def paired_test(diffs: np.ndarray, confidence: float = CONFIDENCE,
+                bounds: tuple[float, float] = (-np.inf, np.inf)) -> dict[str, np.ndarray]:
     """Paired t-test of per-seed differences along the last axis: the mean difference, its
-    confidence interval, the two-sided p-value and the effect size dz = mean / sd."""
+    confidence interval (cut to `bounds`), the two-sided p-value and the effect size dz = mean / sd."""
     diffs = np.asarray(diffs, dtype=float)
-    out = mean_ci(diffs, confidence)
+    out = mean_ci(diffs, confidence, bounds)
     with np.errstate(divide="ignore", invalid="ignore"):
         res = st.ttest_1samp(diffs, 0.0, axis=-1)
         out["p_value"] = np.where(out["sd"] == 0, np.where(out["mean"] == 0, 1.0, 0.0), res.pvalue)
@@ -109,14 +119,23 @@ def describe_seeds(trials: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame
         grid = wide[metric].to_numpy(float)
         with np.errstate(all="ignore"):
             extremes = {"min": np.fmin.reduce(grid, axis=1), "max": np.fmax.reduce(grid, axis=1)}
-        parts.append(pd.DataFrame({"trial": order, "metric": metric, **mean_ci(grid), **extremes}))
+        summary = mean_ci(grid, bounds=range_of(metric), min_n=MIN_SEEDS)
+        parts.append(pd.DataFrame({"trial": order, "metric": metric, **summary, **extremes}))
     return pd.concat(parts, ignore_index=True).astype({"n": int})
 
 
 def present_metrics(trials: pd.DataFrame) -> list[str]:
-    """The final metrics that hold a value in at least one successful row."""
+    """The final metrics that hold a value in at least one successful row: the numeric
+    columns between `dataset` and `seconds` of trials.csv (a study's own metrics too),
+    bookkeeping counts other than SUMMARISED_COUNTS left out."""
+    columns = list(trials.columns)
+    if "dataset" in columns and "seconds" in columns:
+        columns = columns[columns.index("dataset") + 1:columns.index("seconds")]
+    else:  # not a trials.csv: the columns named like metrics (train_, val_, test_)
+        columns = [c for c in columns if split_of(c)[0] is not None]
     ok = trials[trials["status"] == "ok"]
-    return [m for m in FINAL_METRICS if m in ok and ok[m].astype(float).notna().any()]
+    return [m for m in columns if (m not in COUNTS or m in SUMMARISED_COUNTS) and pd.api.types.is_numeric_dtype(ok[m])
+            and ok[m].astype(float).notna().any()]
 
 
 def summarize(trials: pd.DataFrame, searched: Sequence[str], metric: str, direction: str) -> pd.DataFrame:
@@ -155,32 +174,21 @@ def best_trial(summary: pd.DataFrame) -> str | None:
 def compare_to_best(trials: pd.DataFrame, summary: pd.DataFrame, metric: str, direction: str) -> pd.DataFrame:
     """One row per configuration: the paired comparison with the best one on their common
     successful seeds. `difference` is this configuration minus the best (negative is worse
-    when maximising), with its 95 % interval and the paired t-test's `p_value`;
-    `p_adjusted` accounts for the number of comparisons and for the best having been
-    picked from the same data (see `stepdown`), and decides the verdict."""
+    when maximising), with its 95 % interval and the paired t-test's `p_value` (both from
+    MIN_SEEDS common seeds on); `p_adjusted` accounts for the number of comparisons and for
+    the best having been picked from the same data (see `sweeper.analysis.stepdown`), and
+    decides the verdict; `reason` says why, in words."""
     best = best_trial(summary)
     wide = _ok_values(trials, metric).pivot(index="seed", columns="trial", values=metric)
     wide = wide.reindex(columns=[t for t in summary["trial"] if t in wide])
-    rows = []
-    for trial in summary["trial"]:
-        row: dict[str, Any] = {"trial": trial, "best_trial": best, "n_common": 0}
-        if best is not None and trial in wide and trial != best:
-            diffs = (wide[trial] - wide[best]).dropna().to_numpy()
-            row["n_common"] = len(diffs)
-            if len(diffs) >= 2:
-                t = {k: float(v) for k, v in paired_test(diffs).items()}
-                row.update(difference=t["mean"], diff_ci_low=t["ci_low"], diff_ci_high=t["ci_high"],
-                           p_value=t["p_value"], effect_size=t["effect_size"])
-        elif trial == best:
-            row["n_common"] = int(wide[trial].notna().sum())
-        rows.append(row)
-    out = pd.DataFrame(rows).reindex(columns=["trial", "best_trial", "n_common", "difference", "diff_ci_low",
-                                               "diff_ci_high", "p_value", "p_adjusted", "effect_size"])
-    tested = out.loc[out["p_value"].notna(), "trial"].tolist()
-    if best is not None and tested:
-        values = wide[[best, *tested]].to_numpy(float)
-        p_adjusted = stepdown(values if direction == "maximize" else -values)
-        out.loc[out["p_value"].notna(), "p_adjusted"] = p_adjusted[1:]
+    low, high = range_of(metric)
+    out = pd.DataFrame([_paired(wide, trial, best, bounds=(low - high, high - low)) for trial in summary["trial"]])
+    out = out.reindex(columns=["trial", "best_trial", "n_common", "difference", "diff_ci_low", "diff_ci_high",
+                               "p_value", "p_adjusted", "effect_size"])
+    tested = out["p_value"].notna()
+    if best is not None and tested.any():
+        values = wide[[best, *out.loc[tested, "trial"]]].to_numpy(float)
+        out.loc[tested, "p_adjusted"] = stepdown(values if direction == "maximize" else -values)[1:]
     verdicts = [BEST if r.trial == best else UNTESTED if pd.isna(r.p_adjusted) else SAME if r.p_adjusted >= ALPHA
                 else WORSE for r in out.itertuples()]  # the step-down only ever finds "below the best"
     out["verdict"] = verdicts
@@ -190,68 +198,41 @@ def compare_to_best(trials: pd.DataFrame, summary: pd.DataFrame, metric: str, di
     needed = [max(seeds_needed(r.effect_size, ALPHA / undecided), r.n_common + 1) if v == SAME else np.nan
               for r, v in zip(out.itertuples(), verdicts, strict=True)]
     out["seeds_needed"] = pd.array(np.round(needed), dtype="Int64")
-    out.insert(1, "label", summary.set_index("trial").loc[out["trial"], "label"].to_numpy())
+    rows = summary.set_index("trial").loc[out["trial"]]
+    out["reason"] = [reason(c, s, int(tested.sum()), direction) for c, (_, s) in zip(out.itertuples(), rows.iterrows())]
+    out.insert(1, "label", rows["label"].to_numpy())
     return out
 
 
-# -- the step-down test against the best -------------------------------------------------
-NULL_DRAWS = 2000  # simulated studies per step; the p-values' Monte Carlo error is about 0.005 near 0.05
-EXACT_TAIL = 40  # undecided configurations stepped through one at a time; beyond, p-values are upper bounds
+def _paired(wide: pd.DataFrame, trial: str, best: str | None, bounds: tuple[float, float]) -> dict[str, Any]:
+    row: dict[str, Any] = {"trial": trial, "best_trial": best, "n_common": 0}
+    if trial == best:
+        row["n_common"] = int(wide[trial].notna().sum())
+    elif best is not None and trial in wide:
+        diffs = (wide[trial] - wide[best]).dropna().to_numpy()
+        row["n_common"] = len(diffs)
+        if len(diffs):
+            row["difference"] = float(diffs.mean())
+        if len(diffs) >= MIN_SEEDS:
+            t = {k: float(v) for k, v in paired_test(diffs, bounds=bounds).items()}
+            row.update(diff_ci_low=t["ci_low"], diff_ci_high=t["ci_high"], p_value=t["p_value"],
+                       effect_size=t["effect_size"])
+    return row
 
 
-def worse_t(values: np.ndarray) -> np.ndarray:
-    """Paired t statistics of how much each column is below the column with the highest
-    mean, on their common rows. values: (..., seeds, configs), NaN where a seed failed.
-    The best column and columns with fewer than two common seeds get -inf."""
-    have = ~np.isnan(values)
-    filled = np.where(have, values, 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        means = np.where(have.any(axis=-2), filled.sum(axis=-2) / have.sum(axis=-2), -np.inf)
-        best = np.argmax(means, axis=-1)[..., None, None]
-        both = have & np.take_along_axis(have, best, axis=-1)
-        m = both.sum(axis=-2)
-        d = np.where(both, np.take_along_axis(filled, best, axis=-1) - filled, 0.0)
-        mean = d.sum(axis=-2) / m
-        sd = np.sqrt(np.square(np.where(both, d - mean[..., None, :], 0.0)).sum(axis=-2) / (m - 1))
-        t = np.where(sd > 0, mean / sd * np.sqrt(m), np.sign(mean) * np.inf)
-    return np.where(m >= 2, np.nan_to_num(t, nan=-np.inf, posinf=np.inf), -np.inf)
-
-
-def stepdown(values: np.ndarray, draws: int | None = None, seed: int = 0) -> np.ndarray:
-    """Adjusted p-values for "column j is worse than column 0", where column 0 has the
-    highest mean (higher is better) and values is (seeds, configs) with NaN for failed seeds.
-
-    Testing against a best picked from the same data makes it look better than it is: with
-    12 tied configurations, paired t-tests against the winner with Holm's correction call
-    one of them worse in about 13 % of studies, not 5 %. So each step of this Holm-type
-    step-down compares the largest remaining t statistic with its distribution when all
-    remaining configurations are tied, simulated with Gaussian noise, the same missing
-    seeds and the same pick of the best. (t statistics do not depend on the noise level or
-    on per-seed offsets, so this null needs no parameters.) With two configurations this is
-    the paired t-test. Column 0 gets NaN.
-
-    A round rejects every configuration below ALPHA at once rather than one at a time: the
-    verdicts are those of the one-at-a-time step-down, the p-values of the rejected ones may
-    come out a little higher (conservative), and big studies need a few rounds, not k."""
-    k, draws = values.shape[1], draws or NULL_DRAWS
-    observed = worse_t(values)
-    noise = np.random.default_rng(seed).standard_normal((draws, *values.shape))
-    noise[:, np.isnan(values)] = np.nan
-    remaining = sorted(range(1, k), key=lambda c: -observed[c])
-    out = np.full(k, np.nan)
-    running = 0.0
-    while remaining:
-        null_max = worse_t(noise[:, :, [0, *remaining]]).max(axis=-1)
-        p = np.maximum(running, (1 + np.sum(null_max[:, None] >= observed[remaining], axis=0)) / (1 + draws))
-        rejected = p < ALPHA
-        if rejected.any():  # reject all that can be at once, then retest the rest without them
-            out[remaining] = p
-            running = p[rejected].max()
-            remaining = [j for j, r in zip(remaining, rejected, strict=True) if not r]
-        elif len(remaining) > EXACT_TAIL:  # many undecided: keep these (conservative) p-values
-            out[remaining] = p
-            break
-        else:  # step down one at a time for the exact p-values of the undecided
-            out[remaining[0]] = running = p[0]
-            remaining.pop(0)
-    return out
+def reason(c: Any, s: Any, tests: int, direction: str) -> str:
+    """Why a comparison got its verdict, in words a reader needs no manual for. c: its
+    comparisons row (a namedtuple), s: its summary row."""
+    lost = "" if s["n_ok"] == s["n_seeds"] else \
+        f"; mean of {s['n_ok']} of {s['n_seeds']} seeds ({s['n_failed']} failed, {s['n_diverged']} diverged)"
+    if c.verdict == BEST:
+        return f"{'highest' if direction == 'maximize' else 'lowest'} mean" + lost
+    if c.verdict == UNTESTED:
+        return f"{c.n_common} seeds in common with the best; a test needs {MIN_SEEDS}" + lost
+    p, against = f"{c.p_adjusted:.3f}", f"adjusted for {tests} comparisons and for picking the best"
+    if c.verdict == WORSE:
+        return f"p = {p} < {ALPHA} {against}" + lost
+    alone = not np.isnan(c.diff_ci_low) and (c.diff_ci_low > 0 or c.diff_ci_high < 0)
+    if alone:
+        return f"its own interval excludes 0, but p = {p} >= {ALPHA} once {against}" + lost
+    return f"difference within the noise of {c.n_common} seeds (p = {p})" + lost

@@ -137,7 +137,7 @@ class DaskExecutor(Executor):
         try:
             import distributed
         except ImportError:
-            raise RunError("--executor dask needs Dask: pip install 'sweeper[dask]' "
+            raise RunError("--executor dask needs Dask: pip install 'seedsweep[dask]' "
                            "(or dask[distributed]) in this environment and on every worker") from None
         import logging
 

@@ -35,8 +35,7 @@ _V1_ROWS = ("dataset", "fallback", "task", "split", "fixed", "space", "sampler",
 _V1_PROPOSALS = ("metric", "direction", "concurrent_configs", "sampler_seed", "bayes_sampler")
 # Scheme 2: fields that shape rows, and those that shape which configurations are proposed.
 SHAPES_ROWS = ("dataset", "fallback", "task", "split", "sampler", "eval_every", "standardize")
-SHAPES_PROPOSALS = ("space", "metric", "direction", "concurrent_configs", "sampler_seed", "bayes_sampler",
-                    "bayes_startup")
+SHAPES_PROPOSALS = ("space", "metric", "direction", "concurrent_configs", "sampler_seed", "bayes_sampler")
 
 
 def _hash(obj: Any, length: int) -> str:
@@ -77,6 +76,8 @@ class Identity:
         d = {k: full.get(k) for k in shaping if k not in defaults or full.get(k) != defaults[k]}
         d["fixed"] = self.resolve(study.fixed)
         d["code"] = trainer.code()
+        if study.sampler == "bayes":  # the start-up actually used, whether set or by default
+            d["bayes_startup"] = study.startup_trials
         return _hash(d, 12)
 
     def to_json(self) -> dict[str, Any]:

@@ -18,6 +18,7 @@ asynchronous sweep replays the same sequence and proposes what it proposed befor
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import os
@@ -36,7 +37,7 @@ from sweeper.engine.plugin import FitOptions
 from sweeper.engine.progress import Progress
 from sweeper.engine.samplers import Proposal, Sampler, make_sampler
 from sweeper.engine.store import ResultsStore, check_writable, trial_columns
-from sweeper.engine.study import Study, check_metric
+from sweeper.engine.study import OPTUNA_STARTUP, Study, check_metric
 from sweeper.engine.trial import TrialResult, TrialTask, run_trial
 from sweeper.metrics import config_label
 
@@ -102,6 +103,8 @@ def run_study(study: Study, *, results_root: Path, data_root: str, jobs: int, ex
         store.open(snapshot, source, restart=restart or dry_run,
                    columns=trial_columns(config_columns + [n for n in study.space if n not in config_columns],
                                          known or []))
+        if identity[0].scheme == 1 and study.sampler == "bayes" and study.bayes_startup is None:
+            study = dataclasses.replace(study, bayes_startup=OPTUNA_STARTUP)  # as release 0.1 proposed
         try:
             if store.moved_aside is not None:
                 log(f"old results of '{study.name}' moved to {store.moved_aside}")

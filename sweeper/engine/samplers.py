@@ -1,7 +1,8 @@
 """Grid, random and Bayesian search behind one ask/tell interface.
 
 Random and Bayesian search are Optuna's own samplers (RandomSampler; TPESampler by default,
-GPSampler as an option), seeded with the study's `sampler_seed`: asked the same questions
+GPSampler as an option; both propose the study's `startup_trials` configurations at random
+before their model guides the search), seeded with the study's `sampler_seed`: asked the same questions
 and told the same answers, they propose the same configurations, which is what makes a
 resumed study replay its history and arrive where an uninterrupted one would.
 One Optuna trial is one configuration, told the mean of the metric over its seeds.
@@ -63,9 +64,10 @@ class OptunaSampler(Sampler):
         if study.sampler == "random":
             sampler: Any = optuna.samplers.RandomSampler(seed=seed)
         elif study.bayes_sampler == "gp":
-            sampler = optuna.samplers.GPSampler(seed=seed)
+            sampler = optuna.samplers.GPSampler(seed=seed, n_startup_trials=study.startup_trials)
         else:  # constant_liar: configurations still running count as bad, so none is proposed twice at once
-            sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True)
+            sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True,
+                                                 n_startup_trials=study.startup_trials)
         self._optuna = optuna.create_study(direction="minimize" if study.direction == "minimize" else "maximize", sampler=sampler)
         self._distributions = {name: dim.to_optuna() for name, dim in study.space.items()}
         self._remaining = int(study.n_trials or 0)

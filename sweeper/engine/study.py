@@ -32,6 +32,7 @@ BAYES_SAMPLERS = ("tpe", "gp")
 MAX_CONFIGS = 10_000  # a grid or a trial budget beyond this is a typo, not a study
 FORESEEN = 1_000  # combinations of a random/Bayesian search's choices checked at load time
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+OPTUNA_STARTUP = 10  # Optuna's default n_startup_trials: what Bayesian studies used before `bayes_startup`
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,10 @@ class Study:
     sampler: str = "grid"  # grid, random or bayes
     bayes_sampler: str = "tpe"  # Optuna sampler for sampler="bayes": tpe or gp
     n_trials: int | None = None  # configurations to try (random and bayes)
+    # Bayesian search: how many configurations are proposed at random before the model guides
+    # the search (Optuna's n_startup_trials). None: min(10, max(3, n_trials // 5)), so a budget
+    # of 10-50 is mostly model-guided (Optuna's own 10 would make a 10-configuration study random).
+    bayes_startup: int | None = None
     seeds: int | list[int] = 5  # a count (0..n-1) or an explicit list
     sampler_seed: int = 0  # seeds random/bayes proposals, so re-runs propose the same configs
     metric: str = "val_acc"  # what ranks configurations and what Bayesian search optimises (any column a trial writes)
@@ -208,6 +213,8 @@ class Study:
             raise bad("seeds", "a count >= 1 or a non-empty list of distinct integers >= 0")
         if not _is_int(self.sampler_seed):
             raise bad("sampler_seed", "an integer")
+        if self.bayes_startup is not None and (not _is_int(self.bayes_startup) or self.bayes_startup < 0):
+            raise bad("bayes_startup", "None (min(10, max(3, n_trials // 5))) or an integer >= 0")
         every = self.eval_every
         if not (every in ("epoch", "iteration") or (isinstance(every, int) and not isinstance(every, bool) and every >= 1)):
             raise bad("eval_every", "'epoch', 'iteration' or an integer k >= 1 (every k iterations)")
@@ -247,6 +254,13 @@ class Study:
                 seen.add(key)
                 out.append(searched)
         return out
+
+    @property
+    def startup_trials(self) -> int:
+        """Random proposals before Bayesian search is model-guided (see `bayes_startup`)."""
+        if self.bayes_startup is not None:
+            return self.bayes_startup
+        return min(OPTUNA_STARTUP, max(3, int(self.n_trials or 0) // 5))
 
     def planned_configs(self) -> int:
         return len(self.grid()) if self.sampler == "grid" else int(self.n_trials or 0)

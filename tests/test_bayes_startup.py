@@ -1,0 +1,41 @@
+"""Bayesian search's random start-up: settable on the study, sensible by default, fingerprinted only where it changes proposals."""
+
+import pytest
+
+from sweeper import StudyError
+from sweeper.engine.samplers import make_sampler
+from sweeper.engine.space import loguniform, uniform
+from tests.conftest import tiny_study
+
+SPACE = {"learning_rate": loguniform(1e-3, 0.5), "momentum": uniform(0.0, 0.9)}
+
+
+def bayes(**overrides):
+    return tiny_study(**{"sampler": "bayes", "n_trials": 10, "fixed": {}, "space": SPACE, **overrides})
+
+
+@pytest.mark.parametrize(("n_trials", "startup"), [(5, 3), (10, 3), (24, 4), (30, 6), (50, 10), (400, 10)])
+def test_default_start_up_leaves_most_of_a_small_budget_to_the_model(n_trials, startup):
+    assert bayes(n_trials=n_trials).startup_trials == startup
+
+
+@pytest.mark.parametrize("kind", ["tpe", "gp"])
+def test_optuna_samplers_get_the_studys_start_up(kind):
+    sampler = make_sampler(bayes(bayes_startup=4, bayes_sampler=kind))
+    assert sampler._optuna.sampler._n_startup_trials == 4
+
+
+def test_start_up_must_be_a_count():
+    with pytest.raises(StudyError, match=r"`bayes_startup` = -1 .* integer >= 0"):
+        bayes(bayes_startup=-1)
+    with pytest.raises(StudyError, match="`bayes_startup` = 2.5"):
+        bayes(bayes_startup=2.5)
+
+
+def test_fingerprint_changes_only_where_the_proposals_do():
+    assert tiny_study(bayes_startup=5).fingerprint() == tiny_study().fingerprint()  # a grid has no start-up
+    random = dict(sampler="random", n_trials=10, fixed={}, space=SPACE)
+    assert tiny_study(**random, bayes_startup=5).fingerprint() == tiny_study(**random).fingerprint()
+    # Optuna's former default (10) is what a 50-configuration study still gets: its results stay valid
+    assert bayes(n_trials=50).fingerprint() == bayes(n_trials=50, bayes_startup=10).fingerprint()
+    assert bayes(n_trials=10).fingerprint() != bayes(n_trials=10, bayes_startup=10).fingerprint()
