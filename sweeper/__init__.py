@@ -42,8 +42,9 @@ def load(path_or_name: str | Path, results: str | Path = "results") -> Results:
     `results`, or a study file ("studies/lr_momentum.py"). pandas is imported only now.
     """
     from sweeper.analysis.results import load as load_results
+    from sweeper.api import study_name
 
-    return load_results(path_or_name, results)
+    return load_results(study_name(path_or_name), results)
 
 
 def run(study: Study, *, jobs: int | None = None, results: str | Path = "results", executor: str = "local",

@@ -153,10 +153,11 @@ def add_report_commands(sub: Any) -> None:
 def cmd_report(args: argparse.Namespace) -> int:
     from sweeper.analysis.report import write_report
     from sweeper.analysis.results import find, list_studies, read_folder
+    from sweeper.api import study_name
     from sweeper.errors import ResultsError
 
     if args.study is not None:
-        folders = [find(args.study, args.results)]
+        folders = [find(study_name(args.study), args.results)]
     else:
         folders = list_studies(Path(args.results))
         if not folders:
@@ -191,8 +192,9 @@ def cmd_ls(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     from sweeper.analysis.report_data import display_table
     from sweeper.analysis.results import load
+    from sweeper.api import study_name
 
-    r = load(args.study, args.results)
+    r = load(study_name(args.study), args.results)
     table = display_table(r.summary, r.comparisons, r.metric).drop(columns=["sd"]).head(args.top)
     planned = r.planned()
     print(f"{r.name}: {len(r.trials)}{f'/{planned}' if planned else ''} trials, {len(r.summary)} configurations, "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,15 @@ from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
 from sweeper.metrics import label_of, split_of
+
+
+@dataclass
+class Plot:
+    """A drawn plot as the report lists it."""
+
+    file: str  # name of the PNG in the report folder
+    caption: str  # what it shows, for the HTML page
+
 
 DPI = 110
 BAND = "95 % interval over seeds"

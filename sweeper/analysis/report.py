@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sweeper.analysis import plots, report_data, stats
+from sweeper.analysis.plots import Plot
+from sweeper.analysis.report_html import render
 from sweeper.analysis.results import Results
 from sweeper.errors import ResultsError
 from sweeper.metrics import label_of, split_of
@@ -22,12 +24,6 @@ REPORT = "report"
 SUMMARY_CSV = "summary.csv"
 COMPARISONS_CSV = "comparisons.csv"
 INDEX = "index.html"
-
-
-@dataclass
-class Plot:
-    file: str  # name of the PNG in the report folder
-    caption: str  # what it shows, for the HTML page
 
 
 @dataclass
@@ -51,8 +47,6 @@ def write_report(results: Results, folder: Path | None = None) -> Report:
     results.summary.to_csv(report.folder / SUMMARY_CSV, index=False)
     results.comparisons.to_csv(report.folder / COMPARISONS_CSV, index=False)
     report.plots = list(draw_all(results, report.folder))
-    from sweeper.analysis.report_html import render
-
     report.index.write_text(render(results, report.plots), encoding="utf-8")
     return report
 

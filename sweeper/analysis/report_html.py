@@ -11,7 +11,7 @@ from sweeper.analysis import stats
 from sweeper.analysis.report_data import display_table
 
 if TYPE_CHECKING:
-    from sweeper.analysis.report import Plot
+    from sweeper.analysis.plots import Plot
     from sweeper.analysis.results import Results
 
 STYLE = """

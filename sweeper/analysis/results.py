@@ -81,19 +81,16 @@ class Results:
 
 
 def load(path_or_name: str | Path, results: str | Path = "results") -> Results:
-    """Load a study's results: a results folder, a study name under `results`, or a study file."""
+    """Load a study's results: a results folder or a study name under `results`."""
     return read_folder(find(path_or_name, results))
 
 
 def find(path_or_name: str | Path, results: str | Path = "results") -> Path:
-    """The results folder meant by a folder path, a study file (.py) or a study name."""
+    """The results folder meant by a folder path or a study name (`sweeper.load` and the
+    `sweep` commands turn a study file into its name first)."""
     path = Path(path_or_name)
     if path.is_dir() and (path / TRIALS).exists():
         return path
-    if path.suffix == ".py":
-        from sweeper.engine.study import load_study
-
-        path = Path(load_study(path).name)
     folder = Path(results) / path.name if len(path.parts) == 1 else path
     if not (folder / TRIALS).exists():
         known = ", ".join(p.name for p in list_studies(Path(results))) or "none"

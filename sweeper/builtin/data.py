@@ -94,18 +94,6 @@ def load(spec: DataSpec, device: str = "cpu") -> Tensors:
     return _CACHE[key]
 
 
-_OWN: dict[tuple[str, str], Tensors] = {}
-
-
-def load_own(key: str, data: Any, task: str | None, device: str = "cpu") -> Tensors:
-    """The user's own data (see `owndata`) on `device`, cached in this process under `key`."""
-    if (key, device) not in _OWN:
-        from sweeper.builtin import owndata
-
-        _OWN[(key, device)] = owndata.load(data, task) if device == "cpu" else load_own(key, data, task).to(device)
-    return _OWN[(key, device)]
-
-
 def is_available(dataset: str, root: str) -> bool:
     """Whether the dataset's files are under root, without downloading."""
     try:

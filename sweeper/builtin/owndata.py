@@ -24,6 +24,16 @@ from sweeper.errors import DataError
 SPLIT_NAMES = ("train", "val", "test")
 
 
+_CACHE: dict[tuple[str, str], Tensors] = {}
+
+
+def load_cached(key: str, data: Any, task: str | None, device: str = "cpu") -> Tensors:
+    """`load` on `device`, once per process and `key`: a worker keeps the data between trials."""
+    if (key, device) not in _CACHE:
+        _CACHE[(key, device)] = load(data, task) if device == "cpu" else load_cached(key, data, task).to(device)
+    return _CACHE[(key, device)]
+
+
 def load(data: Any, task: str | None) -> Tensors:
     """The user's data as Tensors; DataError, naming the split and the rule, if it cannot be."""
     if callable(data) and not isinstance(data, (torch.utils.data.Dataset, tuple, list, Mapping)):

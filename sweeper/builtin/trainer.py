@@ -169,7 +169,9 @@ class BuiltinTrainer(Trainer):
 
         device = datasets.resolve_device(options.device)
         if self.own_data is not None:
-            return datasets.load_own(self.data_key, self.own_data, self.task, device)
+            from sweeper.builtin import owndata
+
+            return owndata.load_cached(self.data_key, self.own_data, self.task, device)
         if self.spec is None:
             raise DataError("the built-in trainer was not prepared: call prepare() in the driver first")
         return datasets.load(datasets.worker_data(self.spec), device)

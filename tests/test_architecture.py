@@ -1,0 +1,55 @@
+"""The layout shows the architecture, and a test keeps it so: the engine knows no trainer
+and no analysis; the built-in trainer knows only the plug-in interface; the analysis side
+reads results folders. No module imports one that imports it back."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "sweeper"
+# what each layer may import from sweeper, besides its own layer (errors and metrics are shared vocabulary)
+ALLOWED = {
+    "engine": {"sweeper.errors", "sweeper.metrics"},
+    "builtin": {"sweeper.errors", "sweeper.metrics", "sweeper.engine.plugin", "sweeper.engine.study",
+                "sweeper.engine.devices"},
+    "analysis": {"sweeper.errors", "sweeper.metrics", "sweeper.engine.store"},
+}
+
+
+def imports(path: Path) -> set[str]:
+    """Every sweeper module a file imports, at the top or inside a function."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("sweeper"):
+            found |= {f"{node.module}.{a.name}" if node.module in ("sweeper", "sweeper.engine", "sweeper.builtin",
+                                                                     "sweeper.analysis") else node.module
+                      for a in node.names}
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("sweeper")}
+    return found
+
+
+def module_name(path: Path) -> str:
+    return ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__")
+
+
+@pytest.mark.parametrize("layer", sorted(ALLOWED))
+def test_each_layer_imports_only_what_it_may(layer):
+    for path in sorted((PACKAGE / layer).glob("*.py")):
+        for name in imports(path):
+            own = name.startswith(f"sweeper.{layer}.") or name == f"sweeper.{layer}"
+            assert own or name in ALLOWED[layer], f"{module_name(path)} imports {name}"
+
+
+def test_no_import_cycles():
+    graph = {module_name(p): {n for n in imports(p)} for p in PACKAGE.rglob("*.py")}
+    graph = {m: {n for n in deps if n in graph and n != m} for m, deps in graph.items()}
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        return any(n == goal or (n not in seen and not seen.add(n) and reaches(n, goal, seen)) for n in graph[start])
+
+    cycles = [(a, b) for a in graph for b in graph[a] if a != "sweeper" and b != "sweeper" and reaches(b, a, set())]
+    assert not cycles, f"import cycles: {cycles[:3]}"
