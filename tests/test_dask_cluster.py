@@ -79,9 +79,11 @@ def _wait_for(condition, what: str, timeout: float = START_TIMEOUT_S) -> None:
 
 
 @contextlib.contextmanager
-def dask_cluster(folder: Path, n_workers: int = 2) -> Iterator[tuple[str, list[subprocess.Popen]]]:
+def dask_cluster(folder: Path, n_workers: int = 2, worker_data: str | None = "worker-data",
+                 ) -> Iterator[tuple[str, list[subprocess.Popen]]]:
     """A scheduler on a free port of 127.0.0.1 and `n_workers` single-threaded workers
-    without nannies (so that a killed worker stays dead); yields (address, [scheduler, *workers])."""
+    without nannies (so that a killed worker stays dead), reading data from `worker_data`
+    under `folder` (None: the driver's data root); yields (address, [scheduler, *workers])."""
     folder.mkdir(parents=True, exist_ok=True)
     procs: list[subprocess.Popen] = []
     try:
@@ -90,7 +92,7 @@ def dask_cluster(folder: Path, n_workers: int = 2) -> Iterator[tuple[str, list[s
                             "--scheduler-file", str(info), "--idle-timeout", "600"], folder / "scheduler.log", _env()))
         _wait_for(lambda: info.exists() and info.stat().st_size > 0, "the scheduler")
         address = json.loads(info.read_text())["address"]
-        worker_env = _env(SWEEPER_WORKER_DATA_DIR=str(folder / "worker-data"))
+        worker_env = _env(SWEEPER_WORKER_DATA_DIR=str(folder / worker_data)) if worker_data else _env()
         for i in range(n_workers):
             procs.append(_dask(["worker", address, "--name", f"w{i}", "--nthreads", "1", "--no-nanny",
                                 "--no-dashboard", "--host", "127.0.0.1", "--death-timeout", "60"],

@@ -37,6 +37,7 @@ def test_a_user_metric_draws_its_own_curves_and_labels(tmp_path):
 
 def test_labels_come_from_the_metric_names_not_a_table_of_known_ones():
     assert plots.metric_label("val_acc") == "validation accuracy (fraction correct)"
-    assert plots.metric_label("train_loss") == "training loss (cross-entropy)"
-    assert plots.metric_label("val_rmse") == "validation RMSE"
+    assert plots.metric_label("train_loss") == "training loss"  # cross-entropy or MSE: the task decides
+    assert plots.metric_label("val_rmse", "minimize") == "validation RMSE (lower is better)"
+    assert plots.metric_label("val_f1", "maximize") == "validation F1 (higher is better)"
     assert not hasattr(plots, "NAMES")

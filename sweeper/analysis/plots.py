@@ -43,13 +43,14 @@ def hparam_label(name: str, log: bool = False) -> str:
     return name.replace("_", " ") + (f" ({', '.join(notes)})" if notes else "")
 
 
-MEASURE_UNITS = {"acc": "fraction correct", "loss": "cross-entropy", "batch_loss": "cross-entropy"}
+MEASURE_UNITS = {"acc": "fraction correct"}
 
 
-def metric_label(metric: str) -> str:
-    """'validation accuracy (fraction correct)', 'training loss (cross-entropy)', 'validation F1'."""
-    unit = MEASURE_UNITS.get(split_of(metric)[1])
-    return label_of(metric) + (f" ({unit})" if unit else "")
+def metric_label(metric: str, direction: str | None = None) -> str:
+    """'validation accuracy (fraction correct, higher is better)', 'validation F1'."""
+    notes = [n for n in (MEASURE_UNITS.get(split_of(metric)[1]),
+                         direction and ("higher is better" if direction == "maximize" else "lower is better")) if n]
+    return label_of(metric) + (f" ({', '.join(notes)})" if notes else "")
 
 
 def _figure(width: float, height: float) -> Figure:

@@ -18,7 +18,7 @@ from sweeper.analysis.plots import Plot
 from sweeper.analysis.report_html import render
 from sweeper.analysis.results import Results
 from sweeper.errors import ResultsError
-from sweeper.metrics import label_of, split_of
+from sweeper.metrics import direction_of, label_of, split_of
 
 REPORT = "report"
 SUMMARY_CSV = "summary.csv"
@@ -53,7 +53,7 @@ def write_report(results: Results, folder: Path | None = None) -> Report:
 
 def draw_all(results: Results, folder: Path) -> Iterator[Plot]:
     name, metric, summary = results.name, results.metric, results.summary
-    label = plots.metric_label(metric)
+    label = plots.metric_label(metric, results.direction)
     shown = f"the best {report_data.MAX_ROWS} of {len(summary)} configurations" \
         if len(summary) > report_data.MAX_ROWS else "each configuration"
     yield from _curves(results, folder)
@@ -108,7 +108,8 @@ def _curves(results: Results, folder: Path) -> Iterator[Plot]:
         widest = int(data["window"].max())
         smoothing = "" if widest <= 1 else (f", running mean over {widest} mini-batches" if data["window"].nunique() == 1
                                             else f", running mean over up to {widest} mini-batches (1/{report_data.SMOOTH_POINTS} of each run)")
-        plots.curves(data, folder / file, ylabel=plots.metric_label(f"{split}_{metric}"),
+        plots.curves(data, folder / file, ylabel=plots.metric_label(f"{split}_{metric}", direction_of(f"{split}_{metric}")
+                                                  if f"{split}_{metric}" != results.metric else results.direction),
                      title=f"{results.name}: {what}{smoothing}, {which} (#rank)", best=best)
         yield Plot(file, f"Learning curves of {what} for {which}: the mean over seeds with its 95 % band; the dashed "
                          f"line repeats the best configuration's mean for comparison{smoothing}.")
@@ -116,7 +117,7 @@ def _curves(results: Results, folder: Path) -> Iterator[Plot]:
 
 def _per_hyperparameter(results: Results, folder: Path, heatmap: tuple[str, str] | None) -> Iterator[Plot]:
     name, metric, summary, trials = results.name, results.metric, results.summary, results.trials
-    label = plots.metric_label(metric)
+    label = plots.metric_label(metric, results.direction)
     sampled = results.study.get("sampler", "grid") != "grid"
     if sampled:
         data = report_data.best_so_far(summary, metric, results.direction)

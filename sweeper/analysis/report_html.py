@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sweeper.analysis import stats
 from sweeper.analysis.report_data import display_table
+from sweeper.metrics import with_direction
 
 if TYPE_CHECKING:
     from sweeper.analysis.plots import Plot
@@ -35,7 +36,7 @@ def render(results: Results, plots: Sequence[Plot]) -> str:
     s = results.study
     e = html.escape
     facts = [("dataset", s.get("dataset_used", "")), ("search", s.get("sampler", "")),
-             ("metric", f"{results.metric} ({results.direction})"), ("seeds", ", ".join(map(str, s.get("seeds", [])))),
+             ("metric", f"{results.metric}: {with_direction(results.metric, results.direction)}"), ("seeds", ", ".join(map(str, s.get("seeds", [])))),
              ("trials", f"{len(results.trials)} rows, {len(results.summary)} configurations"),
              ("fixed", ", ".join(f"{k}={v}" for k, v in s.get("fixed", {}).items()))]
     parts = [f"<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{e(results.name)}: sweep report</title>",
