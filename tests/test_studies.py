@@ -24,7 +24,8 @@ def test_dry_run(path, tmp_path):
     study = load_study(path)
     assert study.name == path.stem
     root = os.environ.get("SWEEPER_DATA_DIR", "unused")
-    if study.fallback is None and not is_available(study.dataset, root) and not os.environ.get("CI"):
+    own_data = study.data is not None or study.train is not None
+    if not own_data and study.fallback is None and not is_available(study.dataset, root) and not os.environ.get("CI"):
         pytest.skip(f"{study.dataset} not available under SWEEPER_DATA_DIR and the study has no fallback")
     summary = run_study(study, results_root=tmp_path, data_root=root,
                         jobs=1, executor="sequential", dry_run=True, show_progress=False, stream=io.StringIO())

@@ -138,10 +138,13 @@ def trainer_for(study: Any) -> Trainer:
 class Log:
     """The `log` a user's `train(config, seed, log)` receives: `log(epoch=1, val_f1=0.8)`
     appends one curve row per keyword (split `val`, metric `f1`); `step=` numbers rows
-    within an epoch. A name without a split prefix is logged with an empty split."""
+    within an epoch. A name without a split prefix is logged with an empty split.
+    `log.dry_run` is True under `sweep run --dry-run`: sweeper cannot cut a user's loop
+    short, but the loop can (one batch, one epoch)."""
 
-    def __init__(self) -> None:
+    def __init__(self, dry_run: bool = False) -> None:
         self.curves: list[Curve] = []
+        self.dry_run = dry_run
         self._step = 0
 
     def __call__(self, epoch: int | None = None, step: int | None = None, **values: float) -> None:
@@ -203,7 +206,7 @@ class FunctionTrainer(Trainer):
         out = []
         for seed in seeds:
             seed_everything(seed)
-            log = Log()
+            log = Log(dry_run=options.max_steps is not None)
             returned = self.fn(dict(config), seed, log)
             metrics = _returned_metrics(returned)
             if self.metric not in metrics:
