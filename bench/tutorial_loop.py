@@ -5,7 +5,7 @@ training and validation accuracy recomputed after every iteration by `get_accura
 builds a DataLoader over the list each time and runs the model with gradients tracked.
 Only the plotting and printing are left out, the datasets are passed in instead of read
 from globals, and `train` returns its learning curves. bench/bench.py times it and
-tests/train/test_tutorial.py compares sweeper's trainer with it.
+tests/builtin/test_tutorial.py compares sweeper's trainer with it.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 SGD, Adam, AdamW and RMSprop update every element on its own (no norm over a whole
 tensor), so one update of a tensor stacked along a first "seed" dimension is the update of
 each seed's slice. The formulas, and their order of operations, are those of torch.optim's
-single-tensor code (what it runs on the CPU); tests/train/test_optim.py checks them
+single-tensor code (what it runs on the CPU); tests/builtin/test_optim.py checks them
 against torch.optim. The state is stacked the same way, so `keep` can drop the seeds that
 stopped training.
 
