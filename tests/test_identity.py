@@ -98,3 +98,25 @@ def test_changing_the_users_model_code_is_refused(tmp_path):
     assert _run(Study(model=model_a, **study), tmp_path).trained == 0
     with pytest.raises(ResultsError, match="different version"):
         _run(Study(model=model_b, **study), tmp_path)
+
+
+def test_a_fallback_datasets_results_have_a_folder_of_their_own(tmp_path, mnist_root):
+    """The Quick start in either order: without the data, then with it (or the other way)."""
+    study = tiny_study(dataset="mnist", fallback="digits", space={"momentum": [0.9]}, seeds=1)
+    without = _run_on(study, tmp_path, str(tmp_path / "no-data"))
+    assert without.folder.name == "tiny.fallback-digits" and without.dataset == "digits"
+    assert sweeper_load_name(tmp_path) == "tiny.fallback-digits"  # what `sweep show tiny` finds meanwhile
+    with_data = _run_on(study, tmp_path, mnist_root)
+    assert with_data.folder.name == "tiny" and with_data.trained == 1 and with_data.dataset == "mnist"
+    assert _run_on(study, tmp_path, str(tmp_path / "no-data")).trained == 0
+
+
+def _run_on(study, results, data_root):
+    return run_study(study, results_root=results, data_root=data_root, jobs=1, executor="sequential",
+                     show_progress=False, stream=io.StringIO())
+
+
+def sweeper_load_name(results):
+    from sweeper.analysis.results import find
+
+    return find("tiny", results).name

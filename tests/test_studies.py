@@ -29,6 +29,6 @@ def test_dry_run(path, tmp_path):
         pytest.skip(f"{study.dataset} not available under SWEEPER_DATA_DIR and the study has no fallback")
     summary = run_study(study, results_root=tmp_path, data_root=root,
                         jobs=1, executor="sequential", dry_run=True, show_progress=False, stream=io.StringIO())
-    df = pd.read_csv(tmp_path / f"{study.name}.dry-run" / "trials.csv")
+    df = pd.read_csv(summary.folder / "trials.csv")
     assert len(df) == summary.planned == study.planned_configs() * len(study.seed_list)
     assert (df["status"] == "ok").all(), df["error"].dropna().tolist()

@@ -92,6 +92,9 @@ def find(path_or_name: str | Path, results: str | Path = "results") -> Path:
     if path.is_dir() and (path / TRIALS).exists():
         return path
     folder = Path(results) / path.name if len(path.parts) == 1 else path
+    fallbacks = sorted(folder.parent.glob(f"{folder.name}.fallback-*/{TRIALS}"))
+    if not (folder / TRIALS).exists() and fallbacks:  # only the fallback dataset's results are there
+        return fallbacks[0].parent
     if not (folder / TRIALS).exists():
         known = ", ".join(p.name for p in list_studies(Path(results))) or "none"
         raise ResultsError(f"no results for '{path_or_name}' (looked for {folder / TRIALS}); "

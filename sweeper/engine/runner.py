@@ -84,12 +84,15 @@ def run_study(study: Study, *, results_root: Path, data_root: str, jobs: int, ex
     pool.start()
     try:
         used_device = resolve_device(device)  # a GPU asked for and missing fails here, before any training
-        name = study.name + (".dry-run" if dry_run else "")
         check_writable(Path(results_root))  # before anything is loaded or trained
         trainer = study.trainer
         dataset = trainer.prepare(data_root, log, study.foreseen_configs())
         known = trainer.metric_names()
         check_metric(study.metric, known)  # the user's data tells its task only now
+        # a fallback dataset's results are no version of the study's own: a folder of their own,
+        # so that running again once the real data is there simply starts the real study
+        fallback = f".fallback-{dataset}" if study.data is None and study.train is None and dataset != study.dataset else ""
+        name = study.name + fallback + (".dry-run" if dry_run else "")
         store = ResultsStore(Path(results_root) / name)
         identity: list[Identity] = []
 
