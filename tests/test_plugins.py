@@ -249,3 +249,20 @@ def test_diverged_and_failed_rows_carry_no_metric(tmp_path):
     row = _trials(tmp_path, "div").iloc[0]
     assert row["status"] == "diverged" and math.isnan(row["val_acc"]) and math.isnan(row["train_loss"])
     assert row["iterations"] >= 1  # counts stay
+
+
+def test_the_progress_line_redraws_in_a_jupyter_cell(monkeypatch):
+    import sys
+    import types
+
+    from sweeper.engine.progress import Progress
+
+    class ZMQInteractiveShell:  # what get_ipython() returns in a Jupyter kernel
+        pass
+
+    monkeypatch.setitem(sys.modules, "IPython", types.SimpleNamespace(get_ipython=ZMQInteractiveShell))
+    out = io.StringIO()
+    progress = Progress("s", 2, 0, out)
+    progress.update("ok", "x=1 val_acc=0.5 (1 seeds)")
+    progress.update("ok")
+    assert out.getvalue().count("\r") == 2 and "\033" not in out.getvalue() and "2/2 trials" in out.getvalue()

@@ -26,7 +26,7 @@ import pandas as pd
 
 from sweeper.engine.store import CURVE_COLUMNS, CURVES, KEY_COLUMNS, SNAPSHOT, TAIL_COLUMNS, TRIALS, column_groups
 from sweeper.errors import ResultsError
-from sweeper.metrics import COUNTS
+from sweeper.metrics import COUNTS, direction_of
 
 STATUSES = ["ok", "failed", "diverged"]
 SPLITS = ["train", "val", "test"]
@@ -53,7 +53,7 @@ class Results:
 
     @property
     def direction(self) -> str:
-        return str(self.study.get("direction") or ("minimize" if self.metric.endswith("loss") else "maximize"))
+        return str(self.study.get("direction") or direction_of(self.metric))
 
     @property
     def searched(self) -> list[str]:
