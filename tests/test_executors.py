@@ -79,7 +79,7 @@ def test_unknown_executor_names_the_known_ones() -> None:
 
 def test_dask_missing_gives_an_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
-    with pytest.raises(RunError, match=r"pip install 'sweeper\[dask\]'"):
+    with pytest.raises(RunError, match=r"pip install 'seedsweep\[dask\]'"):
         make_executor("dask", jobs=1)
 
 
