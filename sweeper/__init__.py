@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from sweeper.engine import plugin as _plugin
 from sweeper.engine.plugin import Log, seed_everything
+from sweeper.engine.racing import Racing
 from sweeper.engine.space import choice, intrange, loguniform, uniform
 from sweeper.engine.study import Split, Study, load_study
 from sweeper.errors import DataError, ResultsError, RunError, SearchSpaceError, StudyError, SweeperError, TrialsFailed
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from sweeper.analysis.results import Results
 
 __all__ = [
-    "Study", "Split", "choice", "uniform", "loguniform", "intrange", "load_study", "load", "run", "Log",
+    "Study", "Split", "Racing", "choice", "uniform", "loguniform", "intrange", "load_study", "load", "run", "Log",
     "seed_everything",
     "SweeperError", "StudyError", "SearchSpaceError", "DataError", "ResultsError", "RunError", "TrialsFailed",
 ]
