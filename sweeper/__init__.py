@@ -16,9 +16,10 @@ pandas DataFrames. Importing sweeper does not import torch or pandas.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sweeper.engine import plugin as _plugin
+from sweeper.engine import racing as _racing
 from sweeper.engine.plugin import Log, seed_everything
 from sweeper.engine.racing import Racing
 from sweeper.engine.space import choice, intrange, loguniform, uniform
@@ -67,4 +68,11 @@ def _builtin_trainer(study: Study) -> _plugin.Trainer:
     return BuiltinTrainer(study)
 
 
+def _stepdown(values: Any, level: float) -> Any:
+    from sweeper.analysis.stepdown import stepdown
+
+    return stepdown(values, level=level, exact=False)  # which are worse, not how undecided the rest are
+
+
 _plugin.register_default(_builtin_trainer)
+_racing.register_test(_stepdown)

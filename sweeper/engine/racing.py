@@ -29,14 +29,25 @@ is told a configuration's value once its pool is settled.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sweeper.errors import StudyError
 
 MIN_START = 3  # a paired t-test needs 3 seeds in common (sweeper.analysis.stepdown.MIN_SEEDS)
 
 Values = Mapping[str, Mapping[int, float | None]]  # trial -> seed -> metric (None: diverged or failed)
+# The test behind the drops: (values[seed, config] with the best column first, higher better,
+# level) -> adjusted p-values of "worse than column 0". The engine knows no analysis: `sweeper`
+# registers the step-down of `sweeper.analysis.stepdown`, as it registers the built-in trainer.
+WorseTest = Callable[[Any, float], Any]
+_test: WorseTest | None = None
+
+
+def register_test(test: WorseTest) -> None:
+    global _test
+    _test = test
 
 
 @dataclass(frozen=True)
@@ -104,10 +115,12 @@ class Plan:
 
 
 def plan(pools: Sequence[Sequence[str]], values: Values, seeds: Sequence[int], racing: Racing, maximize: bool,
-         bounds: tuple[float, float] = (-math.inf, math.inf), labels: Mapping[str, str] | None = None) -> Plan:
+         bounds: tuple[float, float] = (-math.inf, math.inf), labels: Mapping[str, str] | None = None,
+         memo: dict[Any, list[tuple[str, str]]] | None = None) -> Plan:
     """Replay the race over `pools` (configuration ids in the order proposed) from the stored
     `values`: which configurations are dropped, kept or still racing, and how many of the
-    common `seeds` each is asked for. A pure function of its arguments."""
+    common `seeds` each is asked for. A pure function of its arguments. `memo` keeps each
+    decided round's drops, for a caller whose stored values only ever grow (the runner)."""
     out = Plan()
     kept: list[str] = []  # survivors of earlier pools: the references of later ones
     for index, pool in enumerate(pools):
@@ -121,7 +134,13 @@ def plan(pools: Sequence[Sequence[str]], values: Values, seeds: Sequence[int], r
                 return out  # this round's seeds are not all stored yet
             last = n >= racing.max or len(alive) + len(kept) <= 1
             if len(alive) + len(kept) > 1:
-                for t, why in _dropped(kept + alive, alive, values, seeds[:n], racing, maximize, bounds, labels):
+                key = (tuple(kept), tuple(alive), n)
+                if memo is None or key not in memo:
+                    drops = _dropped(kept + alive, alive, values, seeds[:n], racing, maximize, bounds, labels)
+                    if memo is None:
+                        memo = {}
+                    memo[key] = drops
+                for t, why in memo[key]:
                     out.entries[t].state, out.entries[t].round, out.entries[t].reason = "dropped", number, why
                 alive = [t for t in alive if out.entries[t].state == "racing"]
                 last = last or len(alive) + len(kept) <= 1
@@ -140,8 +159,8 @@ def _dropped(columns: list[str], candidates: list[str], values: Values, seeds: S
     """The candidates the step-down test calls worse than the best of `columns` on `seeds`."""
     import numpy as np
 
-    from sweeper.analysis.stepdown import stepdown  # numpy and scipy only
-
+    if _test is None:
+        raise StudyError("no test for seed racing is registered; import sweeper, not sweeper.engine alone")
     table = np.array([[_value(values.get(t, {}).get(s)) for t in columns] for s in seeds], dtype=float)
     bound = bounds[0] if maximize else bounds[1]
     if not math.isfinite(bound):
@@ -161,7 +180,7 @@ def _dropped(columns: list[str], candidates: list[str], values: Values, seeds: S
     best = int(np.nanargmax(means))
     order = [best] + [j for j in range(len(columns)) if j != best]
     level = racing.look_alpha()
-    p = stepdown(signed[:, order], level=level, exact=False)  # which are worse, not how undecided the rest are
+    p = _test(signed[:, order], level)
     name = (labels or {}).get(columns[best], columns[best])
     out = []
     for j, col in enumerate(order[1:], start=1):

@@ -174,6 +174,7 @@ class _Sweep:
         self.row_configs: dict[str, dict[str, Any]] = {}  # trial -> its configuration as trials.csv records it
         self.pools: list[list[str]] = []  # racing: the configurations of each ask, in order
         self.race = Plan()
+        self.memo: dict[Any, Any] = {}  # racing: each decided round's drops (stored values never change)
         self.configs: dict[str, dict[str, Any]] = {}  # racing: trial -> its full configuration
         self.counted: set[tuple[str, int]] = set()  # racing: stored rows already counted as reused
 
@@ -269,7 +270,7 @@ class _Sweep:
         values = {t: {s: _value(self.stored[(t, s)], self.study.metric) for s in self.seeds if (t, s) in self.stored}
                   for pool in self.pools for t in pool}
         race = plan(self.pools, values, self.seeds, self.racing, self.study.direction == "maximize",
-                    range_of(self.study.metric), self.labels)
+                    range_of(self.study.metric), self.labels, self.memo)
         if _record(race) != _record(self.race):  # racing.csv: a record of the decisions, rewritten as they change
             self.store.write_table(RACING, RACING_COLUMNS, [(r[0], self.labels.get(r[0], r[0]), *r[1:])
                                                             for r in _record(race)])
