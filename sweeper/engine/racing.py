@@ -6,7 +6,8 @@ worse than the best get more seeds, the same ones for all and in the same order,
 comparison stays paired: 3, 6, 12, 20 seeds with the default growth of 2. After each round
 the paired, corrected step-down test against the best (`sweeper.analysis.stepdown`, the
 test behind `sweep show`'s verdict) drops every configuration it calls worse. The race
-ends when the survivors have `max` seeds, or when only one is left (nothing to decide).
+ends when the survivors have `max` seeds, or when only one is left (nothing to decide; in
+a Bayesian search it races on, as later batches will race against it).
 
 Error rates: the race looks at the data once per round, so each look tests at
 alpha / rounds (Bonferroni over the looks): the chance that the truly best configuration
@@ -116,11 +117,13 @@ class Plan:
 
 def plan(pools: Sequence[Sequence[str]], values: Values, seeds: Sequence[int], racing: Racing, maximize: bool,
          bounds: tuple[float, float] = (-math.inf, math.inf), labels: Mapping[str, str] | None = None,
-         memo: dict[Any, list[tuple[str, str]]] | None = None) -> Plan:
+         memo: dict[Any, list[tuple[str, str]]] | None = None, lone_stops: bool = True) -> Plan:
     """Replay the race over `pools` (configuration ids in the order proposed) from the stored
     `values`: which configurations are dropped, kept or still racing, and how many of the
     common `seeds` each is asked for. A pure function of its arguments. `memo` keeps each
-    decided round's drops, for a caller whose stored values only ever grow (the runner)."""
+    decided round's drops, for a caller whose stored values only ever grow (the runner).
+    `lone_stops`: a configuration left alone stops there (False where later pools will come
+    to race against it: Bayesian search)."""
     out = Plan()
     kept: list[str] = []  # survivors of earlier pools: the references of later ones
     for index, pool in enumerate(pools):
@@ -132,7 +135,8 @@ def plan(pools: Sequence[Sequence[str]], values: Values, seeds: Sequence[int], r
                 out.entries[t].seeds = n
             if not all(s in values.get(t, {}) for t in alive for s in seeds[:n]):
                 return out  # this round's seeds are not all stored yet
-            last = n >= racing.max or len(alive) + len(kept) <= 1
+            alone = lone_stops and len(alive) + len(kept) <= 1
+            last = n >= racing.max or alone
             if len(alive) + len(kept) > 1:
                 key = (tuple(kept), tuple(alive), n)
                 if memo is None or key not in memo:
@@ -143,7 +147,7 @@ def plan(pools: Sequence[Sequence[str]], values: Values, seeds: Sequence[int], r
                 for t, why in memo[key]:
                     out.entries[t].state, out.entries[t].round, out.entries[t].reason = "dropped", number, why
                 alive = [t for t in alive if out.entries[t].state == "racing"]
-                last = last or len(alive) + len(kept) <= 1
+                last = last or (lone_stops and len(alive) + len(kept) <= 1)
             if last or not alive:
                 for t in alive:
                     e = out.entries[t]

@@ -270,7 +270,7 @@ class _Sweep:
         values = {t: {s: _value(self.stored[(t, s)], self.study.metric) for s in self.seeds if (t, s) in self.stored}
                   for pool in self.pools for t in pool}
         race = plan(self.pools, values, self.seeds, self.racing, self.study.direction == "maximize",
-                    range_of(self.study.metric), self.labels, self.memo)
+                    range_of(self.study.metric), self.labels, self.memo, lone_stops=self.study.sampler != "bayes")
         if _record(race) != _record(self.race):  # racing.csv: a record of the decisions, rewritten as they change
             self.store.write_table(RACING, RACING_COLUMNS, [(r[0], self.labels.get(r[0], r[0]), *r[1:])
                                                             for r in _record(race)])
