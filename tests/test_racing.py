@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sweeper import Racing, StudyError
+from sweeper import Racing, StudyError, load
 from sweeper.engine.racing import plan, score
 from sweeper.engine.runner import run_study
 from tests.conftest import ROOT, tiny_study
@@ -118,6 +118,12 @@ def test_a_raced_grid_trains_each_configuration_on_the_first_seeds_it_was_given(
         assert got[r.trial] == list(range(r.seeds))
     assert set(racing["state"]) <= {"kept", "dropped"} and summary.trained == len(trials) < 3 * 6
     assert (racing["state"] == "dropped").any()
+    r = load(tmp_path / "tiny")
+    assert r.budget() == (len(trials), 3 * 6, "(configuration, seed, epoch)")  # 1 epoch each, of 3 x 6 x 1
+    dropped = set(racing.loc[racing["state"] == "dropped", "trial"])
+    c = r.comparisons.set_index("trial").loc[sorted(dropped)]
+    assert (c["verdict"] == "worse").all() and c["reason"].str.match(r"dropped by the seed race at [36] seeds, worse than").all()
+    assert r.summary.set_index("trial").loc[sorted(dropped), "race_state"].eq("dropped").all()
 
 
 @pytest.mark.parametrize("how", [pytest.param({"executor": "local", "jobs": 2}, marks=pytest.mark.slow),
