@@ -16,10 +16,12 @@ pandas DataFrames. Importing sweeper does not import torch or pandas.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sweeper.engine import plugin as _plugin
+from sweeper.engine import racing as _racing
 from sweeper.engine.plugin import Log, seed_everything
+from sweeper.engine.racing import Racing
 from sweeper.engine.space import choice, intrange, loguniform, uniform
 from sweeper.engine.study import Split, Study, load_study
 from sweeper.errors import DataError, ResultsError, RunError, SearchSpaceError, StudyError, SweeperError, TrialsFailed
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
     from sweeper.analysis.results import Results
 
 __all__ = [
-    "Study", "Split", "choice", "uniform", "loguniform", "intrange", "load_study", "load", "run", "Log",
+    "Study", "Split", "Racing", "choice", "uniform", "loguniform", "intrange", "load_study", "load", "run", "Log",
     "seed_everything",
     "SweeperError", "StudyError", "SearchSpaceError", "DataError", "ResultsError", "RunError", "TrialsFailed",
 ]
@@ -67,4 +69,11 @@ def _builtin_trainer(study: Study) -> _plugin.Trainer:
     return BuiltinTrainer(study)
 
 
+def _stepdown(values: Any, level: float) -> Any:
+    from sweeper.analysis.stepdown import stepdown
+
+    return stepdown(values, level=level, exact=False)  # which are worse, not how undecided the rest are
+
+
 _plugin.register_default(_builtin_trainer)
+_racing.register_test(_stepdown)

@@ -203,7 +203,13 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(textwrap.fill("verdict: 'worse' = below the best with adjusted p < 0.05 (paired by seed, adjusted for the "
                         "number of comparisons and for picking the best); 'seeds needed' = seeds that would likely "
                         "tell, if the observed difference is real; 'why' = what decided it.", 100))
+    print(r.budget_line() + (f"; a seed race, {_race_settings(r.study)}" if r.racing is not None else ""))
     return 0
+
+
+def _race_settings(study: dict) -> str:
+    race = study.get("racing", {})
+    return ", ".join(f"{k}={v}" for k, v in race.items())
 
 
 def cmd_render(args: argparse.Namespace) -> int:

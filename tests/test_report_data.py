@@ -69,8 +69,9 @@ def test_heatmap_cell_is_the_best_configuration_of_that_cell(grid):
     s = grid.summary
     for r in h.itertuples():
         cell = s[(s["learning_rate"] == r.learning_rate) & (s["momentum"] == r.momentum)]
-        assert r.mean == pytest.approx(cell["val_acc_mean"].max())
-        assert r.sd == pytest.approx(cell.loc[cell["val_acc_mean"].idxmax(), "val_acc_sd"])
+        best = cell.sort_values("rank").iloc[0]  # by rank: a configuration that lost a seed comes last
+        assert r.mean == pytest.approx(best["val_acc_mean"])
+        assert r.sd == pytest.approx(best["val_acc_sd"])
 
 
 def test_seed_values_hold_every_successful_seed(grid):

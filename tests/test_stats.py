@@ -122,6 +122,16 @@ def test_summary_excludes_failed_and_diverged_seeds_but_counts_them():
     assert s["rank"].tolist() == [1, 2]
 
 
+def test_an_unstable_configuration_is_not_ranked_best_on_the_seeds_it_survived():
+    values = np.array([[0.90, 0.99]] * 8) + np.arange(8)[:, None] * 0.001
+    statuses = np.array([["ok", "ok"]] + [["ok", "diverged"]] * 7, dtype=object)
+    trials = trials_table(values, statuses)
+    s = stats.summarize(trials, ["x"], "val_acc", "maximize")
+    assert s["rank"].tolist() == [1, 2] and stats.best_trial(s) == "c0"
+    c = stats.compare_to_best(trials, s, "val_acc", "maximize").set_index("trial")
+    assert "ranked after every configuration that lost no seed" in c.loc["c1", "reason"]
+
+
 def test_summary_ranks_by_direction_and_keeps_first_appearance_order():
     values = np.array([[0.3, 0.1, 0.2], [0.31, 0.11, 0.21]])
     s = stats.summarize(trials_table(values, metric="val_loss"), ["x"], "val_loss", "minimize")

@@ -30,5 +30,11 @@ def test_dry_run(path, tmp_path):
     summary = run_study(study, results_root=tmp_path, data_root=root,
                         jobs=1, executor="sequential", dry_run=True, show_progress=False, stream=io.StringIO())
     df = pd.read_csv(summary.folder / "trials.csv")
-    assert len(df) == summary.planned == study.planned_configs() * len(study.seed_list)
+    assert summary.planned == study.planned_configs() * len(study.seed_list)
+    if study.racing is None:
+        assert len(df) == summary.planned
+    else:  # a race trains at least every configuration's first seeds, and records its decisions
+        race = pd.read_csv(summary.folder / "racing.csv")
+        assert len(race) == study.planned_configs() and len(df) == race["seeds"].sum() <= summary.planned
+        assert set(race["state"]) <= {"kept", "dropped"}
     assert (df["status"] == "ok").all(), df["error"].dropna().tolist()

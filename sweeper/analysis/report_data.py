@@ -170,8 +170,16 @@ def display_table(summary: pd.DataFrame, comparisons: pd.DataFrame, metric: str)
             "verdict": k["verdict"],
             "why": k.get("reason", ""),
             "seeds needed": "" if pd.isna(k["seeds_needed"]) else str(k["seeds_needed"]),
+            **({"race": _race(r)} if "race_state" in summary else {}),
         })
     return pd.DataFrame(rows)
+
+
+def _race(r: Any) -> str:
+    """A configuration's seed race in words: 'dropped at 6 seeds (round 2)' (`why` says why)."""
+    if pd.isna(r["race_state"]):
+        return ""
+    return f"{r['race_state']} at {r['race_seeds']} seeds (round {r['race_round']})"
 
 
 def _num(x: Any, sign: bool = False) -> str:

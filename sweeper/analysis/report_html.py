@@ -38,6 +38,7 @@ def render(results: Results, plots: Sequence[Plot]) -> str:
     facts = [("dataset", s.get("dataset_used", "")), ("search", s.get("sampler", "")),
              ("metric", f"{results.metric}: {with_direction(results.metric, results.direction)}"), ("seeds", ", ".join(map(str, s.get("seeds", [])))),
              ("trials", f"{len(results.trials)} rows, {len(results.summary)} configurations"),
+             ("budget", results.budget_line()),
              ("fixed", ", ".join(f"{k}={v}" for k, v in s.get("fixed", {}).items()))]
     parts = [f"<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{e(results.name)}: sweep report</title>",
              f"<style>{STYLE}</style>\n</head>\n<body>", f"<h1>{e(results.name)}</h1>"]

@@ -24,7 +24,16 @@ from typing import Any
 
 import pandas as pd
 
-from sweeper.engine.store import CURVE_COLUMNS, CURVES, KEY_COLUMNS, SNAPSHOT, TAIL_COLUMNS, TRIALS, column_groups
+from sweeper.engine.store import (
+    CURVE_COLUMNS,
+    CURVES,
+    KEY_COLUMNS,
+    RACING,
+    SNAPSHOT,
+    TAIL_COLUMNS,
+    TRIALS,
+    column_groups,
+)
 from sweeper.errors import ResultsError
 from sweeper.metrics import COUNTS, direction_of
 
@@ -62,17 +71,56 @@ class Results:
 
     @cached_property
     def summary(self) -> pd.DataFrame:
-        """One row per configuration (see `sweeper.analysis.stats.summarize`)."""
+        """One row per configuration (see `sweeper.analysis.stats.summarize`); in a seed race
+        also `race_seeds`, `race_state` (kept, dropped or racing), `race_round`, `race_reason`."""
         from sweeper.analysis import stats
 
-        return stats.summarize(self.trials, self.searched, self.metric, self.direction)
+        summary = stats.summarize(self.trials, self.searched, self.metric, self.direction)
+        if self.racing is None:
+            return summary
+        race = self.racing.set_index("trial")[["seeds", "state", "round", "reason"]].add_prefix("race_")
+        return summary.join(race, on="trial")
+
+    @cached_property
+    def racing(self) -> pd.DataFrame | None:
+        """racing.csv: a seed race's decisions, one row per configuration (None: no race)."""
+        path = self.folder / RACING
+        if not path.exists():
+            return None
+        return pd.read_csv(path, dtype={"trial": str, "label": str, "reason": str}, keep_default_na=False)
+
+    def budget(self) -> tuple[int, int | None, str]:
+        """Units of work spent and those of the full design (every planned configuration, every
+        seed, every epoch), and what a unit is: (configuration, seed, epoch) where trials record
+        their epochs, else (configuration, seed)."""
+        planned = self.planned()
+        t = self.trials
+        if "epochs_run" in t and "epochs" in t and t["epochs_run"].notna().any():
+            spent = int(t["epochs_run"].fillna(0).sum())
+            per_config = t.drop_duplicates("trial")["epochs"].astype(float).mean()
+            full = None if planned is None else int(round(planned * per_config))
+            return spent, full, "(configuration, seed, epoch)"
+        return len(t), planned, "(configuration, seed)"
+
+    def budget_line(self) -> str:
+        spent, full, unit = self.budget()
+        share = f" ({spent / full:.0%})" if full else ""
+        return f"spent {spent}{f' of {full}' if full else ''} {unit} units of the full design{share}"
 
     @cached_property
     def comparisons(self) -> pd.DataFrame:
         """Every configuration against the best one, paired by seed (see `sweeper.analysis.stats.compare_to_best`)."""
         from sweeper.analysis import stats
 
-        return stats.compare_to_best(self.trials, self.summary, self.metric, self.direction)
+        out = stats.compare_to_best(self.trials, self.summary, self.metric, self.direction)
+        if self.racing is not None:  # the race's own test, at its time, decided these: it stands
+            dropped = self.racing.set_index("trial").query("state == 'dropped'")
+            hit = out["trial"].isin(dropped.index)
+            out.loc[hit, "verdict"] = stats.WORSE
+            out.loc[hit, "seeds_needed"] = pd.NA
+            out.loc[hit, "reason"] = [f"dropped by the seed race at {dropped.loc[t, 'seeds']} seeds, "
+                                      f"{dropped.loc[t, 'reason']}" for t in out.loc[hit, "trial"]]
+        return out
 
     def planned(self) -> int | None:
         """Trials the study asks for: configurations x seeds (None when it cannot be told)."""

@@ -13,8 +13,11 @@ from the best", or "too few common seeds" below MIN_SEEDS.
 Where no difference is found, it estimates how many seeds a paired t-test would need to find
 the observed difference with 80 % power, if that difference is real.
 
-Failed and diverged seeds are left out of every mean but counted (n_failed, n_diverged):
-a configuration that diverges on half its seeds is not judged by the other half alone.
+Failed and diverged seeds are left out of every mean but counted (n_failed, n_diverged),
+and they count against the configuration: one that lost a seed is ranked after every
+configuration that lost none, so an unstable configuration is never the best on the mean
+of the seeds it survived. (Seed racing counts a lost seed as the metric's worst value, and
+Bayesian search is told that; see `sweeper.engine.racing`.)
 
 The core functions work on the last axis of arrays (NaN for a failed seed), so the tests
 can check the error rates on thousands of synthetic studies at once.
@@ -156,9 +159,16 @@ def summarize(trials: pd.DataFrame, searched: Sequence[str], metric: str, direct
     wide.columns = [f"{m}_{stat}" for stat, m in wide.columns]
     wide = wide[[f"{m}_{s}" for m in metrics for s in ("mean", "sd", "se", "ci_low", "ci_high", "min", "max")]]
     out = out.join(wide, on="trial")
-    out.insert(2, "rank", out[f"{metric}_mean"].rank(ascending=direction == "minimize", method="min")
-               .astype("Int64"))
+    out.insert(2, "rank", rank(out[f"{metric}_mean"], (out["n_failed"] + out["n_diverged"]) > 0, direction))
     return out
+
+
+def rank(means: pd.Series, lost: pd.Series, direction: str) -> pd.Series:
+    """1 = best mean; configurations that lost a seed (failed or diverged) after all others."""
+    signed = means if direction == "minimize" else -means
+    first = signed.where(~lost).rank(method="min")
+    after = signed.where(lost).rank(method="min") + int((~lost & signed.notna()).sum())
+    return first.fillna(after).astype("Int64")
 
 
 def label(row: Any, searched: Sequence[str]) -> str:
@@ -223,8 +233,9 @@ def _paired(wide: pd.DataFrame, trial: str, best: str | None, bounds: tuple[floa
 def reason(c: Any, s: Any, tests: int, direction: str) -> str:
     """Why a comparison got its verdict, in words a reader needs no manual for. c: its
     comparisons row (a namedtuple), s: its summary row."""
-    lost = "" if s["n_ok"] == s["n_seeds"] else \
-        f"; mean of {s['n_ok']} of {s['n_seeds']} seeds ({s['n_failed']} failed, {s['n_diverged']} diverged)"
+    lost = "" if s["n_failed"] + s["n_diverged"] == 0 else \
+        f"; mean of {s['n_ok']} of {s['n_seeds']} seeds ({s['n_failed']} failed, {s['n_diverged']} diverged): " \
+        "ranked after every configuration that lost no seed"
     if c.verdict == BEST:
         return f"{'highest' if direction == 'maximize' else 'lowest'} mean" + lost
     if c.verdict == UNTESTED:

@@ -82,11 +82,14 @@ def noise_variances(values: np.ndarray) -> np.ndarray:
     return np.maximum(keep * v + (1 - keep) * mean, 0.01 * mean)
 
 
-def stepdown(values: np.ndarray, draws: int | None = None, seed: int | None = None) -> np.ndarray:
+def stepdown(values: np.ndarray, draws: int | None = None, seed: int | None = None, level: float = ALPHA,
+             exact: bool = True) -> np.ndarray:
     """Adjusted p-values for "column j is worse than column 0", where column 0 has the
     highest mean (higher is better) and values is (seeds, configs) with NaN for failed
     seeds. Column 0 gets NaN; so does a column with fewer than MIN_SEEDS seeds in common
     with column 0 (no test). `seed` fixes the simulation's draws (by default: the data).
+    `level` is the test's alpha; `exact=False` stops at the first step that rejects nothing,
+    leaving the undecided with that step's p-value (enough to tell which are rejected).
 
     A round rejects every configuration below ALPHA at once rather than one at a time: the
     verdicts are those of the one-at-a-time step-down, the p-values of the rejected ones may
@@ -101,12 +104,12 @@ def stepdown(values: np.ndarray, draws: int | None = None, seed: int | None = No
     running = 0.0
     while remaining:
         p = np.maximum(running, _step_p(values, noise, observed, remaining))
-        rejected = p < ALPHA
+        rejected = p < level
         if rejected.any():  # reject all that can be at once, then retest the rest without them
             out[remaining] = p
             running = p[rejected].max()
             remaining = [j for j, r in zip(remaining, rejected, strict=True) if not r]
-        elif len(remaining) > EXACT_TAIL:  # many undecided: keep these (conservative) p-values
+        elif len(remaining) > EXACT_TAIL or not exact:  # keep these (conservative) p-values
             out[remaining] = p
             break
         else:  # step down one at a time for the exact p-values of the undecided

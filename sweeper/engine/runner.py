@@ -35,11 +35,12 @@ from sweeper.engine.executors import Executor, make_executor
 from sweeper.engine.identity import Identity, identity_of
 from sweeper.engine.plugin import FitOptions
 from sweeper.engine.progress import Progress
+from sweeper.engine.racing import Plan, plan, score
 from sweeper.engine.samplers import Proposal, Sampler, make_sampler
-from sweeper.engine.store import ResultsStore, check_writable, trial_columns
+from sweeper.engine.store import RACING, RACING_COLUMNS, ResultsStore, check_writable, trial_columns
 from sweeper.engine.study import OPTUNA_STARTUP, Study, check_metric
 from sweeper.engine.trial import TrialResult, TrialTask, run_trial
-from sweeper.metrics import config_label
+from sweeper.metrics import config_label, range_of
 
 WORKER_RETRIES = 2  # a trial whose worker died is run again, at most this often, before it is recorded as failed
 
@@ -159,7 +160,8 @@ class _Sweep:
         self.seeds = study.seed_list
         bayes = study.sampler == "bayes"
         self.width = study.concurrent_configs if bayes else 10**9  # grid and random: ask for everything at once
-        self.asynchronous = asynchronous and bayes
+        self.racing = study.racing
+        self.asynchronous = asynchronous and bayes and self.racing is None  # a race decides in rounds: in batches
         self.stored: dict[tuple[str, int], dict[str, Any]] = {}
         self.position: dict[tuple[str, int], int] = {}
         self._rows = itertools.count()
@@ -173,6 +175,11 @@ class _Sweep:
         self.scores: dict[str, dict[int, float]] = {}  # trial -> seed -> metric, ok rows only
         self.labels: dict[str, str] = {}
         self.row_configs: dict[str, dict[str, Any]] = {}  # trial -> its configuration as trials.csv records it
+        self.pools: list[list[str]] = []  # racing: the configurations of each ask, in order
+        self.race = Plan()
+        self.memo: dict[Any, Any] = {}  # racing: each decided round's drops (stored values never change)
+        self.configs: dict[str, dict[str, Any]] = {}  # racing: trial -> its full configuration
+        self.counted: set[tuple[str, int]] = set()  # racing: stored rows already counted as reused
 
     def run(self) -> None:
         self._advance()
@@ -200,6 +207,10 @@ class _Sweep:
                 self.exhausted = not proposals
                 for p in proposals:
                     submitted |= self._start(p)
+                if self.racing is not None and proposals:
+                    self.pools.append([trial for _, trial, _ in self.pending[-len(proposals):]])
+            if self.racing is not None:
+                submitted |= self._race()
             ready = self._next_ready()
             if ready is None:
                 return submitted
@@ -212,6 +223,9 @@ class _Sweep:
         shared = any(t == trial for _, t, _ in self.pending)  # proposed twice: train once, tell both
         self.pending.append((p, trial, shared))
         if shared:
+            return False
+        if self.racing is not None:  # the race decides which seeds to train (`_race`)
+            self.configs[trial] = config
             return False
         missing = []
         for seed in self.seeds:
@@ -234,17 +248,54 @@ class _Sweep:
         return min(done, key=lambda i: max(self.position[(self.pending[i][1], s)] for s in self.seeds), default=None)
 
     def _finished(self, trial: str) -> bool:
+        if self.racing is not None:
+            return trial in self.race.entries and self.race.settled(trial)
         return all((trial, s) in self.stored for s in self.seeds)
 
     def _tell(self, index: int) -> None:
+        """Tell the sampler a configuration's mean over its seeds; a diverged or failed seed
+        counts as the metric's worst value (0 accuracy), and where the metric has no such
+        bound the configuration is told as failed: never the mean of the seeds it survived."""
         p, trial, shared = self.pending.pop(index)
-        rows = [self.stored[(trial, s)] for s in self.seeds]
+        seeds = self.seeds[:self.race.wanted(trial)] if self.racing is not None else self.seeds
+        rows = [self.stored[(trial, s)] for s in seeds]
         if shared:
             for row in rows:
                 self._count(row, reused=True)
-        ok = [float(r[self.study.metric]) for r in rows if r["status"] == "ok"]
-        ok = [v for v in ok if not math.isnan(v)]
-        self.sampler.tell(p, statistics.fmean(ok) if ok else None)
+        self.sampler.tell(p, score({s: _value(r, self.study.metric) for s, r in zip(seeds, rows, strict=True)},
+                                   self.study.direction == "maximize", range_of(self.study.metric)))
+
+    # -- racing: which seeds to train next -------------------------------------------
+    def _race(self) -> bool:
+        """Replay the race from the stored rows and submit the seeds it asks for that are
+        neither stored nor running. Returns whether tasks were submitted."""
+        assert self.racing is not None
+        values = {t: {s: _value(self.stored[(t, s)], self.study.metric) for s in self.seeds if (t, s) in self.stored}
+                  for pool in self.pools for t in pool}
+        race = plan(self.pools, values, self.seeds, self.racing, self.study.direction == "maximize",
+                    range_of(self.study.metric), self.labels, self.memo, lone_stops=self.study.sampler != "bayes")
+        if _record(race) != _record(self.race):  # racing.csv: a record of the decisions, rewritten as they change
+            self.store.write_table(RACING, RACING_COLUMNS, [(r[0], self.labels.get(r[0], r[0]), *r[1:])
+                                                            for r in _record(race)])
+        self.race = race
+        running = {(task.trial, s) for task in [*self.futures.values(), *self.lost] for s in task.seeds}
+        submitted = False
+        for trial, entry in race.entries.items():
+            missing = []
+            for seed in self.seeds[:entry.seeds]:
+                if (trial, seed) in self.stored:
+                    if (trial, seed) not in self.counted:
+                        self.counted.add((trial, seed))
+                        self._count(self.stored[(trial, seed)], reused=True)
+                elif (trial, seed) not in running:
+                    missing.append(seed)
+            groups = [tuple(missing)] if self.study.vectorize else [(seed,) for seed in missing]
+            for group in filter(None, groups):
+                config = self.configs[trial]
+                self._submit(TrialTask(trial, group, {**self.worker_defaults, **config}, self.trainer, self.options),
+                             config)
+                submitted = True
+        return submitted
 
     # -- the workers' side: submit and receive ------------------------------------------
     def _submit(self, task: TrialTask, row_config: dict[str, Any] | None = None) -> None:
@@ -276,6 +327,7 @@ class _Sweep:
                        for seed in task.seeds]
         for result in results:
             row = self._keep(self.store.append(result, self.row_configs[task.trial], self.dataset))
+            self.counted.add((result.trial, result.seed))
             self.summary.trained += 1
             self.summary.failed += result.status == "failed"
             if result.status == "failed" and not self.summary.first_error:
@@ -304,3 +356,16 @@ class _Sweep:
         pick = max if self.study.direction == "maximize" else min
         best = pick(done, key=lambda t: done[t])
         return f"{self.labels.get(best, best)} {self.study.metric}={done[best]:.4f} ({len(self.scores[best])} seeds)"
+
+
+def _value(row: Mapping[str, Any], metric: str) -> float | None:
+    """A stored row's metric; None for a seed that diverged or failed (or wrote no number)."""
+    try:
+        value = float(row[metric]) if row["status"] == "ok" else math.nan
+    except (KeyError, ValueError):
+        value = math.nan
+    return None if math.isnan(value) else value
+
+
+def _record(race: Plan) -> list[tuple[Any, ...]]:
+    return [(e.trial, e.pool, e.seeds, e.state, e.round, e.reason) for e in race.entries.values()]

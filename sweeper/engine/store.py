@@ -35,6 +35,8 @@ CURVES = "curves.csv"
 SNAPSHOT = "study.json"
 SOURCE = "study.py"
 LOCK = ".lock"
+RACING = "racing.csv"  # a seed race's decisions, derived from trials.csv (see `engine/racing.py`)
+RACING_COLUMNS = ["trial", "label", "pool", "seeds", "state", "round", "reason"]
 KEY_COLUMNS = ["trial", "seed", "status"]  # then the configuration, "dataset", the metrics, then:
 TAIL_COLUMNS = ["seconds", "error"]
 CURVE_COLUMNS = ["trial", "seed", "epoch", "iteration", "split", "metric", "value"]
@@ -219,6 +221,14 @@ class ResultsStore:
         csv.DictWriter(buf, self.columns, lineterminator="\n", restval="").writerow(row)
         _append(self.folder / TRIALS, buf.getvalue())
         return {c: row.get(c, "") for c in self.columns}
+
+    def write_table(self, name: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """Replace a table derived from trials.csv (racing.csv) in one atomic step."""
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(columns)
+        w.writerows(rows)
+        _atomic_write(self.folder / name, buf.getvalue())
 
     def _widen(self, config: list[str], metrics: list[str]) -> None:
         """Add columns that a row brings and the header lacks: rewrite trials.csv once, with

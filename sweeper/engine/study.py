@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sweeper.engine.plugin import Trainer, trainer_for
+from sweeper.engine.racing import Racing
 from sweeper.engine.space import Choice, Dimension, as_dimension, describe, expand_grid, grid_size
 from sweeper.errors import SearchSpaceError, StudyError, SweeperError, closest
 from sweeper.metrics import direction_of
@@ -96,7 +97,7 @@ class Study:
     # the search (Optuna's n_startup_trials). None: min(10, max(3, n_trials // 5)), so a budget
     # of 10-50 is mostly model-guided (Optuna's own 10 would make a 10-configuration study random).
     bayes_startup: int | None = None
-    seeds: int | list[int] = 5  # a count (0..n-1) or an explicit list
+    seeds: int | list[int] | Racing = 5  # a count (0..n-1), an explicit list, or Racing(start, max): seeds in rounds
     sampler_seed: int = 0  # seeds random/bayes proposals, so re-runs propose the same configs
     metric: str = "val_acc"  # what ranks configurations and what Bayesian search optimises (any column a trial writes)
     direction: str | None = None  # maximize/minimize; inferred from the metric's name when None (losses, errors: minimize)
@@ -205,12 +206,14 @@ class Study:
             raise bad("n_trials", f"an integer >= 1 (at most {MAX_CONFIGS}): sampler={self.sampler!r} needs a trial count")
         if self.sampler != "grid" and not self.space:
             raise bad("space", f"non-empty: sampler={self.sampler!r} needs something to search")
-        if isinstance(self.seeds, int) and not isinstance(self.seeds, bool):
+        if isinstance(self.seeds, Racing):
+            pass  # checked when it was made
+        elif isinstance(self.seeds, int) and not isinstance(self.seeds, bool):
             if self.seeds < 1:
                 raise bad("seeds", "a count >= 1 or a non-empty list of distinct integers")
         elif not (isinstance(self.seeds, (list, tuple)) and self.seeds
                   and all(_is_int(s) and s >= 0 for s in self.seeds) and len(set(self.seeds)) == len(self.seeds)):
-            raise bad("seeds", "a count >= 1 or a non-empty list of distinct integers >= 0")
+            raise bad("seeds", "a count >= 1, a non-empty list of distinct integers >= 0, or Racing(start=3, max=20)")
         if not _is_int(self.sampler_seed):
             raise bad("sampler_seed", "an integer")
         if self.bayes_startup is not None and (not _is_int(self.bayes_startup) or self.bayes_startup < 0):
@@ -236,7 +239,14 @@ class Study:
 
     @property
     def seed_list(self) -> list[int]:
+        """The common seeds, in the order they are given (a race gives the first ones first)."""
+        if isinstance(self.seeds, Racing):
+            return list(range(self.seeds.max))
         return list(range(self.seeds)) if isinstance(self.seeds, int) else list(self.seeds)
+
+    @property
+    def racing(self) -> Racing | None:
+        return self.seeds if isinstance(self.seeds, Racing) else None
 
     def config(self, searched: Mapping[str, Any]) -> dict[str, Any]:
         """A full configuration: searched values over fixed values over the trainer's defaults."""
@@ -282,6 +292,8 @@ class Study:
         d["split"] = dataclasses.asdict(self.split)
         d["space"] = {k: describe(v) for k, v in self.space.items()}
         d["seeds"] = self.seed_list
+        if self.racing is not None:
+            d["racing"] = dataclasses.asdict(self.racing)
         d["metrics"] = list(self.metrics)
         d["trainer"] = self._trainer.name
         d.update(self._trainer.describe())

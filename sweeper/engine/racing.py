@@ -1,0 +1,209 @@
+"""Seed racing: give seeds only to configurations that may still be the best.
+
+`Study(seeds=Racing(start=3, max=20))` trains every configuration on the first `start`
+seeds of the common list (0, 1, 2, ...). Then, in rounds, the configurations not yet shown
+worse than the best get more seeds, the same ones for all and in the same order, so every
+comparison stays paired: 3, 6, 12, 20 seeds with the default growth of 2. After each round
+the paired, corrected step-down test against the best (`sweeper.analysis.stepdown`, the
+test behind `sweep show`'s verdict) drops every configuration it calls worse. The race
+ends when the survivors have `max` seeds, or when only one is left (nothing to decide; in
+a Bayesian search it races on, as later batches will race against it).
+
+Error rates: the race looks at the data once per round, so each look tests at
+alpha / rounds (Bonferroni over the looks): the chance that the truly best configuration
+is ever dropped, or that any configuration is dropped when none differs, stays below
+alpha (tests/test_racing.py measures both on synthetic studies).
+
+A seed that diverged or failed counts as the worst value the metric can take (0 accuracy),
+so an unstable configuration loses on that seed instead of being judged on the seeds it
+survived. A metric with no such bound (a loss) has no value to count it as: there the
+configuration is dropped at the round's decision, the reason naming the seed.
+
+Determinism: a round is decided only once every seed it asked for is stored, from those
+stored values alone, so the decisions are a pure function of trials.csv; a resumed race,
+or one run with more workers, decides what an uninterrupted sequential one decides.
+Configurations race in pools: a grid's or a random search's configurations form one pool;
+Bayesian search races each batch it proposes, against the survivors of earlier batches, and
+is told a configuration's value once its pool is settled.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sweeper.errors import StudyError
+
+MIN_START = 3  # a paired t-test needs 3 seeds in common (sweeper.analysis.stepdown.MIN_SEEDS)
+
+Values = Mapping[str, Mapping[int, float | None]]  # trial -> seed -> metric (None: diverged or failed)
+# The test behind the drops: (values[seed, config] with the best column first, higher better,
+# level) -> adjusted p-values of "worse than column 0". The engine knows no analysis: `sweeper`
+# registers the step-down of `sweeper.analysis.stepdown`, as it registers the built-in trainer.
+WorseTest = Callable[[Any, float], Any]
+_test: WorseTest | None = None
+
+
+def register_test(test: WorseTest) -> None:
+    global _test
+    _test = test
+
+
+@dataclass(frozen=True)
+class Racing:
+    """Seeds given in rounds: `start` seeds each, then times `growth`, up to `max`."""
+
+    start: int = 3  # seeds every configuration gets; at least 3, the fewest a paired test can use
+    max: int = 20  # seeds of the configurations still in the race at the end
+    alpha: float = 0.05  # chance over the whole race of dropping a configuration that is not worse
+    growth: float = 2.0  # seeds per configuration multiply by this each round (3, 6, 12, 20)
+
+    def __post_init__(self) -> None:
+        if not _is_int(self.start) or self.start < MIN_START:
+            raise StudyError(f"Racing: `start` = {self.start!r} must be an integer >= {MIN_START}, "
+                             "the fewest seeds a paired test can use")
+        if not _is_int(self.max) or self.max < self.start:
+            raise StudyError(f"Racing: `max` = {self.max!r} must be an integer >= start ({self.start})")
+        if not (isinstance(self.alpha, float) and 0 < self.alpha < 1):
+            raise StudyError(f"Racing: `alpha` = {self.alpha!r} must be a number between 0 and 1, such as 0.05")
+        if not (isinstance(self.growth, (int, float)) and self.growth > 1):
+            raise StudyError(f"Racing: `growth` = {self.growth!r} must be a number > 1, such as 2")
+
+    def rounds(self) -> list[int]:
+        """Seeds per configuration after each round: [3, 6, 12, 20] for the defaults."""
+        out = [self.start]
+        while out[-1] < self.max:
+            out.append(min(self.max, max(out[-1] + 1, math.ceil(out[-1] * self.growth))))
+        return out
+
+    def look_alpha(self) -> float:
+        """The level of each round's test: alpha shared equally between the rounds."""
+        return self.alpha / len(self.rounds())
+
+    def describe(self) -> str:
+        return f"Racing(start={self.start}, max={self.max}, alpha={self.alpha}, growth={self.growth})"
+
+
+def _is_int(x: object) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+@dataclass
+class Entry:
+    """One configuration's place in the race."""
+
+    trial: str
+    pool: int
+    seeds: int = 0  # seeds asked for so far
+    state: str = "racing"  # racing, dropped or kept (survived its pool's race)
+    round: int = 0  # the round it was dropped or kept in (1 = after `start` seeds)
+    reason: str = ""
+
+
+@dataclass
+class Plan:
+    """What the stored values say: each configuration's entry, in pool order."""
+
+    entries: dict[str, Entry] = field(default_factory=dict)
+
+    def settled(self, trial: str) -> bool:
+        return self.entries[trial].state != "racing"
+
+    def wanted(self, trial: str) -> int:
+        return self.entries[trial].seeds
+
+
+def plan(pools: Sequence[Sequence[str]], values: Values, seeds: Sequence[int], racing: Racing, maximize: bool,
+         bounds: tuple[float, float] = (-math.inf, math.inf), labels: Mapping[str, str] | None = None,
+         memo: dict[Any, list[tuple[str, str]]] | None = None, lone_stops: bool = True) -> Plan:
+    """Replay the race over `pools` (configuration ids in the order proposed) from the stored
+    `values`: which configurations are dropped, kept or still racing, and how many of the
+    common `seeds` each is asked for. A pure function of its arguments. `memo` keeps each
+    decided round's drops, for a caller whose stored values only ever grow (the runner).
+    `lone_stops`: a configuration left alone stops there (False where later pools will come
+    to race against it: Bayesian search)."""
+    out = Plan()
+    kept: list[str] = []  # survivors of earlier pools: the references of later ones
+    for index, pool in enumerate(pools):
+        alive = [t for t in dict.fromkeys(pool) if t not in out.entries]
+        for t in alive:
+            out.entries[t] = Entry(t, index)
+        for number, n in enumerate(racing.rounds(), start=1):
+            for t in alive:
+                out.entries[t].seeds = n
+            if not all(s in values.get(t, {}) for t in alive for s in seeds[:n]):
+                return out  # this round's seeds are not all stored yet
+            alone = lone_stops and len(alive) + len(kept) <= 1
+            last = n >= racing.max or alone
+            if len(alive) + len(kept) > 1:
+                key = (tuple(kept), tuple(alive), n)
+                if memo is None or key not in memo:
+                    drops = _dropped(kept + alive, alive, values, seeds[:n], racing, maximize, bounds, labels)
+                    if memo is None:
+                        memo = {}
+                    memo[key] = drops
+                for t, why in memo[key]:
+                    out.entries[t].state, out.entries[t].round, out.entries[t].reason = "dropped", number, why
+                alive = [t for t in alive if out.entries[t].state == "racing"]
+                last = last or (lone_stops and len(alive) + len(kept) <= 1)
+            if last or not alive:
+                for t in alive:
+                    e = out.entries[t]
+                    e.state, e.round = "kept", number
+                    e.reason = f"{n} seeds, the most" if n >= racing.max else "left alone: nothing to compare"
+                kept += alive
+                break
+    return out
+
+
+def _dropped(columns: list[str], candidates: list[str], values: Values, seeds: Sequence[int], racing: Racing,
+             maximize: bool, bounds: tuple[float, float], labels: Mapping[str, str] | None) -> list[tuple[str, str]]:
+    """The candidates the step-down test calls worse than the best of `columns` on `seeds`."""
+    import numpy as np
+
+    if _test is None:
+        raise StudyError("no test for seed racing is registered; import sweeper, not sweeper.engine alone")
+    table = np.array([[_value(values.get(t, {}).get(s)) for t in columns] for s in seeds], dtype=float)
+    bound = bounds[0] if maximize else bounds[1]
+    if not math.isfinite(bound):
+        unstable = [(t, s) for j, t in enumerate(columns) for i, s in enumerate(seeds)
+                    if t in candidates and np.isnan(table[i, j])]
+        if unstable:
+            return list({t: f"diverged or failed on seed {s}: a metric with no worst value cannot count it"
+                         for t, s in reversed(unstable)}.items())
+        columns = [t for j, t in enumerate(columns) if not np.isnan(table[:, j]).any()]
+        table = table[:, ~np.isnan(table).any(axis=0)]
+    else:
+        table = np.where(np.isnan(table), bound, table)
+    signed = table if maximize else -table
+    means = np.nanmean(signed, axis=0)
+    if np.isnan(means).all():
+        return []
+    best = int(np.nanargmax(means))
+    order = [best] + [j for j in range(len(columns)) if j != best]
+    level = racing.look_alpha()
+    p = _test(signed[:, order], level)
+    name = (labels or {}).get(columns[best], columns[best])
+    out = []
+    for j, col in enumerate(order[1:], start=1):
+        if columns[col] in candidates and p[j] < level:
+            out.append((columns[col], f"worse than {name} on {len(seeds)} seeds: adjusted p = {p[j]:.4f} "
+                                      f"< {level:.4g} (alpha {racing.alpha} over {len(racing.rounds())} rounds)"))
+    return out
+
+
+def _value(v: float | None) -> float:
+    return math.nan if v is None else float(v)
+
+
+def score(values: Mapping[int, float | None], maximize: bool, bounds: tuple[float, float]) -> float | None:
+    """One configuration's value over its seeds, a lost seed at the metric's worst bound; None
+    (nothing to tell) when a seed is lost and the metric has no such bound, or no seed is."""
+    bound = bounds[0] if maximize else bounds[1]
+    got = [v for v in values.values() if v is not None]
+    lost = len(values) - len(got)
+    if not got or (lost and not math.isfinite(bound)):
+        return None
+    return (sum(got) + (lost * bound if lost else 0.0)) / len(values)
