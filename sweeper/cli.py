@@ -252,23 +252,34 @@ def cmd_run(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Callable[[Any], int] = args.handler
+    from sweeper.engine import signals
     from sweeper.errors import SweeperError
 
     try:
-        return handler(args)
+        with signals.stop_on_signals():  # SIGTERM and SIGHUP stop a sweep as Ctrl-C does
+            return handler(args)
     except SweeperError as e:
         print(f"sweep: error: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return int(getattr(e, "exit_code", EXIT_BAD_INPUT))
     except KeyboardInterrupt:
-        print("sweep: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        print(f"sweep: {_stopped_by()}interrupted", file=sys.stderr)
+        return signals.exit_code(EXIT_INTERRUPTED)
     except Exception as e:
         from sweeper.engine.runner import Interrupted
 
         if isinstance(e, Interrupted):
-            print(f"sweep: {e}", file=sys.stderr)
-            return EXIT_INTERRUPTED
+            print(f"sweep: {_stopped_by()}{e}", file=sys.stderr)
+            return signals.exit_code(EXIT_INTERRUPTED)
         raise
+
+
+def _stopped_by() -> str:
+    import signal
+
+    from sweeper.engine.signals import received
+
+    signum = received()
+    return f"{signal.Signals(signum).name} received; " if signum and signum != signal.SIGINT else ""
 
 
 if __name__ == "__main__":
