@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sweeper.engine.space import choice, intrange, loguniform, uniform
-from sweeper.engine.study import Split, Study, load_study
+from sweeper.engine.study import Split, Study
+from sweeper.engine.studyfile import load_study
 from sweeper.errors import DataError, ResultsError, RunError, SearchSpaceError, StudyError, SweeperError
 
 if TYPE_CHECKING:

@@ -47,6 +47,12 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _folder(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a folder, got an empty name (it would mean the current folder)")
+    return text
+
+
 def _seeds(text: str) -> int | list[int]:
     try:
         if "," in text:
@@ -73,8 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="worker processes (default: all cores)")
     run.add_argument("--seeds", type=_seeds, default=None,
                      help="override the study's seeds: a count (8 = seeds 0..7) or a list (0,1,2)")
-    run.add_argument("--data-dir", default=None, help="dataset root (default: $SWEEPER_DATA_DIR or ./data)")
-    run.add_argument("--results", default="results", help="results root (default: ./results)")
+    run.add_argument("--data-dir", default=None, type=_folder, help="dataset root (default: $SWEEPER_DATA_DIR or ./data)")
+    run.add_argument("--results", default="results", type=_folder, help="results root (default: ./results)")
     run.add_argument("--executor", default="local", choices=["local", "sequential", "dask"],
                      help="local: joblib worker processes (default); sequential: in this process, for debugging; "
                           "dask: tasks on a Dask cluster (see --scheduler)")
@@ -118,19 +124,19 @@ def add_report_commands(sub: Any) -> None:
                             epilog=REPORT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     report.add_argument("study", nargs="?", metavar="STUDY",
                         help="study name, results folder or study file (default: every study under --results)")
-    report.add_argument("--results", default="results", help="results root (default: ./results)")
+    report.add_argument("--results", default="results", type=_folder, help="results root (default: ./results)")
     report.set_defaults(handler=cmd_report)
 
     ls = sub.add_parser("ls", help="list the studies under results/ with their progress",
                         description="List the studies under the results root: trials done of planned, failures.")
-    ls.add_argument("--results", default="results", help="results root (default: ./results)")
+    ls.add_argument("--results", default="results", type=_folder, help="results root (default: ./results)")
     ls.set_defaults(handler=cmd_ls)
 
     show = sub.add_parser("show", help="print a study's best configurations, mean +- 95%% interval and verdict",
                           description="Print the best configurations of a study with the mean over seeds, its "
                                       "95% interval, the difference to the best and the verdict.")
     show.add_argument("study", metavar="STUDY", help="study name, results folder or study file")
-    show.add_argument("--results", default="results", help="results root (default: ./results)")
+    show.add_argument("--results", default="results", type=_folder, help="results root (default: ./results)")
     show.add_argument("--top", type=_positive_int, default=10, help="configurations to show (default: 10)")
     show.set_defaults(handler=cmd_show)
 
@@ -139,14 +145,14 @@ def add_report_commands(sub: Any) -> None:
                                         "verdict, plot) from results, writing each referenced study's report first.")
     render.add_argument("template", metavar="TEMPLATE.md", help="Markdown with {{directive STUDY ...}} placeholders")
     render.add_argument("--out", "-o", required=True, help="the Markdown file to write; figures go beside it")
-    render.add_argument("--results", default="results", help="results root (default: ./results)")
+    render.add_argument("--results", default="results", type=_folder, help="results root (default: ./results)")
     render.set_defaults(handler=cmd_render)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from sweeper.analysis.report import write_report
     from sweeper.analysis.results import find, list_studies, read_folder
-    from sweeper.errors import ResultsError
+    from sweeper.errors import ResultsError, StorageError
 
     if args.study is not None:
         folders = [find(args.study, args.results)]
@@ -154,16 +160,33 @@ def cmd_report(args: argparse.Namespace) -> int:
         folders = list_studies(Path(args.results))
         if not folders:
             raise ResultsError(f"no studies under {args.results}/; run `sweep run STUDY.py` first or pass --results DIR")
+    failed = 0
     for folder in folders:
         try:
-            report = write_report(read_folder(folder))
+            results = read_folder(folder)
+            _print_notes(results.notes)
+            report = write_report(results)
         except ResultsError as e:
             if args.study is not None:
                 raise
             print(f"sweep: skipped: {e}", file=sys.stderr)
             continue
+        except OSError as e:  # a read-only or full disk
+            raise StorageError(f"cannot write the report of {folder.name} to {e.filename or folder} ({e.strerror}); "
+                               "copy the results folder somewhere writable and report from there") from None
+        except Exception as e:  # one study that cannot be drawn must not keep the others from their reports
+            if args.study is not None:
+                raise
+            failed += 1
+            print(f"sweep: error: could not write the report of {folder.name} ({type(e).__name__}: {e})", file=sys.stderr)
+            continue
         print(f"{folder.name}: {report.index} ({len(report.plots)} plots, summary.csv, comparisons.csv)")
-    return 0
+    return 1 if failed else 0
+
+
+def _print_notes(notes: list[str]) -> None:
+    for note in notes:
+        print(f"sweep: warning: {note}", file=sys.stderr)
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
@@ -186,6 +209,11 @@ def cmd_show(args: argparse.Namespace) -> int:
     from sweeper.analysis.results import load
 
     r = load(args.study, args.results)
+    _print_notes(r.notes)
+    if r.trials.empty:
+        planned = r.planned()
+        print(f"{r.name}: no finished trial yet{f' (0/{planned})' if planned else ''}; see `sweep ls` for progress")
+        return 0
     table = display_table(r.summary, r.comparisons, r.metric).drop(columns=["sd"]).head(args.top)
     planned = r.planned()
     print(f"{r.name}: {len(r.trials)}{f'/{planned}' if planned else ''} trials, {len(r.summary)} configurations, "
@@ -218,7 +246,7 @@ def print_table(rows: list[list[str]]) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from sweeper.engine.executors import default_jobs
     from sweeper.engine.runner import default_data_root, run_study
-    from sweeper.engine.study import load_study
+    from sweeper.engine.studyfile import load_study, read_study_source
     from sweeper.errors import RunError
 
     study = load_study(args.study)
@@ -233,7 +261,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     summary = run_study(
         study, results_root=Path(args.results), data_root=args.data_dir or default_data_root(),
         jobs=jobs, executor=args.executor, dry_run=args.dry_run, retry_failed=args.retry_failed,
-        restart=args.restart, source=Path(args.study).read_text(), show_progress=not args.quiet,
+        restart=args.restart, source=read_study_source(args.study), show_progress=not args.quiet,
         executor_options=options, asynchronous=args.asynchronous,
         device=args.device,
     )

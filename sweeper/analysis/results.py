@@ -12,10 +12,9 @@
 from __future__ import annotations
 
 import ast
-import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from sweeper.builtin import hparams
+from sweeper.engine import repair
 from sweeper.engine.store import CURVE_COLUMNS, CURVES, SNAPSHOT, TRIAL_COLUMNS, TRIALS
 from sweeper.errors import ResultsError
 
@@ -43,6 +43,7 @@ class Results:
     study: dict[str, Any]
     trials: pd.DataFrame
     curves: pd.DataFrame
+    notes: list[str] = field(default_factory=list)  # what could not be read and was left out
 
     @property
     def name(self) -> str:
@@ -66,6 +67,8 @@ class Results:
         """One row per configuration (see `sweeper.analysis.stats.summarize`)."""
         from sweeper.analysis import stats
 
+        if self.trials.empty:  # no row yet (the first seconds of a run): the columns, with no row
+            return stats.summarize(_placeholder(self.trials), self.searched, self.metric, self.direction).iloc[:0]
         return stats.summarize(self.trials, self.searched, self.metric, self.direction)
 
     @cached_property
@@ -81,6 +84,11 @@ class Results:
         return None if configs is None else configs * len(self.study.get("seeds", []))
 
 
+def _placeholder(trials: pd.DataFrame) -> pd.DataFrame:
+    """One failed row in an empty table's columns, for tables whose columns follow the rows."""
+    return trials.reindex([0]).assign(trial="", seed=0, status=pd.Categorical(["failed"], STATUSES))
+
+
 def load(path_or_name: str | Path, results: str | Path = "results") -> Results:
     """Load a study's results: a results folder, a study name under `results`, or a study file."""
     return read_folder(find(path_or_name, results))
@@ -92,7 +100,7 @@ def find(path_or_name: str | Path, results: str | Path = "results") -> Path:
     if path.is_dir() and (path / TRIALS).exists():
         return path
     if path.suffix == ".py":
-        from sweeper.engine.study import load_study
+        from sweeper.engine.studyfile import load_study
 
         path = Path(load_study(path).name)
     folder = Path(results) / path.name if len(path.parts) == 1 else path
@@ -112,17 +120,33 @@ def list_studies(results: Path, include_aside: bool = False) -> list[Path]:
 
 
 def read_folder(folder: Path) -> Results:
+    notes: list[str] = []
     try:
-        study = json.loads((folder / SNAPSHOT).read_text()) if (folder / SNAPSHOT).exists() else {}
-        trials = read_trials(folder / TRIALS)
-        curves = read_curves(folder / CURVES) if (folder / CURVES).exists() else read_curves(None)
+        study = read_snapshot(folder, notes)
+        trials = read_trials(folder / TRIALS, notes)
+        curves = read_curves(folder / CURVES, notes) if (folder / CURVES).exists() else read_curves(None)
     except (OSError, ValueError) as e:
         raise ResultsError(f"{folder}: cannot read the results ({e}); was it written by `sweep run`?") from None
-    return Results(folder, study, trials, curves)
+    return Results(folder, study, trials, curves, notes)
 
 
-def read_trials(path: Path) -> pd.DataFrame:
-    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+def read_snapshot(folder: Path, notes: list[str] | None = None) -> dict[str, Any]:
+    """study.json, or {} (and a note) if it is damaged. Reading results never runs the study.py
+    beside it (it may come from anywhere); `sweep run` of the study rebuilds study.json."""
+    path = folder / SNAPSHOT
+    study = repair.read_snapshot(path)
+    if study is None and path.exists() and notes is not None:
+        notes.append(f"{path} is damaged, so the study's definition is unknown; `sweep run` of its study file rewrites it")
+    return study or {}
+
+
+def read_trials(path: Path, notes: list[str] | None = None) -> pd.DataFrame:
+    table = repair.read_table(path, ("trial", "seed"))  # damaged rows are left out, and said so
+    if table.damaged and notes is not None:
+        notes.append(table.describe())
+    if not table.header:  # an empty file: an empty study
+        table.header = list(TRIAL_COLUMNS)
+    raw = pd.DataFrame(table.rows, columns=table.header, dtype=str)
     missing = [c for c in TRIAL_COLUMNS if c not in raw]
     if missing:
         raise ResultsError(f"{path} lacks columns {missing[:3]}; it was not written by this version of sweeper")
@@ -157,12 +181,18 @@ def _convert(col: str, values: pd.Series) -> Any:
     return numbers.round().astype("Int64") if col in COUNT_COLUMNS else numbers.astype("float64")
 
 
-def read_curves(path: Path | None) -> pd.DataFrame:
+def read_curves(path: Path | None, notes: list[str] | None = None) -> pd.DataFrame:
     dtypes = {"trial": str, "seed": "int64", "epoch": "int64", "iteration": "int64",
               "split": pd.CategoricalDtype(SPLITS), "metric": pd.CategoricalDtype(CURVE_METRICS), "value": "float64"}
     if path is None:
         return pd.DataFrame({c: pd.Series(dtype=d) for c, d in dtypes.items()})
-    return pd.read_csv(path, dtype=dtypes)[CURVE_COLUMNS]
+    table = repair.read_table(path)
+    if not table.damaged:
+        return pd.read_csv(path, dtype=dtypes)[CURVE_COLUMNS] if table.rows else read_curves(None)
+    if notes is not None:
+        notes.append(table.describe())
+    frame = pd.DataFrame(table.rows, columns=table.header)
+    return frame.assign(value=pd.to_numeric(frame["value"], errors="coerce")).astype(dtypes)[CURVE_COLUMNS]
 
 
 def planned_configs(study: dict[str, Any]) -> int | None:
@@ -196,11 +226,8 @@ class Progress:
 
 
 def progress(folder: Path) -> Progress:
-    import csv
-
-    study = json.loads((folder / SNAPSHOT).read_text()) if (folder / SNAPSHOT).exists() else {}
-    with (folder / TRIALS).open(newline="") as f:
-        statuses = [r.get("status", "") for r in csv.DictReader(f) if r.get("status")]
+    study = read_snapshot(folder)
+    statuses = [r.get("status", "") for r in repair.read_table(folder / TRIALS, ("trial", "seed")).records()]
     configs = planned_configs(study)
     aside = ASIDE.search(folder.name)
     note = "" if not aside else "dry run" if aside[1] == "dry-run" else "set aside by --restart"

@@ -98,6 +98,19 @@ def check_value(name: str, value: Any, where: str) -> None:
         raise StudyError(f"{where}: `{name}` = {value!r} is not allowed; it must be {hp.rule}")
 
 
+def check_together(fixed: Mapping[str, Any], searched: Mapping[str, list[Any]]) -> None:
+    """Refuse values that are each allowed but make no sense together. `searched` holds the
+    values (a grid's, or a range's bounds) each searched hyperparameter can take."""
+    def can_be(name: str, value: Any) -> bool:
+        values = searched.get(name, [fixed.get(name, HPARAMS[name].default)])
+        return any(v == value for v in values)
+
+    if can_be("nesterov", True) and can_be("momentum", 0):
+        where = "searched" if "momentum" in searched else "fixed" if "momentum" in fixed else "left at its default"
+        raise StudyError(f"field `nesterov` = True needs `momentum` > 0, but `momentum` ({where}) can be 0; "
+                         "set momentum > 0 or nesterov=False")
+
+
 def resolve(params: Mapping[str, Any]) -> dict[str, Any]:
     """Every hyperparameter with a value: the given ones over the defaults, in registry order."""
     return {name: params.get(name, hp.default) for name, hp in HPARAMS.items()}

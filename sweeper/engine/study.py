@@ -1,4 +1,4 @@
-"""The Study: what to train, over which search space, with which seeds; and loading study files.
+"""The Study: what to train, over which search space, with which seeds (loading a study file: studyfile.py).
 
 A study file is plain Python that defines `study = Study(...)`. Everything is checked when
 the Study is built, so a typo or an impossible value is reported with the study file's name
@@ -10,17 +10,15 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import re
-import runpy
-import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from sweeper.builtin import hparams
 from sweeper.engine.space import Dimension, as_dimension, describe, expand_grid, grid_size
-from sweeper.errors import SearchSpaceError, StudyError, SweeperError, closest
+from sweeper.errors import SearchSpaceError, StudyError, closest
 
 DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10")
 TASKS = ("classify", "small_digit")
@@ -29,7 +27,10 @@ BAYES_SAMPLERS = ("tpe", "gp")
 METRICS = ("val_acc", "val_loss", "best_val_acc", "train_acc", "train_loss", "test_acc", "test_loss")
 SHAPES_ROWS = ("dataset", "fallback", "task", "split", "fixed", "space", "sampler", "eval_every", "standardize")
 SHAPES_PROPOSALS = ("metric", "direction", "concurrent_configs", "sampler_seed", "bayes_sampler")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # fullmatch: `$` would let a trailing newline through
+_ASIDE_NAME = re.compile(r"\.(dry-run|old-.*)\Z")  # what `sweep run` names the folders it writes beside a study's
+MAX_SEEDS = 1000  # seeds per configuration; past this a sweep is a mistake rather than a plan
+MAX_TRIALS = 10_000  # configurations of a random or Bayesian search, as for a grid
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,8 @@ class Study:
 
     def __post_init__(self) -> None:
         self._check_scalars()
-        space = {}
+        space: dict[str, Any] = {}
+        possible: dict[str, list[Any]] = {}  # the values each searched hyperparameter can take
         for name, value in dict(self.space).items():
             hparams.check_name(name, "field `space`")
             try:
@@ -97,11 +99,13 @@ class Study:
                 raise SearchSpaceError(f"field `space`: `{name}`: {e}") from None
             for v in dim.bounds() if not (self.sampler == "grid") else _grid_values(name, dim):
                 hparams.check_value(name, v, "field `space`")
+                possible.setdefault(name, []).append(v)
             space[name] = dim
         for name, value in dict(self.fixed).items():
             hparams.check_value(name, value, "field `fixed`")
             if name in space:
                 raise StudyError(f"field `fixed`: `{name}` is also in `space`; keep it in one of them")
+        hparams.check_together(self.fixed, possible)
         object.__setattr__(self, "space", space)
         object.__setattr__(self, "fixed", dict(self.fixed))
         if isinstance(self.split, Mapping):
@@ -117,8 +121,9 @@ class Study:
         def bad(field_name: str, rule: str) -> StudyError:
             return StudyError(f"field `{field_name}` = {getattr(self, field_name)!r} is not allowed; it must be {rule}")
 
-        if not isinstance(self.name, str) or not _NAME.match(self.name):
-            raise bad("name", "a non-empty name of letters, digits, '_', '-' or '.'")
+        if not isinstance(self.name, str) or not _NAME.fullmatch(self.name) or _ASIDE_NAME.search(self.name):
+            raise bad("name", "a non-empty name of letters, digits, '_', '-' or '.', "
+                              "not ending in '.dry-run' or '.old-...' (sweep run's own folders)")
         for fname, options in (("dataset", DATASETS), ("task", TASKS), ("sampler", SAMPLERS),
                                ("bayes_sampler", BAYES_SAMPLERS), ("metric", METRICS)):
             if getattr(self, fname) not in options:
@@ -136,16 +141,17 @@ class Study:
         if self.sampler == "grid":
             if self.n_trials is not None:
                 raise bad("n_trials", "None for a grid (a grid tries every combination)")
-        elif not isinstance(self.n_trials, int) or isinstance(self.n_trials, bool) or self.n_trials < 1:
-            raise bad("n_trials", f"an integer >= 1: sampler={self.sampler!r} needs a trial count")
+        elif not isinstance(self.n_trials, int) or isinstance(self.n_trials, bool) or not 1 <= self.n_trials <= MAX_TRIALS:
+            raise bad("n_trials", f"an integer >= 1 (at most {MAX_TRIALS}): sampler={self.sampler!r} needs a trial count")
         if self.sampler != "grid" and not self.space:
             raise bad("space", f"non-empty: sampler={self.sampler!r} needs something to search")
         if isinstance(self.seeds, int) and not isinstance(self.seeds, bool):
-            if self.seeds < 1:
-                raise bad("seeds", "a count >= 1 or a non-empty list of distinct integers")
+            if not 1 <= self.seeds <= MAX_SEEDS:
+                raise bad("seeds", f"a count >= 1 (at most {MAX_SEEDS}) or a non-empty list of distinct integers")
         elif not (isinstance(self.seeds, (list, tuple)) and self.seeds
-                  and all(_is_int(s) and s >= 0 for s in self.seeds) and len(set(self.seeds)) == len(self.seeds)):
-            raise bad("seeds", "a count >= 1 or a non-empty list of distinct integers >= 0")
+                  and all(_is_int(s) and s >= 0 for s in self.seeds) and len(set(self.seeds)) == len(self.seeds)
+                  and len(self.seeds) <= MAX_SEEDS):
+            raise bad("seeds", f"a count >= 1 or a non-empty list of at most {MAX_SEEDS} distinct integers >= 0")
         if not _is_int(self.sampler_seed):
             raise bad("sampler_seed", "an integer")
         every = self.eval_every
@@ -153,9 +159,9 @@ class Study:
             raise bad("eval_every", "'epoch', 'iteration' or an integer k >= 1 (every k iterations)")
         if self.standardize is not None and not (
                 isinstance(self.standardize, (tuple, list)) and len(self.standardize) == 2
-                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in self.standardize)
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in self.standardize)
                 and self.standardize[1] > 0):
-            raise bad("standardize", "None or (mean, std) with std > 0, e.g. (0.1307, 0.3081) for MNIST")
+            raise bad("standardize", "None or finite (mean, std) with std > 0, e.g. (0.1307, 0.3081) for MNIST")
         if not _is_int(self.concurrent_configs) or self.concurrent_configs < 1:
             raise bad("concurrent_configs", "an integer >= 1")
         if not isinstance(self.vectorize, bool):
@@ -248,42 +254,3 @@ def config_id(config: Mapping[str, Any]) -> str:
     """A configuration's id: the same full configuration always gets the same id."""
     blob = json.dumps(dict(sorted(config.items())), sort_keys=True, default=repr)
     return hashlib.sha1(blob.encode()).hexdigest()[:10]
-
-
-def load_study(path: str | Path) -> Study:
-    """Run a study file and return its `study`; every problem becomes one StudyError line."""
-    path = Path(path)
-    if not path.is_file():
-        raise StudyError(f"{path}: no such study file; pass the path to a .py file that defines `study = Study(...)`")
-    try:
-        namespace = runpy.run_path(str(path), run_name="__sweeper_study__")
-    except SyntaxError as e:
-        raise StudyError(f"{path}:{e.lineno}: syntax error: {e.msg}; fix the Python syntax of the study file") from None
-    except SweeperError as e:
-        message = str(e)
-        if "field `" not in message:  # raised by a primitive such as uniform(): quote the line that called it
-            message += f" (in `{_source_in(path, e)}`)"
-        raise StudyError(f"{path}{_line_in(path, e)}: {message}") from None
-    except Exception as e:  # the study file is user code: report where it failed, not how
-        raise StudyError(f"{path}{_line_in(path, e)}: {type(e).__name__}: {e}") from None
-    study = namespace.get("study")
-    if study is None:
-        raise StudyError(f"{path}: defines no `study`; end the file with `study = Study(name=..., ...)`")
-    if not isinstance(study, Study):
-        raise StudyError(f"{path}: `study` is a {type(study).__name__}, not a Study; write `study = Study(...)`")
-    return study
-
-
-def _frame_in(path: Path, exc: BaseException) -> traceback.FrameSummary | None:
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve() == path.resolve()]
-    return frames[-1] if frames else None
-
-
-def _line_in(path: Path, exc: BaseException) -> str:
-    frame = _frame_in(path, exc)
-    return f":{frame.lineno}" if frame else ""
-
-
-def _source_in(path: Path, exc: BaseException) -> str:
-    frame = _frame_in(path, exc)
-    return (frame.line or "").strip().rstrip(",") if frame else ""
