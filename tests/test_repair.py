@@ -225,3 +225,36 @@ def test_report_on_a_read_only_folder_is_one_line_even_as_root(done, capsys, mon
     assert main(["report", str(done)]) == 74
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "cannot write the report of tiny" in err[0] and "Read-only" in err[0]
+
+
+def test_report_of_a_bayesian_study_where_every_proposal_diverged(tmp_path, capsys):
+    from sweeper import loguniform
+
+    study = tiny_study(name="boom", sampler="bayes", n_trials=3, seeds=2, fixed={"hidden_size": 16, "epochs": 1},
+                       space={"learning_rate": loguniform(1e4, 1e6)})
+    summary = run_study(study, results_root=tmp_path, data_root="unused", jobs=1, executor="sequential",
+                        show_progress=False, stream=io.StringIO())
+    assert summary.diverged == 6
+    code = main(["report", "boom", "--results", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code in (0, 2) and "Traceback" not in err and "log-scaled" not in err, err
+
+
+def test_report_over_all_studies_goes_on_past_one_it_cannot_draw(tmp_path, capsys, monkeypatch):
+    from sweeper.analysis import report
+
+    run(tmp_path)
+    run_study(tiny_study(name="other"), results_root=tmp_path, data_root="unused", jobs=1, executor="sequential",
+              show_progress=False, stream=io.StringIO())
+    real = report.write_report
+
+    def draw(results: object) -> object:
+        if results.name == "other":  # type: ignore[attr-defined]
+            raise ValueError("cannot draw this one")
+        return real(results)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(report, "write_report", draw)
+    assert main(["report", "--results", str(tmp_path)]) == 1
+    out, err = capsys.readouterr()
+    assert "could not write the report of other (ValueError: cannot draw this one)" in err
+    assert out.startswith("tiny: ")

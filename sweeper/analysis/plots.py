@@ -194,7 +194,8 @@ def metric_vs_value(data: pd.DataFrame, path: Path, *, name: str, label: str, ti
                 fmt="o", ms=5, capsize=2, alpha=0.8, label="configuration: mean and 95 % interval")
     top = data[data["rank"] == 1]
     ax.scatter(top["value"], top["mean"], s=120, facecolors="none", edgecolors="C3", lw=2, label="best configuration")
-    if log:
+    log = log and bool(data["mean"].notna().any() and (data["value"] > 0).all())  # else matplotlib refuses:
+    if log:                                                                          # nothing to log-scale
         ax.set_xscale("log")
     ax.set_xlabel(hparam_label(name, log))
     ax.set_ylabel(f"mean {label}")

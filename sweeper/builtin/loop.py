@@ -22,6 +22,10 @@ from sweeper.builtin.models import build
 from sweeper.builtin.optim import Optimizer
 
 EVAL_CHUNK = 4096
+# A mini-batch loss above this counts as diverged, as NaN and infinity do: it is over 400 times
+# the loss of guessing among 10 classes (ln 10 = 2.3), which no run that is still learning
+# reaches; a run that does (learning rate 1e4: loss 1e4 at chance accuracy) has blown up.
+DIVERGED_LOSS = 1e3
 
 
 @dataclass
@@ -101,9 +105,9 @@ class SeedLog:
         self.epochs_run = 0
 
     def batch_loss(self, epoch: int, iteration: int, value: float) -> bool:
-        """Record a training batch's loss; False if it is NaN or infinite (diverged)."""
+        """Record a training batch's loss; False if it diverged: NaN, infinite or above DIVERGED_LOSS."""
         self.curves.append((epoch, iteration, "train", "batch_loss", value))
-        return math.isfinite(value)
+        return math.isfinite(value) and value <= DIVERGED_LOSS
 
     def evaluated(self, epoch: int, iteration: int, split: str, loss: float, acc: float) -> None:
         self.last[f"{split}_loss"], self.last[f"{split}_acc"] = loss, acc
