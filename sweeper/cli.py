@@ -47,12 +47,6 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _folder(text: str) -> str:
-    if not text.strip():
-        raise argparse.ArgumentTypeError("expected a folder, got an empty name (it would mean the current folder)")
-    return text
-
-
 def _seeds(text: str) -> int | list[int]:
     try:
         if "," in text:
@@ -79,8 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="worker processes (default: all cores)")
     run.add_argument("--seeds", type=_seeds, default=None,
                      help="override the study's seeds: a count (8 = seeds 0..7) or a list (0,1,2)")
-    run.add_argument("--data-dir", default=None, type=_folder, help="dataset root (default: $SWEEPER_DATA_DIR or ./data)")
-    run.add_argument("--results", default="results", type=_folder, help="results root (default: ./results)")
+    run.add_argument("--data-dir", default=None, help="dataset root (default: $SWEEPER_DATA_DIR or ./data)")
+    run.add_argument("--results", default="results", help="results root (default: ./results)")
     run.add_argument("--executor", default="local", choices=["local", "sequential", "dask"],
                      help="local: joblib worker processes (default); sequential: in this process, for debugging; "
                           "dask: tasks on a Dask cluster (see --scheduler)")
@@ -124,19 +118,19 @@ def add_report_commands(sub: Any) -> None:
                             epilog=REPORT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     report.add_argument("study", nargs="?", metavar="STUDY",
                         help="study name, results folder or study file (default: every study under --results)")
-    report.add_argument("--results", default="results", type=_folder, help="results root (default: ./results)")
+    report.add_argument("--results", default="results", help="results root (default: ./results)")
     report.set_defaults(handler=cmd_report)
 
     ls = sub.add_parser("ls", help="list the studies under results/ with their progress",
                         description="List the studies under the results root: trials done of planned, failures.")
-    ls.add_argument("--results", default="results", type=_folder, help="results root (default: ./results)")
+    ls.add_argument("--results", default="results", help="results root (default: ./results)")
     ls.set_defaults(handler=cmd_ls)
 
     show = sub.add_parser("show", help="print a study's best configurations, mean +- 95%% interval and verdict",
                           description="Print the best configurations of a study with the mean over seeds, its "
                                       "95% interval, the difference to the best and the verdict.")
     show.add_argument("study", metavar="STUDY", help="study name, results folder or study file")
-    show.add_argument("--results", default="results", type=_folder, help="results root (default: ./results)")
+    show.add_argument("--results", default="results", help="results root (default: ./results)")
     show.add_argument("--top", type=_positive_int, default=10, help="configurations to show (default: 10)")
     show.set_defaults(handler=cmd_show)
 
@@ -145,7 +139,7 @@ def add_report_commands(sub: Any) -> None:
                                         "verdict, plot) from results, writing each referenced study's report first.")
     render.add_argument("template", metavar="TEMPLATE.md", help="Markdown with {{directive STUDY ...}} placeholders")
     render.add_argument("--out", "-o", required=True, help="the Markdown file to write; figures go beside it")
-    render.add_argument("--results", default="results", type=_folder, help="results root (default: ./results)")
+    render.add_argument("--results", default="results", help="results root (default: ./results)")
     render.set_defaults(handler=cmd_render)
 
 
@@ -284,6 +278,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from sweeper.errors import SweeperError
 
     try:
+        for option in ("results", "data_dir"):
+            value = getattr(args, option, None)
+            if value is not None and not value.strip():  # '' would mean the current folder
+                raise SweeperError(f"--{option.replace('_', '-')}: expected a folder, got an empty name")
         with signals.stop_on_signals():  # SIGTERM and SIGHUP stop a sweep as Ctrl-C does
             return handler(args)
     except SweeperError as e:

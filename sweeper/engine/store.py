@@ -39,7 +39,7 @@ def check_writable(root: Path) -> None:
     existing = next((p for p in (root, *root.absolute().parents) if p.exists()), Path("/"))
     if existing != root:
         if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-            raise ResultsError(f"results folder {root} cannot be created: {existing} is not a writable folder; "
+            raise StorageError(f"results folder {root} is not writable ({existing} is not a writable folder); "
                                "pass --results DIR with a writable folder")
         return
     try:
@@ -47,7 +47,7 @@ def check_writable(root: Path) -> None:
         probe.write_text("")
         probe.unlink()
     except OSError as e:
-        raise ResultsError(f"results folder {root} is not writable ({e.strerror}); pass --results DIR with a writable folder") from None
+        raise StorageError(f"results folder {root} is not writable ({e.strerror}); pass --results DIR with a writable folder") from None
 
 
 class ResultsStore:
