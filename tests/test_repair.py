@@ -227,14 +227,18 @@ def test_report_on_a_read_only_folder_is_one_line_even_as_root(done, capsys, mon
     assert len(err) == 1 and "cannot write the report of tiny" in err[0] and "Read-only" in err[0]
 
 
-def test_report_of_a_bayesian_study_where_every_proposal_diverged(tmp_path, capsys):
+@pytest.mark.parametrize("sampler", ["bayes", "grid"])
+def test_report_of_a_study_where_every_trial_diverged(tmp_path, capsys, sampler):
+    """Bayesian: the log axis of learning_rate; a grid of two hyperparameters: its heatmap."""
     from sweeper import loguniform
 
-    study = tiny_study(name="boom", sampler="bayes", n_trials=3, seeds=2, fixed={"hidden_size": 16, "epochs": 1},
-                       space={"learning_rate": loguniform(1e4, 1e6)})
+    fixed = {"hidden_size": 16, "epochs": 1, "momentum": 0.0}
+    study = (tiny_study(name="boom", sampler="bayes", n_trials=3, seeds=2, fixed=fixed,
+                        space={"learning_rate": loguniform(1e4, 1e6)}) if sampler == "bayes" else
+             tiny_study(name="boom", fixed=fixed, space={"learning_rate": [1e4, 1e5], "batch_size": [32, 64]}))
     summary = run_study(study, results_root=tmp_path, data_root="unused", jobs=1, executor="sequential",
                         show_progress=False, stream=io.StringIO())
-    assert summary.diverged == 6
+    assert summary.diverged == summary.trained > 0
     code = main(["report", "boom", "--results", str(tmp_path)])
     err = capsys.readouterr().err
     assert code in (0, 2) and "Traceback" not in err and "log-scaled" not in err, err

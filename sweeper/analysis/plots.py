@@ -100,6 +100,11 @@ def heatmap(data: pd.DataFrame, path: Path, *, x: str, y: str, label: str, title
         grid[i, j], sd[i, j] = r.mean, r.sd
     fig = _figure(max(5.0, 1.25 * len(xs) + 2.8), max(3.8, 0.85 * len(ys) + 2.0))
     ax = fig.subplots()
+    if not np.isfinite(grid).any():  # every trial failed or diverged: nothing to colour, but say so
+        ax.text(0.5, 0.5, "no configuration has a result\n(every trial failed or diverged)", ha="center", va="center")
+        ax.set_axis_off()
+        ax.set_title(title, fontsize=10)
+        return _save(fig, path)
     image = ax.imshow(np.ma.masked_invalid(grid), cmap="viridis", aspect="auto", origin="lower")
     fig.colorbar(image, ax=ax, label=f"mean {label}")
     low, high = np.nanmin(grid), np.nanmax(grid)
