@@ -23,7 +23,8 @@ from sweeper.engine import racing as _racing
 from sweeper.engine.plugin import Log, seed_everything
 from sweeper.engine.racing import Racing
 from sweeper.engine.space import choice, intrange, loguniform, uniform
-from sweeper.engine.study import Split, Study, load_study
+from sweeper.engine.study import Split, Study
+from sweeper.engine.studyfile import load_study
 from sweeper.errors import DataError, ResultsError, RunError, SearchSpaceError, StudyError, SweeperError, TrialsFailed
 
 if TYPE_CHECKING:

@@ -56,7 +56,7 @@ def _source() -> str | None:
 def study_name(path_or_name: str | Path) -> str | Path:
     """A study file ("studies/lr_momentum.py") as its study's name; anything else as it is."""
     if Path(path_or_name).suffix == ".py":
-        from sweeper.engine.study import load_study
+        from sweeper.engine.studyfile import load_study
 
         return load_study(path_or_name).name
     return path_or_name

@@ -154,7 +154,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from sweeper.analysis.report import write_report
     from sweeper.analysis.results import find, list_studies, read_folder
     from sweeper.api import study_name
-    from sweeper.errors import ResultsError
+    from sweeper.errors import ResultsError, StorageError
 
     if args.study is not None:
         folders = [find(study_name(args.study), args.results)]
@@ -162,16 +162,33 @@ def cmd_report(args: argparse.Namespace) -> int:
         folders = list_studies(Path(args.results))
         if not folders:
             raise ResultsError(f"no studies under {args.results}/; run `sweep run STUDY.py` first or pass --results DIR")
+    failed = 0
     for folder in folders:
         try:
-            report = write_report(read_folder(folder))
+            results = read_folder(folder)
+            _print_notes(results.notes)
+            report = write_report(results)
         except ResultsError as e:
             if args.study is not None:
                 raise
             print(f"sweep: skipped: {e}", file=sys.stderr)
             continue
+        except OSError as e:  # a read-only or full disk
+            raise StorageError(f"cannot write the report of {folder.name} to {e.filename or folder} ({e.strerror}); "
+                               "copy the results folder somewhere writable and report from there") from None
+        except Exception as e:  # one study that cannot be drawn must not keep the others from their reports
+            if args.study is not None:
+                raise
+            failed += 1
+            print(f"sweep: error: could not write the report of {folder.name} ({type(e).__name__}: {e})", file=sys.stderr)
+            continue
         print(f"{folder.name}: {report.index} ({len(report.plots)} plots, summary.csv, comparisons.csv)")
-    return 0
+    return 1 if failed else 0
+
+
+def _print_notes(notes: list[str]) -> None:
+    for note in notes:
+        print(f"sweep: warning: {note}", file=sys.stderr)
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
@@ -195,6 +212,11 @@ def cmd_show(args: argparse.Namespace) -> int:
     from sweeper.api import study_name
 
     r = load(study_name(args.study), args.results)
+    _print_notes(r.notes)
+    if r.trials.empty:
+        planned = r.planned()
+        print(f"{r.name}: no finished trial yet{f' (0/{planned})' if planned else ''}; see `sweep ls` for progress")
+        return 0
     table = display_table(r.summary, r.comparisons, r.metric).drop(columns=["sd"]).head(args.top)
     planned = r.planned()
     print(f"{r.name}: {len(r.trials)}{f'/{planned}' if planned else ''} trials, {len(r.summary)} configurations, "
@@ -234,7 +256,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sweeper.api import check_not_all_failed
     from sweeper.engine.executors import default_jobs
     from sweeper.engine.runner import default_data_root, run_study
-    from sweeper.engine.study import load_study
+    from sweeper.engine.studyfile import load_study, read_study_source
     from sweeper.errors import RunError
 
     study = load_study(args.study)
@@ -251,7 +273,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         summary = run_study(
             study, results_root=Path(args.results), data_root=args.data_dir or default_data_root(),
             jobs=jobs, executor=executor, dry_run=args.dry_run, retry_failed=args.retry_failed,
-            restart=args.restart, source=Path(args.study).read_text(), show_progress=not args.quiet,
+            restart=args.restart, source=read_study_source(args.study), show_progress=not args.quiet,
             executor_options=options, asynchronous=args.asynchronous, device=args.device, debug=args.pdb,
         )
     except Exception:
@@ -284,23 +306,38 @@ def _post_mortem() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Callable[[Any], int] = args.handler
+    from sweeper.engine import signals
     from sweeper.errors import SweeperError
 
     try:
-        return handler(args)
+        for option in ("results", "data_dir"):
+            value = getattr(args, option, None)
+            if value is not None and not value.strip():  # '' would mean the current folder
+                raise SweeperError(f"--{option.replace('_', '-')}: expected a folder, got an empty name")
+        with signals.stop_on_signals():  # SIGTERM and SIGHUP stop a sweep as Ctrl-C does
+            return handler(args)
     except SweeperError as e:
         print(f"sweep: error: {e}", file=sys.stderr)
         return int(getattr(e, "exit_code", EXIT_BAD_INPUT))
     except KeyboardInterrupt:
-        print("sweep: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        print(f"sweep: {_stopped_by()}interrupted", file=sys.stderr)
+        return signals.exit_code(EXIT_INTERRUPTED)
     except Exception as e:
         from sweeper.engine.runner import Interrupted
 
         if isinstance(e, Interrupted):
-            print(f"sweep: {e}", file=sys.stderr)
-            return EXIT_INTERRUPTED
+            print(f"sweep: {_stopped_by()}{e}", file=sys.stderr)
+            return signals.exit_code(EXIT_INTERRUPTED)
         raise
+
+
+def _stopped_by() -> str:
+    import signal
+
+    from sweeper.engine.signals import received
+
+    signum = received()
+    return f"{signal.Signals(signum).name} received; " if signum and signum != signal.SIGINT else ""
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The exceptions sweeper raises on purpose.
 
 Every one of them is a problem the user can fix; the CLI prints its message as one line and
-exits with code 2. Anything else reaching the CLI is a bug in sweeper.
+exits with code 2 (74 for a StorageError). Anything else reaching the CLI is a bug in sweeper.
 """
 
 from __future__ import annotations
@@ -25,6 +25,14 @@ class DataError(SweeperError):
 
 class ResultsError(SweeperError):
     """The results folder cannot be used: locked, unwritable, or made by a different study."""
+
+
+class StorageError(ResultsError):
+    """Results could not be written: the disk is full or read-only. Exit code 74 (EX_IOERR in
+    sysexits.h) rather than 2: nothing is wrong with the command, and a script may retry it as
+    is once there is room."""
+
+    exit_code = 74
 
 
 class RunError(SweeperError):

@@ -15,7 +15,8 @@ ALLOWED = {
     "engine": {"sweeper.errors", "sweeper.metrics"},
     "builtin": {"sweeper.errors", "sweeper.metrics", "sweeper.engine.plugin", "sweeper.engine.study",
                 "sweeper.engine.devices"},
-    "analysis": {"sweeper.errors", "sweeper.metrics", "sweeper.engine.store"},
+    # the results folder's format: its file names and columns, and how damaged rows are read
+    "analysis": {"sweeper.errors", "sweeper.metrics", "sweeper.engine.store", "sweeper.engine.repair"},
 }
 
 

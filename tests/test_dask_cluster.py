@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from sweeper.engine.runner import run_study
-from sweeper.engine.study import load_study
+from sweeper.engine.studyfile import load_study
 
 pytest.importorskip("distributed")
 pytestmark = pytest.mark.slow

@@ -95,3 +95,12 @@ def test_run_trial_turns_exceptions_into_failed_rows():
     [result] = run_trial(TrialTask("t", (0,), config, trainer_for_spec(DIGITS)))
     assert result.status == "failed"
     assert "batch_size 100000 is larger than the training set (500 images)" in result.error
+
+
+@pytest.mark.parametrize("vectorize", [False, True], ids=["train", "vectorized"])
+def test_an_exploded_loss_counts_as_diverged(vectorize):
+    """A loss far beyond chance (learning rate 1e4: about 1e4 at chance accuracy) is diverged, not ok."""
+    config = resolve({"learning_rate": 1e4, "momentum": 0.0, "hidden_size": 16, "epochs": 2, "batch_size": 32})
+    spec = DataSpec("digits", "unused", Split(train=400, val=200))
+    results = run_trial(TrialTask("t", (0, 1), config, trainer_for_spec(spec, vectorize=vectorize)))
+    assert [r.status for r in results] == ["diverged", "diverged"], [r.error for r in results]

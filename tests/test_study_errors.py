@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from sweeper import StudyError
 from tests.conftest import ROOT
 
 GOOD = {"name": "'e'", "dataset": "'digits'", "split": "Split(train=100, val=50)", "space": "{'momentum': [0.0, 0.9]}"}
@@ -76,6 +77,25 @@ CASES: list[tuple[str, str, list[str]]] = [
     ("test-metric-without-test", study_file(metric="'test_acc'"), ["`metric` = 'test_acc'", "test=True"]),
     ("concurrent-zero", study_file(concurrent_configs="0"), ["`concurrent_configs` = 0"]),
     ("positional", "from sweeper import *\nstudy = Study('e')\n", ["keyword arguments only"]),
+    # whatever a study file does at import is one line: any BaseException, and exiting
+    ("base-exception", "class Stop(BaseException):\n    pass\nraise Stop('halt')\n", ["bad.py:3", "Stop: halt"]),
+    ("sys-exit-0", "import sys\nsys.exit(0)\n", ["bad.py:2", "sys.exit(0)", "not exit"]),
+    ("sys-exit-message", "import sys\nsys.exit('no data here')\n", ["bad.py:2", "sys.exit", "no data here"]),
+    ("os-exit", "import os\nos._exit(0)\n", ["bad.py:2", "os._exit(0)"]),
+    ("generator-exit", "raise GeneratorExit\n", ["bad.py:1", "GeneratorExit"]),
+    # names that would make odd or hidden folders
+    ("name-trailing-newline", study_file(name="'e\\n'"), ["`name` = 'e\\n'"]),
+    ("name-dry-run", study_file(name="'e.dry-run'"), ["`name` = 'e.dry-run'", ".dry-run"]),
+    ("name-old", study_file(name="'e.old-20240101-120000'"), ["`name` = 'e.old-20240101-120000'"]),
+    # values each allowed, but impossible or absurd
+    ("nesterov-momentum-zero", study_file(fixed="{'nesterov': True}"), ["`nesterov` = True", "`momentum` > 0", "with {'momentum': 0.0}"]),
+    ("nesterov-default-momentum-zero", study_file(fixed="{'nesterov': True, 'momentum': 0.0}", space="{'learning_rate': [0.1]}"),
+     ["`nesterov` = True", "fixed"]),
+    ("standardize-nan", study_file(standardize="(float('nan'), 1)"), ["`standardize` = (nan, 1)", "finite"]),
+    ("standardize-inf", study_file(standardize="(0, float('inf'))"), ["`standardize` = (0, inf)"]),
+    ("seeds-absurd", study_file(seeds="10**6"), ["`seeds` = 1000000", "at most 1000"]),
+    ("seed-list-absurd", study_file(seeds="list(range(5000))"), ["`seeds`", "at most 1000"]),
+    ("n-trials-absurd", study_file(**RANDOM | {"n_trials": "10**7"}), ["`n_trials` = 10000000", "at most 10000"]),
 ]
 
 
@@ -95,3 +115,71 @@ def test_bad_study_file(tmp_path, text, expected):
     for part in expected:
         assert part in lines[0], f"{part!r} not in {lines[0]!r}"
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("head, body", [
+    (b"", b"# caf\xe9 in Latin-1\n"),  # no coding declaration: Python reads UTF-8
+    (b"# -*- coding: utf-8 -*-\n", b"x = 1  # caf\xe9\n"),
+    (b"# coding: ascii\n", b"x = '\xc3\xa9'\n"),
+    (b"# coding: klingon\n", b"x = 1\n"),
+], ids=["undeclared", "declared-utf8", "declared-ascii", "unknown-coding"])
+def test_bytes_not_in_the_study_files_encoding_are_one_line(tmp_path, head, body):
+    (tmp_path / "bad.py").write_bytes(head + b"from sweeper import *\n" + body + b"study = Study(name='e')\n")
+    out = subprocess.run([sys.executable, "-m", "sweeper.cli", "run", "bad.py"], cwd=tmp_path, text=True,
+                         capture_output=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("sweep: error: bad.py"), out.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_a_study_file_in_its_declared_encoding_loads_and_is_kept_as_text(tmp_path):
+    from sweeper.engine.studyfile import load_study, read_study_source
+
+    path = tmp_path / "latin.py"
+    path.write_bytes(b"# coding: latin-1\nfrom sweeper import Study\nstudy = Study(name='e', description='caf\xe9')\n")
+    assert load_study(path).description == "caf\u00e9"
+    assert "caf\u00e9" in read_study_source(path)
+
+
+def test_a_study_file_may_define_dataclasses_and_its_exit_is_not_the_programs(tmp_path):
+    import os as os_module
+
+    from sweeper.engine.studyfile import load_study
+
+    path = tmp_path / "dc.py"
+    path.write_text("import dataclasses\nfrom sweeper import Study\n@dataclasses.dataclass\nclass C:\n    x: int = 1\n"
+                    "study = Study(name='e', description=str(C().x))\n")
+    assert load_study(path).description == "1"
+    (tmp_path / "ex.py").write_text("import os\nos._exit(3)\n")
+    with pytest.raises(StudyError, match=r"ex\.py:2: the study file called os\._exit\(3\)"):
+        load_study(tmp_path / "ex.py")
+    assert os_module._exit.__module__ in ("posix", "nt")  # put back
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--results", ""], "sweep: error: --results: expected a folder, got an empty name"),
+    (["--data-dir", " "], "sweep: error: --data-dir: expected a folder"),
+])
+def test_empty_folder_arguments_are_refused(tmp_path, args, expected):
+    (tmp_path / "s.py").write_text(study_file())
+    out = subprocess.run([sys.executable, "-m", "sweeper.cli", "run", "s.py", *args], cwd=tmp_path, text=True,
+                         capture_output=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 2 and out.stderr.startswith(expected) and out.stderr.count("\n") == 1, out.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.py"]
+
+
+def test_a_mistyped_data_dir_creates_nothing_and_says_so(tmp_path):
+    (tmp_path / "s.py").write_text(study_file(dataset="'mnist'"))
+    out = subprocess.run([sys.executable, "-m", "sweeper.cli", "run", "s.py", "--data-dir", "dtaa/typo"], cwd=tmp_path,
+                         text=True, capture_output=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 2 and "data root dtaa/typo does not exist" in out.stderr, out.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.py"]  # no dtaa/typo/MNIST/raw, no results/
+
+
+def test_a_refused_split_leaves_no_results_folder(tmp_path):
+    (tmp_path / "s.py").write_text(study_file(split="Split(train=5000, val=50)"))
+    out = subprocess.run([sys.executable, "-m", "sweeper.cli", "run", "s.py", "--jobs", "1"], cwd=tmp_path,
+                         text=True, capture_output=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 2 and "training images" in out.stderr, out.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.py"]

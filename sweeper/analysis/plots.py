@@ -110,6 +110,11 @@ def heatmap(data: pd.DataFrame, path: Path, *, x: str, y: str, label: str, title
         grid[i, j], sd[i, j] = r.mean, r.sd
     fig = _figure(max(5.0, 1.25 * len(xs) + 2.8), max(3.8, 0.85 * len(ys) + 2.0))
     ax = fig.subplots()
+    if not np.isfinite(grid).any():  # every trial failed or diverged: nothing to colour, but say so
+        ax.text(0.5, 0.5, "no configuration has a result\n(every trial failed or diverged)", ha="center", va="center")
+        ax.set_axis_off()
+        ax.set_title(title, fontsize=10)
+        return _save(fig, path)
     image = ax.imshow(np.ma.masked_invalid(grid), cmap="viridis", aspect="auto", origin="lower")
     fig.colorbar(image, ax=ax, label=f"mean {label}")
     low, high = np.nanmin(grid), np.nanmax(grid)
@@ -204,7 +209,8 @@ def metric_vs_value(data: pd.DataFrame, path: Path, *, name: str, label: str, ti
                 fmt="o", ms=5, capsize=2, alpha=0.8, label="configuration: mean and 95 % interval")
     top = data[data["rank"] == 1]
     ax.scatter(top["value"], top["mean"], s=120, facecolors="none", edgecolors="C3", lw=2, label="best configuration")
-    if log:
+    log = log and bool(data["mean"].notna().any() and (data["value"] > 0).all())  # else matplotlib refuses:
+    if log:                                                                          # nothing to log-scale
         ax.set_xscale("log")
     ax.set_xlabel(hparam_label(name, log))
     ax.set_ylabel(f"mean {label}")

@@ -14,16 +14,16 @@ categorical, metrics are floats and counts integers (nullable where a failed tri
 from __future__ import annotations
 
 import ast
-import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from sweeper.engine import repair
 from sweeper.engine.store import (
     CURVE_COLUMNS,
     CURVES,
@@ -51,6 +51,7 @@ class Results:
     study: dict[str, Any]
     trials: pd.DataFrame
     curves: pd.DataFrame
+    notes: list[str] = field(default_factory=list)  # what could not be read and was left out
 
     @property
     def name(self) -> str:
@@ -75,6 +76,9 @@ class Results:
         also `race_seeds`, `race_state` (kept, dropped or racing), `race_round`, `race_reason`."""
         from sweeper.analysis import stats
 
+        if self.trials.empty:  # no row yet (the first seconds of a run): the columns, with no row
+            empty = _placeholder(self.trials).assign(**{self.metric: float("nan")})
+            return stats.summarize(empty, self.searched, self.metric, self.direction).iloc[:0]
         summary = stats.summarize(self.trials, self.searched, self.metric, self.direction)
         if self.racing is None:
             return summary
@@ -128,6 +132,11 @@ class Results:
         return None if configs is None else configs * len(self.study.get("seeds", []))
 
 
+def _placeholder(trials: pd.DataFrame) -> pd.DataFrame:
+    """One failed row in an empty table's columns, for tables whose columns follow the rows."""
+    return trials.reindex([0]).assign(trial="", seed=0, status=pd.Categorical(["failed"], STATUSES))
+
+
 def load(path_or_name: str | Path, results: str | Path = "results") -> Results:
     """Load a study's results: a results folder or a study name under `results`."""
     return read_folder(find(path_or_name, results))
@@ -159,18 +168,35 @@ def list_studies(results: Path, include_aside: bool = False) -> list[Path]:
 
 
 def read_folder(folder: Path) -> Results:
+    notes: list[str] = []
     try:
-        study = json.loads((folder / SNAPSHOT).read_text()) if (folder / SNAPSHOT).exists() else {}
-        trials = read_trials(folder / TRIALS, study)
-        curves = read_curves(folder / CURVES) if (folder / CURVES).exists() else read_curves(None)
+        study = read_snapshot(folder, notes)
+        trials = read_trials(folder / TRIALS, study, notes)
+        curves = read_curves(folder / CURVES, notes) if (folder / CURVES).exists() else read_curves(None)
     except (OSError, ValueError) as e:
         raise ResultsError(f"{folder}: cannot read the results ({e}); was it written by `sweep run`?") from None
-    return Results(folder, study, trials, curves)
+    metric = str(study.get("metric", "val_acc"))
+    if metric not in trials:  # no row has written it yet (an empty study, a user's loop not yet heard from)
+        trials[metric] = pd.Series(dtype="float64")
+    return Results(folder, study, trials, curves, notes)
 
 
-def read_trials(path: Path, study: dict[str, Any] | None = None) -> pd.DataFrame:
-    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-    header = list(raw.columns)
+def read_snapshot(folder: Path, notes: list[str] | None = None) -> dict[str, Any]:
+    """study.json, or {} (and a note) if it is damaged. Reading results never runs the study.py
+    beside it (it may come from anywhere); `sweep run` of the study rebuilds study.json."""
+    path = folder / SNAPSHOT
+    study = repair.read_snapshot(path)
+    if study is None and path.exists() and notes is not None:
+        notes.append(f"{path} is damaged, so the study's definition is unknown; `sweep run` of its study file rewrites it")
+    return study or {}
+
+
+def read_trials(path: Path, study: dict[str, Any] | None = None, notes: list[str] | None = None) -> pd.DataFrame:
+    table = repair.read_table(path, ("trial", "seed"))  # damaged rows are left out, and said so
+    if table.damaged and notes is not None:
+        notes.append(table.describe())
+    header = table.header or [*KEY_COLUMNS, "dataset", *TAIL_COLUMNS]  # an empty file: an empty study
+    raw = pd.DataFrame(table.rows, columns=header, dtype=str)
     if header[:len(KEY_COLUMNS)] != KEY_COLUMNS or header[-len(TAIL_COLUMNS):] != TAIL_COLUMNS or "dataset" not in raw:
         raise ResultsError(f"{path} has columns {header[:4]}...; it was not written by sweeper")
     config, metrics = column_groups(header)
@@ -230,16 +256,20 @@ def _choices(study: dict[str, Any]) -> dict[str, list[str]]:
     return out
 
 
-def read_curves(path: Path | None) -> pd.DataFrame:
+def read_curves(path: Path | None, notes: list[str] | None = None) -> pd.DataFrame:
     """curves.csv with `split` and `metric` as categoricals (train, val, test first; a user's
-    own metric names after the built-in ones)."""
+    own metric names after the built-in ones). Damaged rows are left out, and said so."""
     dtypes = {"trial": str, "seed": "int64", "epoch": "int64", "iteration": "int64", "split": str, "metric": str,
               "value": "float64"}
     if path is None:
         frame = pd.DataFrame({c: pd.Series(dtype=d) for c, d in dtypes.items()})
     else:
-        frame = pd.read_csv(path, dtype=dtypes, keep_default_na=False, na_values=[""])[CURVE_COLUMNS]
-        frame["split"] = frame["split"].fillna("")
+        table = repair.read_table(path)
+        if table.damaged and notes is not None:
+            notes.append(table.describe())
+        frame = pd.DataFrame(table.rows, columns=table.header or CURVE_COLUMNS)[CURVE_COLUMNS]
+        frame = frame.assign(value=pd.to_numeric(frame["value"], errors="coerce"))
+        frame = frame.astype({k: v for k, v in dtypes.items() if k not in ("split", "metric")})
     for col, first in (("split", SPLITS), ("metric", CURVE_METRICS)):
         present = set(frame[col].dropna())
         frame[col] = pd.Categorical(frame[col], categories=[c for c in first] + sorted(present - set(first)))
@@ -277,11 +307,8 @@ class Progress:
 
 
 def progress(folder: Path) -> Progress:
-    import csv
-
-    study = json.loads((folder / SNAPSHOT).read_text()) if (folder / SNAPSHOT).exists() else {}
-    with (folder / TRIALS).open(newline="") as f:
-        statuses = [r.get("status", "") for r in csv.DictReader(f) if r.get("status")]
+    study = read_snapshot(folder)
+    statuses = [r.get("status", "") for r in repair.read_table(folder / TRIALS, ("trial", "seed")).records()]
     configs = planned_configs(study)
     aside = ASIDE.search(folder.name)
     note = "" if not aside else "dry run" if aside[1] == "dry-run" else "set aside by --restart"

@@ -103,6 +103,9 @@ def is_available(dataset: str, root: str) -> bool:
         return False
 
 
+DEFAULT_ROOT = "data"  # the data root when none is given: created on the first download
+
+
 def prepare(dataset: str, root: str, download: bool = True) -> None:
     """Make the dataset loadable from root, downloading if missing and allowed; DataError if impossible.
 
@@ -112,6 +115,10 @@ def prepare(dataset: str, root: str, download: bool = True) -> None:
     """
     if dataset == "digits":
         return
+    if download and not Path(root).is_dir() and Path(root) != Path(DEFAULT_ROOT):
+        # a mistyped --data-dir must not grow a tree of folders wherever it points
+        raise DataError(f"data root {root} does not exist; check --data-dir or $SWEEPER_DATA_DIR, "
+                        f"or create the folder for {dataset} to be downloaded into it")
     for train in (True, False):
         files = _idx_files(dataset, root, train)
         if files is None:

@@ -25,6 +25,11 @@ MetricFns = Mapping[str, Callable[[torch.Tensor, torch.Tensor], float]]
 ModelFn = Callable[[Mapping[str, Any]], nn.Module]
 
 EVAL_CHUNK = 4096
+# A mini-batch loss above this counts as diverged, as NaN and infinity do: it is over 400 times
+# the loss of guessing among 10 classes (ln 10 = 2.3), which no run that is still learning
+# reaches; a run that does (learning rate 1e4: loss 1e4 at chance accuracy) has blown up.
+# Classification only: a regression's squared error has the targets' units, and may be large.
+DIVERGED_LOSS = 1e3
 
 
 def loss_function(n_outputs: int, regress: bool = False) -> nn.Module:
@@ -133,9 +138,10 @@ class SeedLog:
         self.epochs_run = 0
 
     def batch_loss(self, epoch: int, iteration: int, value: float) -> bool:
-        """Record a training batch's loss; False if it is NaN or infinite (diverged)."""
+        """Record a training batch's loss; False if it diverged: NaN, infinite, or (classifying)
+        above DIVERGED_LOSS."""
         self.curves.append((epoch, iteration, "train", "batch_loss", value))
-        return math.isfinite(value)
+        return math.isfinite(value) and (self.primary == "rmse" or value <= DIVERGED_LOSS)
 
     def evaluated(self, epoch: int, iteration: int, split: str, values: Mapping[str, float]) -> None:
         """Record a split's evaluation: {"loss": ..., "acc": ..., user metrics ...}."""

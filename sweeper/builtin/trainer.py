@@ -84,7 +84,8 @@ class BuiltinTrainer(Trainer):
 
     def check_config(self, config: Mapping[str, Any]) -> None:
         if config.get("nesterov") and (config.get("optimizer") != "sgd" or config.get("momentum", 0) == 0):
-            raise StudyError("`nesterov` = True needs optimizer 'sgd' with momentum > 0, as torch.optim.SGD does")
+            raise StudyError("`nesterov` = True needs `momentum` > 0 and optimizer 'sgd', as torch.optim.SGD does; "
+                             "set momentum > 0 or nesterov=False")
         if self.model_fn is not None:
             return
         kind, norm = config["model"], config["normalization"]

@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from sweeper.engine.signals import die_with_driver, workers_ignore_ctrl_c
 from sweeper.errors import RunError
 
 
@@ -58,7 +59,8 @@ class SequentialExecutor(Executor):
 
 class LocalExecutor(Executor):
     """joblib's loky process pool: `jobs` worker processes that stay up between trials, so
-    each loads its dataset once."""
+    each loads its dataset once. Workers end with the driver, even when it is killed
+    (`sweeper.engine.signals.die_with_driver`)."""
 
     def __init__(self, jobs: int) -> None:
         from joblib.externals.loky.process_executor import BrokenProcessPool, TerminatedWorkerError
@@ -70,13 +72,14 @@ class LocalExecutor(Executor):
     def _new_pool(self) -> Any:
         from joblib.externals.loky import ProcessPoolExecutor
 
-        return ProcessPoolExecutor(max_workers=self.jobs, initializer=_init_worker)
+        return ProcessPoolExecutor(max_workers=self.jobs, initializer=_init_worker, initargs=(os.getpid(),))
 
     def submit(self, fn: Callable[[Any], Any], task: Any) -> Any:
-        return self._pool.submit(fn, task)
+        with workers_ignore_ctrl_c():  # loky starts workers in the thread that submits
+            return self._pool.submit(fn, task)
 
     def start(self) -> None:
-        self._pool.submit(int)  # loky starts all `jobs` workers on the first submission
+        self.submit(int, 0)  # loky starts all `jobs` workers on the first submission
 
     def shutdown(self, kill: bool = False) -> None:
         if kill:
@@ -109,12 +112,13 @@ def _silence_killed_pool_manager() -> None:
     threading.excepthook = hook
 
 
-def _init_worker() -> None:
+def _init_worker(driver: int) -> None:
     """One torch thread per worker: the cores are shared out between workers, not within.
     Workers ignore Ctrl-C: the driver alone handles it, saves what finished and stops them,
-    so an interrupted trial is never mistaken for a failed one."""
+    so an interrupted trial is never mistaken for a failed one. They die with the driver."""
     import signal
 
+    die_with_driver(driver)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ["OMP_NUM_THREADS"] = "1"
     import torch
@@ -147,8 +151,9 @@ class DaskExecutor(Executor):
         self.address = scheduler or None
         if self.address is None:
             try:
-                self._cluster = distributed.LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
-                                                         dashboard_address=None, silence_logs=logging.ERROR)
+                with workers_ignore_ctrl_c():  # its workers, and its thread that restarts them
+                    self._cluster = distributed.LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+                                                             dashboard_address=None, silence_logs=logging.ERROR)
             except Exception as e:  # e.g. started outside `if __name__ == "__main__":` in a script
                 raise RunError(f"could not start a local Dask cluster ({type(e).__name__}: {e}); "
                                "pass --scheduler tcp://HOST:PORT to use a running one") from None

@@ -65,7 +65,7 @@ class RunSummary:
 
 
 def default_data_root() -> str:
-    return os.environ.get("SWEEPER_DATA_DIR") or "data"
+    return os.environ.get("SWEEPER_DATA_DIR") or "data"  # builtin.data.DEFAULT_ROOT, created on demand
 
 
 def run_study(study: Study, *, results_root: Path, data_root: str, jobs: int, executor: str = "local",
@@ -112,6 +112,8 @@ def run_study(study: Study, *, results_root: Path, data_root: str, jobs: int, ex
         try:
             if store.moved_aside is not None:
                 log(f"old results of '{study.name}' moved to {store.moved_aside}")
+            for note in store.repairs:
+                log(f"repaired {note}")
             if retry_failed:
                 store.drop(lambda r: r["status"] != "failed")
             asynchronous = executor == "dask" if asynchronous is None else asynchronous

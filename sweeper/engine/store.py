@@ -26,8 +26,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from sweeper.engine import repair
 from sweeper.engine.trial import TrialResult
-from sweeper.errors import ResultsError
+from sweeper.errors import ResultsError, StorageError
 from sweeper.metrics import COUNTS
 
 TRIALS = "trials.csv"
@@ -54,14 +55,20 @@ def column_groups(header: Sequence[str]) -> tuple[list[str], list[str]]:
 
 
 def check_writable(root: Path) -> None:
-    """Fail before any training if results cannot be written under root."""
+    """Fail before any training if results cannot be written under root; creates nothing
+    (a sweep refused later must not leave empty folders behind)."""
+    existing = next((p for p in (root, *root.absolute().parents) if p.exists()), Path("/"))
+    if existing != root:
+        if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+            raise StorageError(f"results folder {root} is not writable ({existing} is not a writable folder); "
+                               "pass --results DIR with a writable folder")
+        return
     try:
-        root.mkdir(parents=True, exist_ok=True)
         probe = root / f".write-test-{os.getpid()}"
         probe.write_text("")
         probe.unlink()
     except OSError as e:
-        raise ResultsError(f"results folder {root} is not writable ({e.strerror}); pass --results DIR with a writable folder") from None
+        raise StorageError(f"results folder {root} is not writable ({e.strerror}); pass --results DIR with a writable folder") from None
 
 
 class ResultsStore:
@@ -72,6 +79,8 @@ class ResultsStore:
         self._lock_fd: int | None = None
         self.moved_aside: Path | None = None  # where --restart put the old results
         self.columns: list[str] = trial_columns([], [])  # trials.csv's header, once open
+        self.repairs: list[str] = []  # one line for each table whose damaged records were moved aside
+        self.appended = 0  # trials written by this run
 
     # -- opening ---------------------------------------------------------------------
     def open(self, snapshot: Mapping[str, Any] | Callable[[Mapping[str, Any] | None], Mapping[str, Any]],
@@ -86,14 +95,18 @@ class ResultsStore:
             aside = self.folder.with_name(f"{self.folder.name}.old-{time.strftime('%Y%m%d-%H%M%S')}")
             self.folder.rename(aside)
             self.moved_aside = aside
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self._lock()
         try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._lock()
             old = self.old_snapshot()
             new = snapshot(old) if callable(snapshot) else snapshot
             self._check_snapshot(old, new)
             self._write_snapshot(new, source)
             self._repair(list(columns) if columns is not None else trial_columns([], []))
+        except OSError as e:  # a full or read-only disk
+            self.close()
+            raise StorageError(f"cannot write to {e.filename or self.folder} ({e.strerror}); nothing was trained; "
+                               "free some space or pass --results DIR on another disk") from None
         except BaseException:
             self.close()
             raise
@@ -102,7 +115,11 @@ class ResultsStore:
     def _lock(self) -> None:
         import fcntl
 
-        fd = os.open(self.folder / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.folder / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        except IsADirectoryError:
+            raise ResultsError(f"{self.folder / LOCK} is a folder, not sweeper's lock file; remove it "
+                               f"(rmdir '{self.folder / LOCK}') and run again") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -124,15 +141,21 @@ class ResultsStore:
         self._unlock()
 
     def old_snapshot(self) -> dict[str, Any] | None:
-        """The study.json of a folder that holds rows, else None (nothing to stay compatible with)."""
+        """The study.json of a folder that holds rows, else None (nothing to stay compatible
+        with); a damaged one rebuilt from the study.py saved beside it."""
         path = self.folder / SNAPSHOT
-        if not path.exists() or not self.rows():
+        if not (self.folder / TRIALS).exists() or not self.rows():
             return None
-        return dict(json.loads(path.read_text()))
+        old = repair.read_snapshot(path) or repair.rebuild_snapshot(self.folder, SOURCE)
+        if old is None:
+            raise ResultsError(f"{path} is damaged and {self.folder / SOURCE} cannot rebuild it, so the rows there cannot "
+                               "be matched to this study; pass --restart to move the old results aside and start over")
+        return old
 
     def _check_snapshot(self, old: Mapping[str, Any] | None, snapshot: Mapping[str, Any]) -> None:
         if old is None:
             return
+        old = {"dataset_used": snapshot["dataset_used"], **old}  # a rebuilt snapshot cannot know it
         if old.get("fingerprint") == snapshot["fingerprint"] and old.get("dataset_used") == snapshot["dataset_used"]:
             return
         changed = [k for k in sorted(set(old) | set(snapshot))
@@ -165,6 +188,10 @@ class ResultsStore:
         if curve_header != CURVE_COLUMNS:
             raise ResultsError(f"{self.folder / CURVES} has columns {curve_header[:4]}... that sweeper does not write; "
                                "pass --restart to move the old results aside")
+        for name in (TRIALS, CURVES):
+            note = repair.repair_table(self.folder / name, ("trial", "seed") if name == TRIALS else ())
+            if note:
+                self.repairs.append(note)
         keep = {(r["trial"], r["seed"]) for r in self.rows()}
         curves = self.folder / CURVES
         with curves.open(newline="") as f:
@@ -190,8 +217,7 @@ class ResultsStore:
         path = self.folder / TRIALS
         if not path.exists():
             return []
-        with path.open(newline="") as f:
-            return [r for r in csv.DictReader(f) if r.get("status")]
+        return repair.read_table(path, ("trial", "seed")).records()  # damaged records are left out
 
     def drop(self, keep: Any) -> int:
         """Rewrite trials.csv with only the rows for which keep(row) is true; return how many went."""
@@ -208,18 +234,25 @@ class ResultsStore:
 
     def append(self, result: TrialResult, config: Mapping[str, Any], dataset: str) -> dict[str, Any]:
         """Write one finished trial: curves, then its row (the commit point). Returns the row."""
-        if result.curves:
-            buf = io.StringIO()
-            w = csv.writer(buf, lineterminator="\n")
-            w.writerows((result.trial, result.seed, *c) for c in result.curves)
-            _append(self.folder / CURVES, buf.getvalue())
-        metrics = {k: v for k, v in result.metrics.items() if result.status == "ok" or k in COUNTS}
-        self._widen(list(config), list(result.metrics))
+        try:
+            if result.curves:
+                buf = io.StringIO()
+                w = csv.writer(buf, lineterminator="\n")
+                w.writerows((result.trial, result.seed, *c) for c in result.curves)
+                _append(self.folder / CURVES, buf.getvalue())
+            metrics = {k: v for k, v in result.metrics.items() if result.status == "ok" or k in COUNTS}
+            self._widen(list(config), list(result.metrics))
+        except OSError as e:
+            raise self._full(e) from None
         row = {"trial": result.trial, "seed": result.seed, "status": result.status, **config,
                "dataset": dataset, **metrics, "seconds": round(result.seconds, 4), "error": result.error}
         buf = io.StringIO()
         csv.DictWriter(buf, self.columns, lineterminator="\n", restval="").writerow(row)
-        _append(self.folder / TRIALS, buf.getvalue())
+        try:
+            _append(self.folder / TRIALS, buf.getvalue())
+        except OSError as e:  # the row is not written, and the rows before it stay whole
+            raise self._full(e) from None
+        self.appended += 1
         return {c: row.get(c, "") for c in self.columns}
 
     def write_table(self, name: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
@@ -246,6 +279,11 @@ class ResultsStore:
         w.writerows(rows)
         _atomic_write(self.folder / TRIALS, buf.getvalue())
 
+    def _full(self, e: OSError) -> StorageError:
+        return StorageError(
+            f"cannot write to {e.filename or self.folder} ({e.strerror}); {self.appended} trials of this run were "
+            f"saved in {self.folder / TRIALS} before it; free some space and run the same command again to resume")
+
 
 def _csv_line(values: Iterable[Any]) -> str:
     buf = io.StringIO()
@@ -254,12 +292,22 @@ def _csv_line(values: Iterable[Any]) -> str:
 
 
 def _append(path: Path, text: str) -> None:
+    """Append text in one write and fsync; if that fails (a full disk) the file is cut back to
+    its length before, so it never ends in half a row."""
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    size = os.fstat(fd).st_size
     try:
         data = text.encode()
         while data:
             data = data[os.write(fd, data):]
         os.fsync(fd)
+    except OSError as e:
+        try:
+            os.ftruncate(fd, size)
+        except OSError:
+            pass  # the torn tail is cut off on the next open instead
+        e.filename = e.filename or str(path)
+        raise
     finally:
         os.close(fd)
 

@@ -1,4 +1,4 @@
-"""The Study: what to train, over which search space, with which seeds; and loading study files.
+"""The Study: what to train, over which search space, with which seeds (loading a study file: studyfile.py).
 
 A study file (or a notebook) is plain Python that builds `Study(...)`. What trains one
 configuration is a trainer plug-in (`engine/plugin.py`): the built-in one, fed a dataset
@@ -12,18 +12,16 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import re
-import runpy
-import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from sweeper.engine.plugin import Trainer, trainer_for
 from sweeper.engine.racing import Racing
-from sweeper.engine.space import Choice, Dimension, as_dimension, describe, expand_grid, grid_size
-from sweeper.errors import SearchSpaceError, StudyError, SweeperError, closest
+from sweeper.engine.space import Dimension, as_dimension, describe, expand_grid, grid_size
+from sweeper.errors import SearchSpaceError, StudyError, closest
 from sweeper.metrics import direction_of
 
 DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10")
@@ -31,8 +29,10 @@ TASKS = ("classify", "small_digit", "regress")
 SAMPLERS = ("grid", "random", "bayes")
 BAYES_SAMPLERS = ("tpe", "gp")
 MAX_CONFIGS = 10_000  # a grid or a trial budget beyond this is a typo, not a study
+MAX_SEEDS = 1000  # seeds per configuration; past this a sweep is a mistake rather than a plan
 FORESEEN = 1_000  # combinations of a random/Bayesian search's choices checked at load time
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # fullmatch: `$` would let a trailing newline through
+_ASIDE_NAME = re.compile(r"\.(dry-run|old-.*|fallback-.*)\Z")  # what `sweep run` names the folders it writes beside a study's
 OPTUNA_STARTUP = 10  # Optuna's default n_startup_trials: what Bayesian studies used before `bayes_startup`
 
 
@@ -153,12 +153,13 @@ class Study:
 
     def foreseen(self) -> list[dict[str, Any]]:
         """The searched values that can be known before any runs: every configuration of a
-        grid; the combinations of a search's choices (the first FORESEEN)."""
+        grid; for a search, the combinations of its choices and its ranges' ends (the first
+        FORESEEN)."""
         if self.sampler == "grid":
             return self.grid()
-        choices = {n: d.values for n, d in self.space.items() if isinstance(d, Choice)}
-        combos = itertools.islice(itertools.product(*choices.values()), FORESEEN)
-        return [dict(zip(choices, c)) for c in combos]
+        ends = {n: d.bounds() for n, d in self.space.items()}  # every choice, both ends of a range
+        combos = itertools.islice(itertools.product(*ends.values()), FORESEEN)
+        return [dict(zip(ends, c)) for c in combos]
 
     def foreseen_configs(self) -> list[dict[str, Any]]:
         """The full configurations of `foreseen`: what the trainer checks before a run."""
@@ -178,8 +179,9 @@ class Study:
         def bad(field_name: str, rule: str) -> StudyError:
             return StudyError(f"field `{field_name}` = {brief(getattr(self, field_name))} is not allowed; it must be {rule}")
 
-        if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
-            raise bad("name", "a non-empty name of letters, digits, '_', '-' or '.'")
+        if not isinstance(self.name, str) or not _NAME.fullmatch(self.name) or _ASIDE_NAME.search(self.name):
+            raise bad("name", "a non-empty name of letters, digits, '_', '-' or '.', "
+                              "not ending in '.dry-run', '.old-...' or '.fallback-...' (sweep run's own folders)")
         for fname, options in (("dataset", DATASETS), ("sampler", SAMPLERS), ("bayes_sampler", BAYES_SAMPLERS)):
             if getattr(self, fname) not in options:
                 raise bad(fname, f"one of {list(options)}" + closest(str(getattr(self, fname)), options))
@@ -209,11 +211,13 @@ class Study:
         if isinstance(self.seeds, Racing):
             pass  # checked when it was made
         elif isinstance(self.seeds, int) and not isinstance(self.seeds, bool):
-            if self.seeds < 1:
-                raise bad("seeds", "a count >= 1 or a non-empty list of distinct integers")
+            if not 1 <= self.seeds <= MAX_SEEDS:
+                raise bad("seeds", f"a count >= 1 (at most {MAX_SEEDS}) or a non-empty list of distinct integers")
         elif not (isinstance(self.seeds, (list, tuple)) and self.seeds
-                  and all(_is_int(s) and s >= 0 for s in self.seeds) and len(set(self.seeds)) == len(self.seeds)):
-            raise bad("seeds", "a count >= 1, a non-empty list of distinct integers >= 0, or Racing(start=3, max=20)")
+                  and all(_is_int(s) and s >= 0 for s in self.seeds) and len(set(self.seeds)) == len(self.seeds)
+                  and len(self.seeds) <= MAX_SEEDS):
+            raise bad("seeds", f"a count >= 1, a non-empty list of at most {MAX_SEEDS} distinct integers >= 0, "
+                               "or Racing(start=3, max=20)")
         if not _is_int(self.sampler_seed):
             raise bad("sampler_seed", "an integer")
         if self.bayes_startup is not None and (not _is_int(self.bayes_startup) or self.bayes_startup < 0):
@@ -223,9 +227,9 @@ class Study:
             raise bad("eval_every", "'epoch', 'iteration' or an integer k >= 1 (every k iterations)")
         if self.standardize is not None and not (
                 isinstance(self.standardize, (tuple, list)) and len(self.standardize) == 2
-                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in self.standardize)
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in self.standardize)
                 and self.standardize[1] > 0):
-            raise bad("standardize", "None or (mean, std) with std > 0, e.g. (0.1307, 0.3081) for MNIST")
+            raise bad("standardize", "None or finite (mean, std) with std > 0, e.g. (0.1307, 0.3081) for MNIST")
         if not _is_int(self.concurrent_configs) or self.concurrent_configs < 1:
             raise bad("concurrent_configs", "an integer >= 1")
         if not isinstance(self.vectorize, bool):
@@ -357,40 +361,3 @@ def _checked_init(original: Any) -> Any:
 Study.__init__ = _checked_init(Study.__init__)  # type: ignore[method-assign]
 
 
-def load_study(path: str | Path) -> Study:
-    """Run a study file and return its `study`; every problem becomes one StudyError line."""
-    path = Path(path)
-    if not path.is_file():
-        raise StudyError(f"{path}: no such study file; pass the path to a .py file that defines `study = Study(...)`")
-    try:
-        namespace = runpy.run_path(str(path), run_name="__sweeper_study__")
-    except SyntaxError as e:
-        raise StudyError(f"{path}:{e.lineno}: syntax error: {e.msg}; fix the Python syntax of the study file") from None
-    except SweeperError as e:
-        message = str(e)
-        if "field `" not in message:  # raised by a primitive such as uniform(): quote the line that called it
-            message += f" (in `{_source_in(path, e)}`)"
-        raise StudyError(f"{path}{_line_in(path, e)}: {message}") from None
-    except Exception as e:  # the study file is user code: report where it failed, not how
-        raise StudyError(f"{path}{_line_in(path, e)}: {type(e).__name__}: {e}") from None
-    study = namespace.get("study")
-    if study is None:
-        raise StudyError(f"{path}: defines no `study`; end the file with `study = Study(name=..., ...)`")
-    if not isinstance(study, Study):
-        raise StudyError(f"{path}: `study` is a {type(study).__name__}, not a Study; write `study = Study(...)`")
-    return study
-
-
-def _frame_in(path: Path, exc: BaseException) -> traceback.FrameSummary | None:
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve() == path.resolve()]
-    return frames[-1] if frames else None
-
-
-def _line_in(path: Path, exc: BaseException) -> str:
-    frame = _frame_in(path, exc)
-    return f":{frame.lineno}" if frame else ""
-
-
-def _source_in(path: Path, exc: BaseException) -> str:
-    frame = _frame_in(path, exc)
-    return (frame.line or "").strip().rstrip(",") if frame else ""

@@ -1,0 +1,203 @@
+"""Damaged results folders: what can be read is kept, what cannot is moved aside, never lost.
+
+`sweep run` itself only ever leaves a torn last line (cut off on opening, see store.py). Other
+damage comes from outside: a disk that filled, a file edited by hand, a copy that went
+wrong, two folders merged. For a table (trials.csv, curves.csv) each record is checked
+against the file's own header (its first line: the columns are those the file was written
+with) and the few columns whose type sweeper relies on; records that fail are moved, as
+they were, into `<table>.damaged` next to it, and a (trial, seed) row seen before is moved
+there too, keeping the first. A study.json that is not a JSON object is rebuilt from the
+study.py saved beside it. Readers (`sweeper.load`, `sweep show`, `sweep report`) use the
+same checks without writing anything, and say what they skipped.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DAMAGED_SUFFIX = ".damaged"
+STATUSES = ("ok", "failed", "diverged")
+
+
+def _is_int(text: str) -> bool:
+    try:
+        int(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_number(text: str) -> bool:
+    if text == "":
+        return True
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+# columns whose values sweeper parses; any other column may hold any text
+CHECKS: dict[str, Callable[[str], bool]] = {
+    "trial": lambda v: v != "",
+    "seed": _is_int,
+    "epoch": _is_int,
+    "iteration": _is_int,
+    "value": _is_number,
+}
+
+
+def _status_check(key: Sequence[str]) -> Callable[[str], bool]:
+    return (lambda v: v in STATUSES) if "seed" in key else (lambda v: True)
+
+
+@dataclass
+class Table:
+    """A table's header and readable records, and what was set aside, with the raw text of each."""
+
+    path: Path
+    header: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+    raw: list[str] = field(default_factory=list)  # each kept record's text, as in the file
+    unreadable: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+
+    @property
+    def damaged(self) -> int:
+        return len(self.unreadable) + len(self.duplicates)
+
+    def records(self) -> list[dict[str, str]]:
+        return [dict(zip(self.header, r, strict=True)) for r in self.rows]
+
+    def describe(self, moved_to: Path | None = None) -> str:
+        """One line: what was wrong and, if moved, where it went."""
+        parts = []
+        if self.unreadable:
+            parts.append(f"{len(self.unreadable)} unreadable {_plural(len(self.unreadable), 'record')}")
+        if self.duplicates:
+            parts.append(f"{len(self.duplicates)} duplicate (trial, seed) {_plural(len(self.duplicates), 'row')}")
+        what = " and ".join(parts)
+        if moved_to is not None:
+            return f"{self.path}: moved {what} to {moved_to}; the rest is kept"
+        return f"{self.path}: skipped {what}; `sweep run` of the study moves them aside into {self.path.name}{DAMAGED_SUFFIX}"
+
+
+def _plural(n: int, word: str) -> str:
+    return word if n == 1 else word + "s"
+
+
+def read_table(path: Path, key: Sequence[str] = ()) -> Table:
+    """Parse a table leniently; `key` names the columns of which only the first row counts
+    (trial, seed for trials.csv). Nothing is written."""
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    lines = text.splitlines(keepends=True)
+    if not lines:
+        return Table(path, [])
+    header = next(csv.reader([lines[0]]), [])
+    table = Table(path, header)
+    checks = [(i, CHECKS[c]) for i, c in enumerate(header) if c in CHECKS]
+    checks += [(i, _status_check(key)) for i, c in enumerate(header) if c == "status"]
+    positions = [header.index(c) for c in key if c in header]
+    seen: set[tuple[str, ...]] = set()
+
+    def ok(record: list[str]) -> bool:
+        return len(record) == len(header) and all(f(record[i]) for i, f in checks)
+
+    start = 1
+    while start < len(lines):
+        start = _read_from(lines, start, table, ok, positions, seen)
+    return table
+
+
+def _read_from(lines: list[str], start: int, table: Table, ok: Callable[[list[str]], bool],
+               positions: list[int], seen: set[tuple[str, ...]]) -> int:
+    """Read records from lines[start] on until one fails; set that one's first line aside and
+    return where to go on from (a quoted field may span lines, so a stray quote must not
+    swallow the rest of the file)."""
+    reader = csv.reader(iter(lines[start:]), strict=True)
+    at = start
+    try:
+        for record in reader:
+            end = start + reader.line_num
+            if not ok(record):
+                break
+            raw = "".join(lines[at:end])
+            k = tuple(record[p] for p in positions)
+            if positions and k in seen:
+                table.duplicates.append(raw)
+            else:
+                seen.add(k)
+                table.rows.append(record)
+                table.raw.append(raw)
+            at = end
+        else:
+            return len(lines)
+    except csv.Error:
+        pass
+    table.unreadable.append(lines[at])
+    return at + 1
+
+
+def repair_table(path: Path, key: Sequence[str] = ()) -> str | None:
+    """Move a table's unreadable and duplicate records into `<table>.damaged` (appended to,
+    never overwritten) and rewrite the table without them. Returns the one line that says so,
+    or None when the table was sound."""
+    table = read_table(path, key)
+    if not table.damaged:
+        return None
+    aside = path.with_name(path.name + DAMAGED_SUFFIX)
+    moved = "".join(line if line.endswith("\n") else line + "\n" for line in table.unreadable + table.duplicates)
+    with aside.open("a", encoding="utf-8", newline="") as f:  # first, so that nothing is ever only in memory
+        f.write(moved)
+        f.flush()
+        os.fsync(f.fileno())
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(table.header)
+    _atomic_write(path, buf.getvalue() + "".join(table.raw))
+    return table.describe(moved_to=aside)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with tmp.open("w", encoding="utf-8", newline="") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def read_snapshot(path: Path) -> dict[str, Any] | None:
+    """study.json as a dict; None if it is missing, not JSON or not a JSON object."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def rebuild_snapshot(folder: Path, source_name: str = "study.py") -> dict[str, Any] | None:
+    """What study.json held, rebuilt from the study file saved beside it; None if that is
+    missing or does not load. `dataset_used` cannot be known and is left out."""
+    from sweeper.engine.studyfile import load_study
+    from sweeper.errors import StudyError
+
+    source = folder / source_name
+    if not source.is_file():
+        return None
+    try:
+        study = load_study(source)
+    except StudyError:
+        return None
+    from sweeper.engine.identity import identity_of
+
+    identity = identity_of(None, study.trainer)  # as a new folder's: the defaults it recorded are lost with it
+    return {**study.to_dict(), "fingerprint": identity.fingerprint(study, study.trainer),
+            "identity": identity.to_json(), "planned_configs": study.planned_configs()}
+

@@ -1,0 +1,129 @@
+"""How a sweep's processes end, whatever ends them.
+
+The driver treats SIGTERM (`kill`, `docker stop`, systemd, a batch system's time limit) and
+SIGHUP (a closed terminal) as it treats Ctrl-C: the first one stops the sweep where it is,
+finished rows stay saved, the workers are stopped and the exit code is 128 + the signal's
+number (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP). A second signal while that
+cleanup runs exits at once with the same code: the rows are already on disk (each one is
+written and fsynced as it arrives), and the workers end with the driver anyway, because:
+
+- a local (loky) worker asks the kernel to SIGKILL it when the driver dies
+  (`prctl(PR_SET_PDEATHSIG)` on Linux, see `die_with_driver`), so even `kill -9` of the driver
+  or the OOM killer leaves no worker behind, and no worker keeps a `| tee log` pipe open;
+- a Dask worker of the local cluster exits when the pipe its parent holds open closes
+  (distributed's `AsyncProcess` does this for every process a Nanny starts).
+
+Workers are started with SIGINT blocked (`workers_ignore_ctrl_c`), so a Ctrl-C, which a
+terminal sends to the whole process group, reaches the driver alone even while a worker is
+still importing torch and has not yet installed its own handler.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from types import FrameType
+
+STOP_SIGNALS = tuple(s for s in (signal.SIGINT, getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None))
+                     if s is not None)
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+class _Stop:
+    received: int | None = None  # the first stop signal, if any
+
+
+def received() -> int | None:
+    """The first stop signal this process received under `stop_on_signals`, if any."""
+    return _Stop.received
+
+
+def exit_code(default: int = 128 + signal.SIGINT) -> int:
+    """The conventional exit code for the stop signal received: 128 + its number."""
+    return 128 + _Stop.received if _Stop.received else default
+
+
+def _handler(signum: int, frame: FrameType | None) -> None:
+    if _Stop.received is None:
+        _Stop.received = signum
+        raise KeyboardInterrupt
+    # a second signal during the cleanup: the user wants out now; rows are already on disk
+    # and the workers follow the driver (see the module's docstring)
+    with contextlib.suppress(OSError):
+        os.write(2, f"\nsweep: {signal.Signals(signum).name} again: stopping now; finished trials are saved\n".encode())
+    os._exit(exit_code())
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise KeyboardInterrupt in the main thread, as Ctrl-C does; a
+    second stop signal exits at once (see the module's docstring)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.getsignal(s) for s in STOP_SIGNALS}
+    _Stop.received = None
+    for s in STOP_SIGNALS:
+        signal.signal(s, _handler)
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            # once stopping, a further signal is ignored from here on: Python would otherwise put
+            # back the default handler while it shuts down, and a second Ctrl-C could end the
+            # process by SIGINT (exit -2) instead of 130
+            signal.signal(s, handler if _Stop.received is None else signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def workers_ignore_ctrl_c() -> Iterator[None]:
+    """Block SIGINT in this thread while it starts worker processes: a child inherits the
+    blocked mask across fork and exec, so a Ctrl-C never interrupts a worker that is still
+    importing (each would print a traceback). The driver loses nothing: the kernel hands the
+    signal to another of its threads, or to this one once the mask is restored.
+
+    multiprocessing's resource tracker unblocks SIGINT in the thread that first starts it,
+    so it is started here first."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def die_with_driver(driver: int) -> None:
+    """Make this worker process end when the driver `driver` does, however it ends.
+
+    On Linux the kernel does it: PR_SET_PDEATHSIG sends SIGKILL when the parent dies. Elsewhere
+    a daemon thread checks once a second whether the parent is still the driver."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            _watch_parent(driver)
+    else:
+        _watch_parent(driver)
+    if os.getppid() != driver:  # the driver died before the kernel was told
+        os._exit(1)
+
+
+def _watch_parent(driver: int) -> None:
+    import time
+
+    def watch() -> None:
+        while os.getppid() == driver:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="sweeper-watch-driver", daemon=True).start()
