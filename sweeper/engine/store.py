@@ -37,8 +37,11 @@ SOURCE = "study.py"
 LOCK = ".lock"
 RACING = "racing.csv"  # a seed race's decisions, derived from trials.csv (see `engine/racing.py`)
 RACING_COLUMNS = ["trial", "label", "pool", "seeds", "state", "round", "reason"]
+PRUNING = "pruning.csv"  # pruning's decisions, derived from trials.csv (see `engine/pruning.py`)
+PRUNING_COLUMNS = ["trial", "label", "rung", "budget", "state", "reason", "rung_trial"]  # rung_trial: the rows' id
 KEY_COLUMNS = ["trial", "seed", "status"]  # then the configuration, "dataset", the metrics, then:
 TAIL_COLUMNS = ["seconds", "error"]
+KEEP_METRICS = ("ok", "pruned", "promoted")  # statuses whose rows keep their metrics (pruning's rungs)
 CURVE_COLUMNS = ["trial", "seed", "epoch", "iteration", "split", "metric", "value"]
 
 
@@ -213,7 +216,7 @@ class ResultsStore:
             w = csv.writer(buf, lineterminator="\n")
             w.writerows((result.trial, result.seed, *c) for c in result.curves)
             _append(self.folder / CURVES, buf.getvalue())
-        metrics = {k: v for k, v in result.metrics.items() if result.status == "ok" or k in COUNTS}
+        metrics = {k: v for k, v in result.metrics.items() if result.status in KEEP_METRICS or k in COUNTS}
         self._widen(list(config), list(result.metrics))
         row = {"trial": result.trial, "seed": result.seed, "status": result.status, **config,
                "dataset": dataset, **metrics, "seconds": round(result.seconds, 4), "error": result.error}
