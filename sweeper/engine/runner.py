@@ -362,17 +362,22 @@ class _Sweep:
         running = {(task.trial, s) for task in [*self.futures.values(), *self.lost] for s in task.seeds}
         submitted = False
         for t, step in steps.items():
-            rung = self._rung_id(t, levels[step.rung])
+            for key in [(self._rung_id(t, b), s) for b in levels[:step.rung + 1] for s in self.seeds]:
+                if key in self.stored and key not in self.counted:  # found in the results folder
+                    self.counted.add(key)
+                    self._count(self.stored[key], reused=True)
+            rung, missing = self._rung_id(t, levels[step.rung]), []
             for s in self.seeds:
                 if (rung, s) in self.stored:
-                    if (rung, s) not in self.counted:
-                        self.counted.add((rung, s))
-                        self._count(self.stored[(rung, s)], reused=True)
-                elif step.state == "running" and (rung, s) not in self.held and (rung, s) not in running:
-                    config = {**self.configs[t], self.prune.resource: levels[step.rung]}
-                    self._submit(TrialTask(rung, (s,), {**self.worker_defaults, **config}, self.trainer,
-                                           self.options), config)
-                    submitted = True
+                    continue
+                if step.state == "running" and (rung, s) not in self.held and (rung, s) not in running:
+                    missing.append(s)
+            config = {**self.configs[t], self.prune.resource: levels[step.rung]}
+            groups = [tuple(missing)] if self.study.vectorize else [(s,) for s in missing]
+            for group in filter(None, groups):
+                self._submit(TrialTask(rung, group, {**self.worker_defaults, **config}, self.trainer, self.options),
+                             config)
+                submitted = True
         return submitted
 
     def _write_decided(self, steps: dict[str, Step], levels: list[int]) -> None:
