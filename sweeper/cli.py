@@ -197,7 +197,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     r = load(study_name(args.study), args.results)
     table = display_table(r.summary, r.comparisons, r.metric).drop(columns=["sd"]).head(args.top)
     planned = r.planned()
-    print(f"{r.name}: {len(r.trials)}{f'/{planned}' if planned else ''} trials, {len(r.summary)} configurations, "
+    print(f"{r.name}: {len(r.complete)}{f'/{planned}' if planned else ''} trials, {len(r.summary)} configurations, "
           f"seeds {','.join(map(str, r.study.get('seeds', [])))}; {r.metric} ({r.direction}), best first")
     print_table([list(table.columns), *table.astype(str).values.tolist()])
     print(textwrap.fill("verdict: 'worse' = below the best with adjusted p < 0.05 (paired by seed, adjusted for the "

@@ -1,5 +1,6 @@
 """Pruning over epochs: rungs decided seed by seed, the same with any workers and after a resume."""
 
+import dataclasses
 import io
 
 import pandas as pd
@@ -158,3 +159,24 @@ def test_bad_prune_settings_are_one_line(make, message):
     with pytest.raises(StudyError) as e:
         make()
     assert message in str(e.value) and "\n" not in str(e.value)
+
+
+@pytest.mark.slow
+def test_the_built_in_trainer_prunes_exactly_and_vectorized_decides_the_same(tmp_path):
+    """A rung retrains from scratch: a survivor's 1-epoch row is its full run's first epoch."""
+    s = tiny_study(fixed={"hidden_size": 16, "epochs": 3, "batch_size": 32}, seeds=3,
+                   space={"learning_rate": [0.003, 0.3], "momentum": [0.0, 0.9]},
+                   prune=Rungs(rungs=(1,), keep=0.5, alpha=0.2))
+    _run(s, tmp_path / "a")
+    _run(dataclasses.replace(s, vectorize=True), tmp_path / "b")
+    pa, pb = (pd.read_csv(tmp_path / x / "tiny" / "pruning.csv") for x in "ab")
+    assert pa.equals(pb) and set(pa["state"]) == {"pruned", "complete"}
+    trials = pd.read_csv(tmp_path / "a" / "tiny" / "trials.csv")
+    curves = pd.read_csv(tmp_path / "a" / "tiny" / "curves.csv")
+    assert trials.groupby("status")["epochs_run"].max().to_dict() == {"ok": 3, "promoted": 1, "pruned": 1}
+    first = curves.query("epoch == 1 and split == 'val' and metric == 'acc'").set_index(["trial", "seed"])["value"]
+    full = {(r.learning_rate, r.momentum, r.seed): r.trial for r in trials[trials["status"] == "ok"].itertuples()}
+    for r in trials[trials["status"] == "promoted"].itertuples():
+        assert r.val_acc == pytest.approx(first[(full[(r.learning_rate, r.momentum, r.seed)], r.seed)])
+    r = load(tmp_path / "a" / "tiny")
+    assert r.budget() == (int(trials["epochs_run"].sum()), 4 * 3 * 3, "(configuration, seed, epoch)")

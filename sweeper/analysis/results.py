@@ -312,7 +312,7 @@ def progress(folder: Path) -> Progress:
 
     study = json.loads((folder / SNAPSHOT).read_text()) if (folder / SNAPSHOT).exists() else {}
     with (folder / TRIALS).open(newline="") as f:
-        statuses = [r.get("status", "") for r in csv.DictReader(f) if r.get("status")]
+        statuses = [r["status"] for r in csv.DictReader(f) if r.get("status") not in ("", None, "promoted")]
     configs = planned_configs(study)
     aside = ASIDE.search(folder.name)
     note = "" if not aside else "dry run" if aside[1] == "dry-run" else "set aside by --restart"

@@ -456,7 +456,8 @@ class _Sweep:
         self.summary.reused += reused
         if row["status"] == "ok":
             self.scores.setdefault(row["trial"], {})[int(row["seed"])] = float(row[self.study.metric])
-        self.progress.update(row["status"], self.best_label())
+        # a promoted row is a rung on the way to the configuration's own row: not a trial done
+        self.progress.update(None if row["status"] == PROMOTED else row["status"], self.best_label())
 
     def best_label(self) -> str:
         means = {t: statistics.fmean(v.values()) for t, v in self.scores.items() if v}
