@@ -261,7 +261,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     where = f"the Dask cluster at {options['scheduler']}" if options.get("scheduler") else f"{jobs} jobs"
     minutes, seconds = divmod(int(summary.seconds), 60)
-    print(f"{study.name}: {summary.trained + summary.reused} of {summary.planned} trials done "
+    rungs = " (rungs included: a pruned study trains a survivor once per rung)" if study.prune is not None else ""
+    print(f"{study.name}: {summary.trained + summary.reused} of {summary.planned} trials done{rungs} "
           f"({summary.trained} trained now, {summary.reused} from earlier runs, {summary.failed} failed, "
           f"{summary.diverged} diverged) in {minutes}:{seconds:02d} on {summary.dataset} with {where} "
           f"on {summary.device}{', vectorized' if study.vectorize else ''}")
