@@ -180,3 +180,11 @@ def test_the_built_in_trainer_prunes_exactly_and_vectorized_decides_the_same(tmp
         assert r.val_acc == pytest.approx(first[(full[(r.learning_rate, r.momentum, r.seed)], r.seed)])
     r = load(tmp_path / "a" / "tiny")
     assert r.budget() == (int(trials["epochs_run"].sum()), 4 * 3 * 3, "(configuration, seed, epoch)")
+
+
+def test_a_random_search_prunes_too(tmp_path):
+    s = study(sampler="random", n_trials=5, space={"learning_rate": sweeper.choice(*QUALITY)})
+    _run(s, tmp_path)
+    rows, pruning = _tables(tmp_path)
+    assert 3 <= len(pruning) <= 5 and set(pruning["state"]) == {"pruned", "complete"}
+    assert set(rows["status"]) == {"ok", "pruned", "promoted"}

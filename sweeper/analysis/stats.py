@@ -16,9 +16,10 @@ the observed difference with 80 % power, if that difference is real.
 Failed and diverged seeds are left out of every mean but counted (n_failed, n_diverged),
 and they count against the configuration: one that lost a seed is ranked after every
 configuration that lost none, so an unstable configuration is never the best on the mean
-of the seeds it survived. A seed stopped by pruning (`pruned`) counts against it the same way;
-`sweeper.load` leaves pruning's `promoted` rows (intermediate rungs) out of the summary. (Seed racing counts a lost seed as the metric's worst value, and
-Bayesian search is told that; see `sweeper.engine.racing`.)
+of the seeds it survived. A seed stopped by pruning (`pruned`) counts against it the same
+way; `sweeper.load` leaves pruning's `promoted` rows (intermediate rungs) out of the summary.
+(Seed racing counts a lost seed as the metric's worst value, and Bayesian search is told
+that; see `sweeper.engine.racing`.)
 
 The core functions work on the last axis of arrays (NaN for a failed seed), so the tests
 can check the error rates on thousands of synthetic studies at once.
