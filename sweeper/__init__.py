@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from sweeper.engine import plugin as _plugin
 from sweeper.engine import racing as _racing
-from sweeper.engine.plugin import Log, seed_everything
+from sweeper.engine.plugin import Log, Pruned, seed_everything
+from sweeper.engine.pruning import Rungs
 from sweeper.engine.racing import Racing
 from sweeper.engine.space import choice, intrange, loguniform, uniform
 from sweeper.engine.study import Split, Study
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from sweeper.analysis.results import Results
 
 __all__ = [
-    "Study", "Split", "Racing", "choice", "uniform", "loguniform", "intrange", "load_study", "load", "run", "Log",
+    "Study", "Split", "Racing", "Rungs", "Pruned", "choice", "uniform", "loguniform", "intrange", "load_study", "load", "run", "Log",
     "seed_everything",
     "SweeperError", "StudyError", "SearchSpaceError", "DataError", "ResultsError", "RunError", "TrialsFailed",
 ]

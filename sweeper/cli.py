@@ -219,7 +219,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         return 0
     table = display_table(r.summary, r.comparisons, r.metric).drop(columns=["sd"]).head(args.top)
     planned = r.planned()
-    print(f"{r.name}: {len(r.trials)}{f'/{planned}' if planned else ''} trials, {len(r.summary)} configurations, "
+    print(f"{r.name}: {len(r.complete)}{f'/{planned}' if planned else ''} trials, {len(r.summary)} configurations, "
           f"seeds {','.join(map(str, r.study.get('seeds', [])))}; {r.metric} ({r.direction}), best first")
     print_table([list(table.columns), *table.astype(str).values.tolist()])
     print(textwrap.fill("verdict: 'worse' = below the best with adjusted p < 0.05 (paired by seed, adjusted for the "
@@ -283,7 +283,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     where = f"the Dask cluster at {options['scheduler']}" if options.get("scheduler") else f"{jobs} jobs"
     minutes, seconds = divmod(int(summary.seconds), 60)
-    print(f"{study.name}: {summary.trained + summary.reused} of {summary.planned} trials done "
+    rungs = " (rungs included: a pruned study trains a survivor once per rung)" if study.prune is not None else ""
+    print(f"{study.name}: {summary.trained + summary.reused} of {summary.planned} trials done{rungs} "
           f"({summary.trained} trained now, {summary.reused} from earlier runs, {summary.failed} failed, "
           f"{summary.diverged} diverged) in {minutes}:{seconds:02d} on {summary.dataset} with {where} "
           f"on {summary.device}{', vectorized' if study.vectorize else ''}")

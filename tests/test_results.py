@@ -26,7 +26,7 @@ def test_load_gives_typed_tables(results):
     r = sweeper.load("grid", results=results)
     t = r.trials
     assert len(t) == 12 and r.searched == ["learning_rate", "optimizer"]
-    assert isinstance(t["status"].dtype, pd.CategoricalDtype) and list(t["status"].cat.categories) == ["ok", "failed", "diverged"]
+    assert isinstance(t["status"].dtype, pd.CategoricalDtype) and list(t["status"].cat.categories) == ["ok", "failed", "diverged", "pruned", "promoted"]
     assert isinstance(t["optimizer"].dtype, pd.CategoricalDtype)
     assert list(t["optimizer"].cat.categories) == ["sgd", "adam"]  # in the order the study lists them
     assert t["shuffle"].dtype == bool and t["nesterov"].dtype == bool

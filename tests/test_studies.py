@@ -31,7 +31,12 @@ def test_dry_run(path, tmp_path):
                         jobs=1, executor="sequential", dry_run=True, show_progress=False, stream=io.StringIO())
     df = pd.read_csv(summary.folder / "trials.csv")
     assert summary.planned == study.planned_configs() * len(study.seed_list)
-    if study.racing is None:
+    if study.prune is not None:  # every configuration's first rung, then the survivors' next ones
+        rungs = pd.read_csv(summary.folder / "pruning.csv")
+        assert len(rungs) == study.planned_configs() and set(rungs["state"]) <= {"pruned", "complete"}
+        assert set(df["status"]) <= {"ok", "pruned", "promoted"}
+        df = df[df["status"] == "ok"]
+    elif study.racing is None:
         assert len(df) == summary.planned
     else:  # a race trains at least every configuration's first seeds, and records its decisions
         race = pd.read_csv(summary.folder / "racing.csv")

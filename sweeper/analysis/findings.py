@@ -85,13 +85,15 @@ def render(template: Path, out: Path, results_root: Path) -> Page:
 
 
 def _about(r: Results, args: list[str], where: str) -> str:
-    t = r.trials
+    t = r.complete  # pruning's promoted rows are rungs of configurations counted once, by their own rows
     counts = t["status"].value_counts()
-    minutes = t["seconds"].sum() / 60
+    pruned = f", {counts['pruned']} pruned" if counts.get("pruned", 0) else ""
+    minutes = r.trials["seconds"].sum() / 60  # every rung trained
     configs, seeds = t["trial"].nunique(), t["seed"].nunique()
     datasets = ", ".join(sorted(t["dataset"].astype(str).unique()))
     return (f"{datasets}, {configs} configuration{'s' * (configs != 1)} × {seeds} seeds = {len(t)} trials "
-            f"({counts.get('failed', 0)} failed, {counts.get('diverged', 0)} diverged), "
+            f"({counts.get('failed', 0)} failed, {counts.get('diverged', 0)} diverged"
+            f"{pruned}), "
             f"{minutes:.1f} min of training")
 
 

@@ -28,6 +28,7 @@ from sweeper.engine.store import (
     CURVE_COLUMNS,
     CURVES,
     KEY_COLUMNS,
+    PRUNING,
     RACING,
     SNAPSHOT,
     TAIL_COLUMNS,
@@ -37,7 +38,7 @@ from sweeper.engine.store import (
 from sweeper.errors import ResultsError
 from sweeper.metrics import COUNTS, direction_of
 
-STATUSES = ["ok", "failed", "diverged"]
+STATUSES = ["ok", "failed", "diverged", "pruned", "promoted"]  # pruned, promoted: see `engine/pruning.py`
 SPLITS = ["train", "val", "test"]
 CURVE_METRICS = ["loss", "acc", "batch_loss", "lr"]
 ASIDE = re.compile(r"\.(dry-run|old-\d{8}-\d{6})$")  # folders `sweep run` writes beside the real one
@@ -79,11 +80,25 @@ class Results:
         if self.trials.empty:  # no row yet (the first seconds of a run): the columns, with no row
             empty = _placeholder(self.trials).assign(**{self.metric: float("nan")})
             return stats.summarize(empty, self.searched, self.metric, self.direction).iloc[:0]
-        summary = stats.summarize(self.trials, self.searched, self.metric, self.direction)
+        summary = stats.summarize(self.complete, self.searched, self.metric, self.direction)
         if self.racing is None:
             return summary
         race = self.racing.set_index("trial")[["seeds", "state", "round", "reason"]].add_prefix("race_")
         return summary.join(race, on="trial")
+
+    @property
+    def complete(self) -> pd.DataFrame:
+        """trials without pruning's `promoted` rows: the intermediate rungs of configurations
+        whose full rows follow (`trials` keeps them, for the budget and the curves)."""
+        return self.trials[self.trials["status"] != "promoted"]
+
+    @cached_property
+    def pruning(self) -> pd.DataFrame | None:
+        """pruning.csv: each configuration's last rung and state (None: no pruning)."""
+        path = self.folder / PRUNING
+        if not path.exists():
+            return None
+        return pd.read_csv(path, dtype={"trial": str, "label": str, "reason": str}, keep_default_na=False)
 
     @cached_property
     def racing(self) -> pd.DataFrame | None:
@@ -99,6 +114,14 @@ class Results:
         their epochs, else (configuration, seed)."""
         planned = self.planned()
         t = self.trials
+        prune = self.study.get("prune")
+        if prune:  # every rung counts, the promoted ones too; the design is every configuration at the full budget
+            name = prune["resource"]
+            full = None if planned is None else planned * int(prune["full"])
+            if name == "epochs" and "epochs_run" in t and t["epochs_run"].notna().any():
+                return int(t["epochs_run"].fillna(0).sum()), full, "(configuration, seed, epoch)"
+            spent = int(pd.to_numeric(t[name], errors="coerce").fillna(0).sum()) if name in t else len(t)
+            return spent, full, f"(configuration, seed, {name})"
         if "epochs_run" in t and "epochs" in t and t["epochs_run"].notna().any():
             spent = int(t["epochs_run"].fillna(0).sum())
             per_config = t.drop_duplicates("trial")["epochs"].astype(float).mean()
@@ -116,7 +139,15 @@ class Results:
         """Every configuration against the best one, paired by seed (see `sweeper.analysis.stats.compare_to_best`)."""
         from sweeper.analysis import stats
 
-        out = stats.compare_to_best(self.trials, self.summary, self.metric, self.direction)
+        out = stats.compare_to_best(self.complete, self.summary, self.metric, self.direction)
+        pruned = self.summary.set_index("trial")["n_pruned"]
+        hit = out["trial"].map(pruned).fillna(0).to_numpy() > 0
+        if hit.any():  # stopped early: not comparable with complete configurations
+            reasons = {} if self.pruning is None else self.pruning.set_index("rung_trial")["reason"].to_dict()
+            out.loc[hit, "verdict"] = stats.PRUNED
+            out.loc[hit, "seeds_needed"] = pd.NA
+            out.loc[hit, "reason"] = [f"pruned {reasons.get(t, 'by its training loop')}"
+                                      for t in out.loc[hit, "trial"]]
         if self.racing is not None:  # the race's own test, at its time, decided these: it stands
             dropped = self.racing.set_index("trial").query("state == 'dropped'")
             hit = out["trial"].isin(dropped.index)
@@ -308,7 +339,8 @@ class Progress:
 
 def progress(folder: Path) -> Progress:
     study = read_snapshot(folder)
-    statuses = [r.get("status", "") for r in repair.read_table(folder / TRIALS, ("trial", "seed")).records()]
+    statuses = [r.get("status", "") for r in repair.read_table(folder / TRIALS, ("trial", "seed")).records()
+                if r.get("status") != "promoted"]
     configs = planned_configs(study)
     aside = ASIDE.search(folder.name)
     note = "" if not aside else "dry run" if aside[1] == "dry-run" else "set aside by --restart"

@@ -16,8 +16,10 @@ the observed difference with 80 % power, if that difference is real.
 Failed and diverged seeds are left out of every mean but counted (n_failed, n_diverged),
 and they count against the configuration: one that lost a seed is ranked after every
 configuration that lost none, so an unstable configuration is never the best on the mean
-of the seeds it survived. (Seed racing counts a lost seed as the metric's worst value, and
-Bayesian search is told that; see `sweeper.engine.racing`.)
+of the seeds it survived. A seed stopped by pruning (`pruned`) counts against it the same
+way; `sweeper.load` leaves pruning's `promoted` rows (intermediate rungs) out of the summary.
+(Seed racing counts a lost seed as the metric's worst value, and Bayesian search is told
+that; see `sweeper.engine.racing`.)
 
 The core functions work on the last axis of arrays (NaN for a failed seed), so the tests
 can check the error rates on thousands of synthetic studies at once.
@@ -42,6 +44,7 @@ POWER = 0.80  # power aimed at when estimating the seeds needed
 MAX_SEEDS = 10_000  # seeds_needed is capped here (an effect this small is not worth seeds)
 SUMMARISED_COUNTS = ("best_epoch",)  # of the bookkeeping counts, the one worth a mean
 WORSE, SAME, BEST, UNTESTED = "worse", "indistinguishable from the best", "best", "too few common seeds"
+PRUNED = "pruned"  # stopped at a rung (sweeper.engine.pruning): not compared as if complete
 
 
 # -- core: vectorised over leading axes ---------------------------------------------------
@@ -152,19 +155,20 @@ def summarize(trials: pd.DataFrame, searched: Sequence[str], metric: str, direct
     for name in searched:
         out[name] = first[name].to_numpy()
     out["n_seeds"] = counts.sum(axis=1).to_numpy()
-    for status in ("ok", "failed", "diverged"):
+    for status in ("ok", "failed", "diverged", "pruned"):
         out[f"n_{status}"] = counts[status].to_numpy() if status in counts else 0
     metrics = [metric] + [m for m in present_metrics(trials) if m != metric]
     wide = describe_seeds(trials, metrics).drop(columns="n").pivot(index="trial", columns="metric")
     wide.columns = [f"{m}_{stat}" for stat, m in wide.columns]
     wide = wide[[f"{m}_{s}" for m in metrics for s in ("mean", "sd", "se", "ci_low", "ci_high", "min", "max")]]
     out = out.join(wide, on="trial")
-    out.insert(2, "rank", rank(out[f"{metric}_mean"], (out["n_failed"] + out["n_diverged"]) > 0, direction))
+    lost = (out["n_failed"] + out["n_diverged"] + out["n_pruned"]) > 0
+    out.insert(2, "rank", rank(out[f"{metric}_mean"], lost, direction))
     return out
 
 
 def rank(means: pd.Series, lost: pd.Series, direction: str) -> pd.Series:
-    """1 = best mean; configurations that lost a seed (failed or diverged) after all others."""
+    """1 = best mean; configurations that lost a seed (failed, diverged or pruned) after all others."""
     signed = means if direction == "minimize" else -means
     first = signed.where(~lost).rank(method="min")
     after = signed.where(lost).rank(method="min") + int((~lost & signed.notna()).sum())

@@ -34,7 +34,7 @@ _V1_DEFAULTS = {"dataset": "mnist", "fallback": None, "task": "classify", "sampl
 _V1_ROWS = ("dataset", "fallback", "task", "split", "fixed", "space", "sampler", "eval_every", "standardize")
 _V1_PROPOSALS = ("metric", "direction", "concurrent_configs", "sampler_seed", "bayes_sampler")
 # Scheme 2: fields that shape rows, and those that shape which configurations are proposed.
-SHAPES_ROWS = ("dataset", "fallback", "task", "split", "sampler", "eval_every", "standardize")
+SHAPES_ROWS = ("dataset", "fallback", "task", "split", "sampler", "eval_every", "standardize", "prune")
 SHAPES_PROPOSALS = ("space", "metric", "direction", "concurrent_configs", "sampler_seed", "bayes_sampler")
 
 

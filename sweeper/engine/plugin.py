@@ -31,7 +31,7 @@ from typing import Any
 from sweeper.errors import StudyError
 
 Curve = tuple[int, int, str, str, float]  # epoch, iteration (step), split, metric, value
-STATUSES = ("ok", "failed", "diverged")
+STATUSES = ("ok", "failed", "diverged", "pruned")
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class Param:
 class Outcome:
     """What training one seed gave: its status, final metrics and curve rows."""
 
-    status: str  # ok or diverged (the engine adds failed)
+    status: str  # ok, diverged or pruned (the engine adds failed)
     metrics: dict[str, float]
     curves: list[Curve] = field(default_factory=list)
     error: str = ""
@@ -135,6 +135,10 @@ def trainer_for(study: Any) -> Trainer:
 
 
 # -- a user's own training loop -----------------------------------------------------------
+class Pruned(Exception):
+    """Raised by a user's `train` to stop a seed early: it is recorded as a `pruned` row."""
+
+
 class Log:
     """The `log` a user's `train(config, seed, log)` receives: `log(epoch=1, val_f1=0.8)`
     appends one curve row per keyword (split `val`, metric `f1`); `step=` numbers rows
@@ -154,6 +158,11 @@ class Log:
         for name, value in values.items():
             split, metric = _split_name(name)
             self.curves.append((int(epoch or 0), int(step), split, metric, _number(name, value)))
+
+    def should_stop(self) -> bool:
+        """Always False: pruning (`Study(prune=Rungs(...))`) decides between rungs, never
+        inside a run; a loop reads its length from `config[resource]` instead."""
+        return False
 
 
 def _split_name(name: str) -> tuple[str, str]:
@@ -207,7 +216,11 @@ class FunctionTrainer(Trainer):
         for seed in seeds:
             seed_everything(seed)
             log = Log(dry_run=options.max_steps is not None)
-            returned = self.fn(dict(config), seed, log)
+            try:
+                returned = self.fn(dict(config), seed, log)
+            except Pruned as e:
+                out.append(Outcome("pruned", {}, log.curves, f"pruned by train(): {e}" if str(e) else "pruned by train()"))
+                continue
             metrics = _returned_metrics(returned)
             if self.metric not in metrics:
                 raise ValueError(f"train() returned no `{self.metric}`, the study's metric; it returned {list(metrics)}")

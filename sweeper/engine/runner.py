@@ -35,12 +35,23 @@ from sweeper.engine.executors import Executor, make_executor
 from sweeper.engine.identity import Identity, identity_of
 from sweeper.engine.plugin import FitOptions
 from sweeper.engine.progress import Progress
+from sweeper.engine.pruning import PROMOTED, PRUNED, Step
+from sweeper.engine.pruning import plan as prune_plan
 from sweeper.engine.racing import Plan, plan, score
 from sweeper.engine.samplers import Proposal, Sampler, make_sampler
-from sweeper.engine.store import RACING, RACING_COLUMNS, ResultsStore, check_writable, trial_columns
+from sweeper.engine.store import (
+    KEEP_METRICS,
+    PRUNING,
+    PRUNING_COLUMNS,
+    RACING,
+    RACING_COLUMNS,
+    ResultsStore,
+    check_writable,
+    trial_columns,
+)
 from sweeper.engine.study import OPTUNA_STARTUP, Study, check_metric
 from sweeper.engine.trial import TrialResult, TrialTask, run_trial
-from sweeper.metrics import config_label, range_of
+from sweeper.metrics import COUNTS, config_label, range_of
 
 WORKER_RETRIES = 2  # a trial whose worker died is run again, at most this often, before it is recorded as failed
 
@@ -182,6 +193,11 @@ class _Sweep:
         self.memo: dict[Any, Any] = {}  # racing: each decided round's drops (stored values never change)
         self.configs: dict[str, dict[str, Any]] = {}  # racing: trial -> its full configuration
         self.counted: set[tuple[str, int]] = set()  # racing: stored rows already counted as reused
+        self.prune = study.prune
+        self.order: list[str] = []  # pruning: the configurations, in the order proposed
+        self.rung_of: dict[str, tuple[str, int]] = {}  # pruning: a rung's trial id -> (configuration, budget)
+        self.held: dict[tuple[str, int], TrialResult] = {}  # pruning: results of a rung not yet decided
+        self.steps: dict[str, Step] = {}  # pruning: each configuration's rung and state
 
     def run(self) -> None:
         self._advance()
@@ -213,6 +229,8 @@ class _Sweep:
                     self.pools.append([trial for _, trial, _ in self.pending[-len(proposals):]])
             if self.racing is not None:
                 submitted |= self._race()
+            if self.prune is not None:
+                submitted |= self._prune()
             ready = self._next_ready()
             if ready is None:
                 return submitted
@@ -226,8 +244,9 @@ class _Sweep:
         self.pending.append((p, trial, shared))
         if shared:
             return False
-        if self.racing is not None:  # the race decides which seeds to train (`_race`)
+        if self.racing is not None or self.prune is not None:  # `_race` or `_prune` decides what to train
             self.configs[trial] = config
+            self.order.append(trial)
             return False
         missing = []
         for seed in self.seeds:
@@ -252,6 +271,8 @@ class _Sweep:
     def _finished(self, trial: str) -> bool:
         if self.racing is not None:
             return trial in self.race.entries and self.race.settled(trial)
+        if self.prune is not None:
+            return trial in self.steps and self.steps[trial].state != "running"
         return all((trial, s) in self.stored for s in self.seeds)
 
     def _tell(self, index: int) -> None:
@@ -259,6 +280,11 @@ class _Sweep:
         counts as the metric's worst value (0 accuracy), and where the metric has no such
         bound the configuration is told as failed: never the mean of the seeds it survived."""
         p, trial, shared = self.pending.pop(index)
+        if self.prune is not None:  # grid and random search only: they learn nothing from a value
+            self.sampler.tell(p, None if self.steps[trial].state == PRUNED else score(
+                {s: _value(self.stored[(trial, s)], self.study.metric) for s in self.seeds},
+                self.study.direction == "maximize", range_of(self.study.metric)))
+            return
         seeds = self.seeds[:self.race.wanted(trial)] if self.racing is not None else self.seeds
         rows = [self.stored[(trial, s)] for s in seeds]
         if shared:
@@ -299,6 +325,85 @@ class _Sweep:
                 submitted = True
         return submitted
 
+    # -- pruning: which rung to train next --------------------------------------------
+    def _rung_id(self, trial: str, budget: int) -> str:
+        assert self.prune is not None
+        if budget == self.study.full_budget:
+            return trial
+        config = {**self.configs[trial], self.prune.resource: budget}
+        rung = self.identity.config_id(config, self.trainer)
+        self.rung_of[rung] = (trial, budget)
+        return rung
+
+    def _prune(self) -> bool:
+        """Replay the rungs from the stored rows and the held results; write the rows of
+        rungs now decided (in configuration and seed order); submit what the rungs ask for
+        that is neither stored, held nor running. Returns whether tasks were submitted."""
+        assert self.prune is not None
+        metric, full = self.study.metric, self.study.full_budget
+        levels = self.prune.levels(full)
+        values: dict[tuple[str, int], dict[int, float | None]] = {}
+        for t in self.order:
+            for budget in levels:
+                rung, got = self._rung_id(t, budget), {}
+                for s in self.seeds:
+                    if (rung, s) in self.stored:
+                        got[s] = _value(self.stored[(rung, s)], metric)
+                    elif (rung, s) in self.held:
+                        result = self.held[(rung, s)]
+                        got[s] = None if result.status != "ok" else _number(result.metrics.get(metric))
+                values[(t, budget)] = got
+        steps = prune_plan(self.order, values, self.seeds, self.prune, full, self.study.direction == "maximize",
+                           range_of(metric), self.labels)
+        self._write_decided(steps, levels)
+        if _steps(steps) != _steps(self.steps):
+            self.store.write_table(PRUNING, PRUNING_COLUMNS, [
+                (t, self.labels.get(t, t), e.rung + 1, levels[e.rung], e.state, e.reason,
+                 self._rung_id(t, levels[e.rung])) for t, e in steps.items()])
+        self.steps = steps
+        running = {(task.trial, s) for task in [*self.futures.values(), *self.lost] for s in task.seeds}
+        submitted = False
+        for t, step in steps.items():
+            for key in [(self._rung_id(t, b), s) for b in levels[:step.rung + 1] for s in self.seeds]:
+                if key in self.stored and key not in self.counted:  # found in the results folder
+                    self.counted.add(key)
+                    self._count(self.stored[key], reused=True)
+            rung, missing = self._rung_id(t, levels[step.rung]), []
+            for s in self.seeds:
+                if (rung, s) in self.stored:
+                    continue
+                if step.state == "running" and (rung, s) not in self.held and (rung, s) not in running:
+                    missing.append(s)
+            config = {**self.configs[t], self.prune.resource: levels[step.rung]}
+            groups = [tuple(missing)] if self.study.vectorize else [(s,) for s in missing]
+            for group in filter(None, groups):
+                self._submit(TrialTask(rung, group, {**self.worker_defaults, **config}, self.trainer, self.options),
+                             config)
+                submitted = True
+        return submitted
+
+    def _write_decided(self, steps: dict[str, Step], levels: list[int]) -> None:
+        """Store the held results of decided rungs: `pruned` where the configuration stopped
+        there, `promoted` where it went on (a seed the user's loop pruned stays `pruned`)."""
+        for t in self.order:
+            step = steps[t]
+            for index, budget in enumerate(levels[:-1]):
+                decided = index < step.rung or (index == step.rung and step.state == PRUNED)
+                rung = self._rung_id(t, budget)
+                for s in self.seeds:
+                    if not decided or (rung, s) not in self.held:
+                        continue
+                    result = self.held.pop((rung, s))
+                    lost = "" if result.status == "ok" else f"{result.status} at {self.prune and self.prune.resource}" \
+                                                            f"={budget}: {result.error}"
+                    status = PRUNED if index == step.rung or result.status == PRUNED else PROMOTED
+                    kept = dataclasses.replace(result, status=status, error=lost,
+                                               metrics=result.metrics if result.status == "ok" else {
+                                                   k: v for k, v in result.metrics.items() if k in COUNTS})
+                    row = self._keep(self.store.append(kept, self.row_configs[rung], self.dataset))
+                    self.counted.add((rung, s))
+                    self._count(row)
+
     # -- the workers' side: submit and receive ------------------------------------------
     def _submit(self, task: TrialTask, row_config: dict[str, Any] | None = None) -> None:
         self.row_configs.setdefault(task.trial, row_config or task.config)
@@ -327,7 +432,12 @@ class _Sweep:
                 raise
             results = [TrialResult(task.trial, seed, "failed", {}, 0.0, f"{type(e).__name__}: {e}")
                        for seed in task.seeds]
+        held = self.prune is not None and task.trial in self.rung_of  # a rung below the full budget
         for result in results:
+            if held:
+                self.held[(result.trial, result.seed)] = result
+                self.summary.trained += 1
+                continue
             row = self._keep(self.store.append(result, self.row_configs[task.trial], self.dataset))
             self.counted.add((result.trial, result.seed))
             self.summary.trained += 1
@@ -348,7 +458,8 @@ class _Sweep:
         self.summary.reused += reused
         if row["status"] == "ok":
             self.scores.setdefault(row["trial"], {})[int(row["seed"])] = float(row[self.study.metric])
-        self.progress.update(row["status"], self.best_label())
+        # a promoted row is a rung on the way to the configuration's own row: not a trial done
+        self.progress.update(None if row["status"] == PROMOTED else row["status"], self.best_label())
 
     def best_label(self) -> str:
         means = {t: statistics.fmean(v.values()) for t, v in self.scores.items() if v}
@@ -363,10 +474,18 @@ class _Sweep:
 def _value(row: Mapping[str, Any], metric: str) -> float | None:
     """A stored row's metric; None for a seed that diverged or failed (or wrote no number)."""
     try:
-        value = float(row[metric]) if row["status"] == "ok" else math.nan
+        value = float(row[metric]) if row["status"] in KEEP_METRICS else math.nan
     except (KeyError, ValueError):
         value = math.nan
     return None if math.isnan(value) else value
+
+
+def _number(value: float | None) -> float | None:
+    return None if value is None or math.isnan(value) else float(value)
+
+
+def _steps(steps: Mapping[str, Step]) -> list[tuple[Any, ...]]:
+    return [(e.trial, e.rung, e.state, e.reason) for e in steps.values()]
 
 
 def _record(race: Plan) -> list[tuple[Any, ...]]:

@@ -6,6 +6,8 @@ written when the folder is made; a row that brings a new column (a metric a user
 returns only now, a hyperparameter added to a grid) rewrites the file once with the column
 added in its place, older rows empty there. A row whose trial failed or diverged keeps its
 counts (epochs run, iterations) but no metric: a diverged model's numbers are not results.
+Pruning (`engine/pruning.py`) adds two statuses whose rows keep their metrics: `pruned` (a
+configuration stopped at a rung) and `promoted` (a rung of one that went on).
 
 Each finished trial is written as it arrives: its curve rows first, then its one trials.csv
 row, each as a single `write` to a file opened for appending, then `fsync`. The trials.csv
@@ -38,8 +40,11 @@ SOURCE = "study.py"
 LOCK = ".lock"
 RACING = "racing.csv"  # a seed race's decisions, derived from trials.csv (see `engine/racing.py`)
 RACING_COLUMNS = ["trial", "label", "pool", "seeds", "state", "round", "reason"]
+PRUNING = "pruning.csv"  # pruning's decisions, derived from trials.csv (see `engine/pruning.py`)
+PRUNING_COLUMNS = ["trial", "label", "rung", "budget", "state", "reason", "rung_trial"]  # rung_trial: the rows' id
 KEY_COLUMNS = ["trial", "seed", "status"]  # then the configuration, "dataset", the metrics, then:
 TAIL_COLUMNS = ["seconds", "error"]
+KEEP_METRICS = ("ok", "pruned", "promoted")  # statuses whose rows keep their metrics (pruning's rungs)
 CURVE_COLUMNS = ["trial", "seed", "epoch", "iteration", "split", "metric", "value"]
 
 
@@ -240,7 +245,7 @@ class ResultsStore:
                 w = csv.writer(buf, lineterminator="\n")
                 w.writerows((result.trial, result.seed, *c) for c in result.curves)
                 _append(self.folder / CURVES, buf.getvalue())
-            metrics = {k: v for k, v in result.metrics.items() if result.status == "ok" or k in COUNTS}
+            metrics = {k: v for k, v in result.metrics.items() if result.status in KEEP_METRICS or k in COUNTS}
             self._widen(list(config), list(result.metrics))
         except OSError as e:
             raise self._full(e) from None

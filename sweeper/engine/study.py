@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sweeper.engine.plugin import Trainer, trainer_for
+from sweeper.engine.pruning import Rungs
 from sweeper.engine.racing import Racing
 from sweeper.engine.space import Dimension, as_dimension, describe, expand_grid, grid_size
 from sweeper.errors import SearchSpaceError, StudyError, closest
@@ -105,6 +106,7 @@ class Study:
     standardize: tuple[float, float] | None = None  # (mean, std) applied to pixels, as transforms.Normalize
     concurrent_configs: int = 2  # Bayesian search: configurations proposed before results are told
     vectorize: bool = False  # train a configuration's seeds together (torch.func): same rows, faster for small models
+    prune: Rungs | None = None  # Rungs(resource="epochs", rungs=(1, 3)): stop configurations early (engine/pruning.py)
     description: str = ""
     _trainer: Trainer = field(init=False, repr=False, compare=False)
 
@@ -143,6 +145,19 @@ class Study:
         if self.sampler == "grid" and grid_size(self.space) > MAX_CONFIGS:
             raise StudyError(f"field `space`: the grid has {grid_size(self.space)} configurations; at most {MAX_CONFIGS}")
         self._check_foreseen()
+        self._check_prune()
+
+    def _check_prune(self) -> None:
+        if self.prune is None:
+            return
+        if not isinstance(self.prune, Rungs):
+            raise StudyError(f"field `prune` = {brief(self.prune)} must be None or Rungs(resource='epochs', rungs=(1, 3))")
+        if self.sampler == "bayes":
+            raise StudyError("field `prune`: pruning works with grid and random search; Bayesian search would be "
+                             "told the values of stopped configurations: use sampler='random' or drop prune")
+        if isinstance(self.seeds, Racing):
+            raise StudyError("field `prune`: pruning and seed racing cannot be combined; give a seed count or drop prune")
+        self.prune.check(self.config({}).get(self.prune.resource), self.prune.resource in self.space)
 
     def _check_name(self, name: str, where: str) -> None:
         params = self._trainer.params()
@@ -249,6 +264,12 @@ class Study:
         return list(range(self.seeds)) if isinstance(self.seeds, int) else list(self.seeds)
 
     @property
+    def full_budget(self) -> int:
+        """With `prune`: the study's value of the pruned resource, the last rung."""
+        assert self.prune is not None
+        return int(self.config({})[self.prune.resource])
+
+    @property
     def racing(self) -> Racing | None:
         return self.seeds if isinstance(self.seeds, Racing) else None
 
@@ -298,6 +319,8 @@ class Study:
         d["seeds"] = self.seed_list
         if self.racing is not None:
             d["racing"] = dataclasses.asdict(self.racing)
+        if self.prune is not None:
+            d["prune"] = {**dataclasses.asdict(self.prune), "full": self.full_budget}
         d["metrics"] = list(self.metrics)
         d["trainer"] = self._trainer.name
         d.update(self._trainer.describe())

@@ -1,0 +1,173 @@
+"""Seed-aware pruning over epochs: stop configurations early, seed by seed, at rungs.
+
+`Study(prune=Rungs(resource="epochs", rungs=(1, 3)))` runs successive halving from the
+driver. The study's value of `resource` (the built-in trainer's `epochs`, or any name a
+user's `train` reads as `config[name]`) is the full budget. Every configuration is first
+trained, on all of the study's seeds, with `resource` = the first rung; when the whole
+rung is in, the configurations are compared with the rung's best **paired seed by seed**,
+and the others stop there. The survivors are trained again with the next rung, and so on;
+the last rung is the full budget, whose rows are the ordinary `ok` rows.
+
+The rule at a rung: keep the top `keep` fraction by mean over the seeds (at least one),
+and also keep every other configuration that the paired, corrected step-down test against
+the rung's best (`sweeper.analysis.stepdown`, as seed racing uses, at level `alpha`) cannot
+call worse. So a configuration is stopped only when it is both outside the top fraction
+and shown worse on the common seeds. With fewer than 3 seeds there is no test, and the top
+fraction alone decides. A seed that diverged or failed at a rung counts as the metric's
+worst value (0 accuracy); where the metric has no such bound (a loss) the configuration
+is stopped at that rung.
+
+Rows: a rung trains the configuration with `resource` = the rung, which is a configuration
+of its own (its own id, its own `epochs` column). Once a rung is decided its rows are
+written to trials.csv with their curves and the status `pruned` (stopped there) or
+`promoted` (trained on); `sweeper.load` ranks neither as complete: promoted rows are the
+intermediate work of a configuration whose full rows follow, pruned ones are excluded
+from the comparison with the rung and the reason. pruning.csv records each
+configuration's rung and state, rewritten atomically as the decisions change.
+
+Determinism: a rung is decided only once every seed of every configuration still in is
+back, from those values alone, and its rows are written in the order of the
+configurations and seeds; so the decisions are a pure function of trials.csv, the same with
+any number of workers, and a resumed run replays the decided rungs from their rows. A
+rung that was running when the sweep stopped is trained again (its results are held in the
+driver until the rung is decided).
+
+Cost: there are no checkpoints. A survivor is trained again from scratch with the larger
+budget; with a fixed seed its first epochs are the same, so this is exact, and it costs
+the sum of the rungs (1 + 3 + 12 epochs for a survivor of rungs 1 and 3 of a 12-epoch study)
+instead of the full budget alone. Decisions are made between rungs, not inside a run:
+`log.should_stop()` in a user's loop always answers False, and a loop that raises
+`sweeper.Pruned` records that seed as `pruned`. Optuna's pruners (median, successive
+halving, Hyperband, Wilcoxon) decide per single trial, from one run's intermediate values;
+here a decision pairs every seed of a configuration with the same seed of the best, so none
+of them fits as-is. Bayesian search is not supported with pruning, nor is seed racing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from sweeper.engine import racing
+from sweeper.errors import StudyError
+
+MIN_SEEDS = 3  # the fewest seeds a paired test can use (sweeper.analysis.stepdown.MIN_SEEDS)
+PRUNED, PROMOTED = "pruned", "promoted"
+
+# (configuration id, rung) -> seed -> metric (None: lost at that rung)
+Values = Mapping[tuple[str, int], Mapping[int, float | None]]
+
+
+@dataclass(frozen=True)
+class Rungs:
+    """Successive halving over a budget hyperparameter: train every configuration with
+    `resource` = each rung in turn, keeping the top `keep` fraction (and whatever the paired
+    test cannot call worse), then the survivors with the study's full value."""
+
+    resource: str = "epochs"  # the hyperparameter that sets the training length
+    rungs: tuple[int, ...] = (1, 3)  # budgets below the full one at which to decide, increasing
+    keep: float = 1 / 3  # fraction of the configurations kept at each rung, whatever the test says
+    alpha: float = 0.05  # level of the paired test that protects configurations outside the top fraction
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.resource, str) or not self.resource:
+            raise StudyError(f"Rungs: `resource` = {self.resource!r} must be the name of a hyperparameter, such as 'epochs'")
+        rungs = self.rungs
+        if not (isinstance(rungs, (tuple, list)) and rungs and all(racing._is_int(r) and r >= 1 for r in rungs)
+                and list(rungs) == sorted(set(rungs))):
+            raise StudyError(f"Rungs: `rungs` = {rungs!r} must be increasing integers >= 1, such as (1, 3)")
+        object.__setattr__(self, "rungs", tuple(rungs))
+        if not (isinstance(self.keep, (int, float)) and not isinstance(self.keep, bool) and 0 < self.keep < 1):
+            raise StudyError(f"Rungs: `keep` = {self.keep!r} must be a fraction between 0 and 1, such as 1/3")
+        if not (isinstance(self.alpha, float) and 0 < self.alpha < 1):
+            raise StudyError(f"Rungs: `alpha` = {self.alpha!r} must be a number between 0 and 1, such as 0.05")
+
+    def levels(self, full: int) -> list[int]:
+        """Every budget trained, the full one last: [1, 3, 12]."""
+        return [*self.rungs, full]
+
+    def check(self, full: object, searched: bool) -> None:
+        """The study's value of the resource must be one integer above every rung."""
+        name = self.resource
+        if searched:
+            raise StudyError(f"prune=Rungs(resource={name!r}): `{name}` is searched; the budget that pruning cuts "
+                             "must be one value, in `fixed`")
+        if full is None:
+            raise StudyError(f"prune=Rungs(resource={name!r}): the study has no `{name}`; put the full budget in "
+                             f"`fixed`, e.g. fixed={{{name!r}: 12}}, and read config[{name!r}] in training")
+        if not racing._is_int(full) or full <= self.rungs[-1]:  # type: ignore[operator]
+            raise StudyError(f"prune=Rungs(rungs={self.rungs}): every rung must be below the study's `{name}` = "
+                             f"{full!r}, the full budget")
+
+
+@dataclass
+class Step:
+    """A configuration's place: the index of its rung in `levels`, and its state there."""
+
+    trial: str
+    rung: int = 0
+    state: str = "running"  # running, pruned (stopped at `rung`) or complete (every full seed stored)
+    reason: str = ""
+
+
+def plan(trials: Sequence[str], values: Values, seeds: Sequence[int], rungs: Rungs, full: int, maximize: bool,
+         bounds: tuple[float, float] = (-math.inf, math.inf), labels: Mapping[str, str] | None = None) -> dict[str, Step]:
+    """Replay the rungs over `trials` (configuration ids, in the order proposed) from the
+    stored `values`: where each configuration is and whether it was stopped. Pure."""
+    out = {t: Step(t) for t in dict.fromkeys(trials)}
+    alive = list(out)
+    levels = rungs.levels(full)
+    for index, level in enumerate(levels):
+        for t in alive:
+            out[t].rung = index
+        if index == len(levels) - 1:
+            for t in alive:
+                if all(s in values.get((t, level), {}) for s in seeds):
+                    out[t].state, out[t].reason = "complete", f"{rungs.resource}={level}, the full budget"
+            break
+        if not all(s in values.get((t, level), {}) for t in alive for s in seeds):
+            break  # this rung is not all in yet
+        at = {t: values[(t, level)] for t in alive}
+        for t, why in decide(alive, at, seeds, rungs, maximize, bounds, labels):
+            out[t].state, out[t].reason = "pruned", f"at {rungs.resource}={level}: {why}"
+        alive = [t for t in alive if out[t].state == "running"]
+    return out
+
+
+def decide(alive: Sequence[str], values: Mapping[str, Mapping[int, float | None]], seeds: Sequence[int],
+           rungs: Rungs, maximize: bool, bounds: tuple[float, float],
+           labels: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+    """The configurations stopped at a rung, with why: outside the top `keep` fraction by
+    mean and called worse than the rung's best by the paired test (below 3 seeds: outside
+    the top fraction)."""
+    import numpy as np
+
+    bound = bounds[0] if maximize else bounds[1]
+    table = np.array([[racing._value(values[t].get(s)) for t in alive] for s in seeds], dtype=float)
+    out: list[tuple[str, str]] = []
+    if not math.isfinite(bound):  # a lost seed of a metric with no worst value: cannot be compared
+        lost = [j for j in range(len(alive)) if np.isnan(table[:, j]).any()]
+        out = [(alive[j], "a seed diverged or failed, and the metric has no worst value to count it as")
+               for j in lost]
+        if len(lost) == len(alive):
+            return out[1:]  # keep one, so something goes on
+        keep_cols = [j for j in range(len(alive)) if j not in lost]
+        alive, table = [alive[j] for j in keep_cols], table[:, keep_cols]
+    table = np.where(np.isnan(table), bound, table)
+    signed = table if maximize else -table
+    means = signed.mean(axis=0)
+    order = sorted(range(len(alive)), key=lambda j: (-means[j], j))  # stable: ties keep the proposed order
+    top = set(order[:max(1, math.ceil(rungs.keep * len(alive)))])
+    best = order[0]
+    name = (labels or {}).get(alive[best], alive[best])
+    if len(seeds) < MIN_SEEDS or racing._test is None:
+        return out + [(alive[j], f"outside the top {rungs.keep:.0%} by mean on {len(seeds)} seeds (too few to test)")
+                      for j in order if j not in top]
+    columns = [best] + [j for j in range(len(alive)) if j != best]
+    p = racing._test(signed[:, columns], rungs.alpha)
+    for k, j in enumerate(columns[1:], start=1):
+        if j not in top and p[k] < rungs.alpha:
+            out.append((alive[j], f"outside the top {rungs.keep:.0%} and worse than {name} on {len(seeds)} seeds: "
+                                  f"adjusted p = {p[k]:.4f} < {rungs.alpha}"))
+    return out
