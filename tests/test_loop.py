@@ -33,7 +33,8 @@ def test_same_seed_same_numbers_other_seed_other_numbers():
 def test_evaluation_frequency(eval_every, per_epoch):
     out = _train(eval_every=eval_every)  # 500 // 32 = 15 iterations per epoch
     points = _curve(out, "val", "acc")
-    assert len(points) == 3 * per_epoch
+    assert points[0][:2] == (0, 0)  # the untrained model first
+    assert len(points) == 1 + 3 * per_epoch
     assert len(_curve(out, "train", "batch_loss")) == 45
     assert points[-1][1] == out.metrics["iterations"] == 45
 

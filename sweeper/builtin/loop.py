@@ -203,10 +203,10 @@ def train(config: Mapping[str, Any], seed: int, data: Tensors, eval_every: str |
           max_steps: int | None = None, model_fn: ModelFn | None = None, metrics: MetricFns | None = None) -> Outcome:
     """Train one model; evaluate every `eval_every` ("epoch", "iteration" or k iterations).
 
-    Train and validation loss and accuracy are recorded at every evaluation and at the end
-    of every epoch, the test split (if loaded) and the learning rate at the end of every
-    epoch, the mini-batch loss at every iteration. The last incomplete
-    batch of an epoch is skipped, as in the notes. `max_steps` stops early (dry runs).
+    Train and validation loss and accuracy are recorded before training (epoch 0, iteration
+    0: the untrained model), at every evaluation and at the end of every epoch, the test
+    split (if loaded) and the learning rate at the end of every epoch, the mini-batch loss
+    at every iteration. The last incomplete batch of an epoch is skipped, as in the notes. `max_steps` stops early (dry runs).
     Training runs on the device that holds `data`; the model is built on the CPU first, so
     a seed starts from the same weights everywhere.
     """
@@ -232,6 +232,7 @@ def train(config: Mapping[str, Any], seed: int, data: Tensors, eval_every: str |
         if switch_mode:
             model.train()
 
+    record(0, with_test=False)  # the untrained model: curves start at iteration 0
     model.train()
     for epoch in range(1, config["epochs"] + 1):
         perm = epoch_order(config, len(data.x_train), order_rng, device)

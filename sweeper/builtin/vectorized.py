@@ -128,6 +128,7 @@ def train_seeds(config: Mapping[str, Any], seeds: list[int], data: Tensors, eval
     with the same metrics and curves as `loop.train` gives for that seed."""
     run = _Run(config, seeds, data, model_fn, metrics)
     every = eval_interval(eval_every)
+    run.record(0, with_test=False)  # the untrained models, as `loop.train` records them
     for epoch in range(1, config["epochs"] + 1):
         run.train_epoch(epoch, every, max_steps)
         if not run.active:  # every seed diverged
