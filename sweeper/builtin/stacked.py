@@ -119,6 +119,8 @@ class _Run:
         self.seed_rows, self.config_rows = list(range(len(seeds))), list(range(len(configs)))
         self._number_rows()
         self.iteration = 0
+        # one buffer for every step's images (a copy per seed): allocated once, not per step
+        self.batch = torch.empty(len(seeds) * self.bs, *data.input_shape, device=self.device)
 
     # -- positions ------------------------------------------------------------------------
     def active_models(self) -> list[int]:
@@ -160,7 +162,7 @@ class _Run:
     def step(self, idx: Tensor) -> list[float]:
         """One update of every model in the stacks on its seed's batch (idx: seeds x batch);
         each model's loss."""
-        x = self.data.x_train[idx.flatten()]
+        x = torch.index_select(self.data.x_train, 0, idx.flatten(), out=self.batch[:idx.numel()])
         y = self.data.y_train[idx]  # seeds x batch
         y = y.unsqueeze(1).expand(y.shape[0], len(self.config_rows), *y.shape[1:]).flatten(0, 1)
         self.model.train()

@@ -76,8 +76,8 @@ class StackedOptimizer:
         grad = self._l2(param, grad, h)
         if self._any_momentum:  # momentum 0 gives buf = grad: torch's update without a buffer
             buf, new = self._state("momentum_buffer", i, lambda: torch.clone(grad).detach())
-            if not new:
-                buf.mul_(h["momentum"]).add_(grad)
+            if not new:  # buf * momentum + grad, in one pass over the state
+                torch.addcmul(grad, buf, h["momentum"], out=buf)
             grad = grad.addcmul(buf, h["momentum"]) if self.nesterov else buf
         param.addcmul_(grad, h["lr"], value=-1)
 
