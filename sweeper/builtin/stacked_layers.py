@@ -107,13 +107,11 @@ class StackedLinear(StackedLayer):
             wide = weight.view(groups, per_group * out_features, in_features)
             xg = x.reshape(groups, -1, in_features)
             rows = xg.shape[1]
-            if groups == 1:
-                y = F.linear(xg[0], wide[0], None if bias is None else bias.view(-1)).unsqueeze(0)
-                y = y.view(groups, rows, per_group, out_features).transpose(1, 2)
-            else:  # as W x^T: the weights' gradient comes out in their own layout, with no copy
-                yt = torch.bmm(wide, xg.transpose(1, 2)) if bias is None else torch.baddbmm(
-                    bias.view(groups, -1, 1), wide, xg.transpose(1, 2))
-                y = yt.view(groups, per_group, out_features, rows).transpose(2, 3)
+            # as W x^T: the weights' gradient comes out in their own layout, with no copy; and one
+            # code path for any number of groups, so a model's numbers do not depend on its group's size
+            yt = torch.bmm(wide, xg.transpose(1, 2)) if bias is None else torch.baddbmm(
+                bias.view(groups, -1, 1), wide, xg.transpose(1, 2))
+            y = yt.view(groups, per_group, out_features, rows).transpose(2, 3)
             return y.reshape(models * (x.shape[0] // groups), *x.shape[1:-1], out_features)
         xm = x.reshape(models, -1, in_features)
         if bias is None:
