@@ -54,7 +54,7 @@ def load(path_or_name: str | Path, results: str | Path = "results") -> Results:
 def run(study: Study, *, jobs: int | None = None, results: str | Path = "results", executor: str = "local",
         data_dir: str | None = None, seeds: int | list[int] | None = None, restart: bool = False,
         vectorize: bool = False, device: str = "auto", progress: bool = True, scheduler: str | None = None,
-        ) -> Results:
+        stack: bool = False) -> Results:
     """Run (or resume) a study from Python, e.g. in a notebook, and return its results as
     `sweeper.load` would. The arguments are those of `sweep run`; a progress line is shown
     in a terminal and in Jupyter. Raises RunError if every trial failed, with the first error."""
@@ -62,7 +62,7 @@ def run(study: Study, *, jobs: int | None = None, results: str | Path = "results
 
     return run_and_load(study, jobs=jobs, results=results, executor=executor, data_dir=data_dir, seeds=seeds,
                         restart=restart, vectorize=vectorize, device=device, progress=progress,
-                        scheduler=scheduler)
+                        scheduler=scheduler, stack=stack)
 
 
 def _builtin_trainer(study: Study) -> _plugin.Trainer:

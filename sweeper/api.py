@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 def run_and_load(study: Study, *, jobs: int | None, results: str | Path, executor: str, data_dir: str | None,
                  seeds: int | list[int] | None, restart: bool, vectorize: bool, device: str, progress: bool,
-                 scheduler: str | None) -> Results:
+                 scheduler: str | None, stack: bool = False) -> Results:
     from sweeper.analysis.results import read_folder
     from sweeper.engine.executors import default_jobs
     from sweeper.engine.runner import default_data_root, run_study
@@ -28,6 +28,8 @@ def run_and_load(study: Study, *, jobs: int | None, results: str | Path, executo
         study = study.with_seeds(seeds)
     if vectorize:
         study = study.vectorized()
+    if stack:
+        study = study.stacked()
     summary = run_study(study, results_root=Path(results), data_root=data_dir or default_data_root(),
                         jobs=jobs or default_jobs(), executor=executor, restart=restart, source=_source(),
                         show_progress=progress, stream=sys.stderr, device=device,

@@ -3,7 +3,7 @@
 It trains a built-in model (`mlp`, `cnn`, `lenet`) or the user's own (`model=` a function
 config -> nn.Module) on a built-in dataset (by name) or the user's own (`data=`), with
 torch.optim's update rules, lr decay, early stopping, curves at every evaluation, the
-best epoch, `--vectorize` and `--device`, and computes the user's `metrics` on every split
+best epoch, `--vectorize`, `--stack` and `--device`, and computes the user's `metrics` on every split
 at every evaluation. Classification: cross-entropy loss and accuracy; regression: MSE loss
 and RMSE.
 
@@ -25,11 +25,15 @@ from sweeper.errors import DataError, StudyError
 DRY_RUN_IMAGES = 1024  # per split, in a dry run
 MIN_SIZES = {"digits": 8, "mnist": 28, "fashion_mnist": 28, "cifar10": 32}  # image side of each dataset
 CNN_NORMALIZATIONS = ("none", "bn_before_relu", "bn_after_relu")
+# What may differ between configurations trained as one stacked model: the optimiser's numbers
+# (per-model tensors in the update) and early stopping (each model's own log).
+STACKED_PARAMS = ("learning_rate", "momentum", "weight_decay", "lr_decay", "patience")
 
 
 class BuiltinTrainer(Trainer):
     name = "builtin"
     vectorizes = True
+    stacks = True
     V1_DEFAULTS = hparams.V1_DEFAULTS
 
     def __init__(self, study: Any) -> None:
@@ -163,6 +167,26 @@ class BuiltinTrainer(Trainer):
                                self.metric_fns)
         return [train(config, seed, data, self.eval_every, options.max_steps, self.model_fn, self.metric_fns)
                 for seed in seeds]
+
+    def stack_key(self, config: Mapping[str, Any]) -> Any:
+        """Everything but the optimiser's numbers and patience: the model, its data, the
+        batch size, the optimizer's kind, the epochs (a user's own names too: `model` may read them)."""
+        return tuple(sorted((name, repr(value)) for name, value in config.items() if name not in STACKED_PARAMS))
+
+    def fit_group(self, configs: Sequence[Mapping[str, Any]], seeds: Sequence[int],
+                  options: FitOptions) -> list[list[Outcome]]:
+        """Configurations with one stack key, trained as one stacked model (`stacked.py`), or
+        one at a time where their model cannot be stacked."""
+        from sweeper.builtin.stacked import NotStackable, train_group
+
+        data = self._tensors(options)
+        if options.max_steps:
+            data = data.head(max(DRY_RUN_IMAGES, int(configs[0]["batch_size"])))
+        try:
+            return train_group(configs, list(seeds), data, self.eval_every, options.max_steps, self.model_fn,
+                               self.metric_fns)
+        except NotStackable:
+            return [self.fit(config, seeds, options) for config in configs]
 
     def _tensors(self, options: FitOptions) -> Any:
         """This process's copy of the data on the task's device (loaded once, then cached)."""

@@ -145,6 +145,7 @@ class DaskExecutor(Executor):
                            "(or dask[distributed]) in this environment and on every worker") from None
         import logging
 
+        self.jobs = jobs  # the workers to spread stacked tasks over (those of --jobs, with a scheduler too)
         self.worker_lost = (distributed.KilledWorker,)
         self._as_completed = distributed.as_completed
         self._cluster = None

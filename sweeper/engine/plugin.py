@@ -9,7 +9,9 @@ calls it at three moments:
 - in the driver, once per run: `prepare` (find the data, check that it fits; returns the
   name of the data the rows will record);
 - in a worker, once per task: `fit(config, seeds, options)`, one `Outcome` per seed. It may
-  raise: the engine turns the exception into `failed` rows naming the file and line.
+  raise: the engine turns the exception into `failed` rows naming the file and line. With
+  `stack`, configurations with the same `stack_key` go to one task together, and the worker
+  calls `fit_group(configs, seeds, options)` instead.
 
 Two trainers ship: the built-in one (`sweeper.builtin`: the course's models and datasets,
 or a user's `nn.Module`, data and metrics, with its own loop) and `FunctionTrainer`, which
@@ -24,7 +26,7 @@ import inspect
 import math
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +75,8 @@ class Trainer(ABC):
     takes_any_name = False
     #: True when `fit` can train several seeds at once (`--vectorize`)
     vectorizes = False
+    #: True when `fit_group` can train several configurations at once (`--stack`)
+    stacks = False
     #: the file of the user's code, to name in errors raised in it (see `trial.describe_error`)
     source_file = ""
 
@@ -115,6 +119,17 @@ class Trainer(ABC):
 
     @abstractmethod
     def fit(self, config: Mapping[str, Any], seeds: Sequence[int], options: FitOptions) -> list[Outcome]: ...
+
+    def stack_key(self, config: Mapping[str, Any]) -> Hashable | None:
+        """Configurations with equal keys can be trained together by `fit_group`; None: this
+        one is trained on its own. Called in the driver, for every configuration, with `stack`."""
+        return None
+
+    def fit_group(self, configs: Sequence[Mapping[str, Any]], seeds: Sequence[int],
+                  options: FitOptions) -> list[list[Outcome]]:
+        """Train configurations with one stack key, each once per seed: `out[c][s]` is what
+        `fit(configs[c], seeds)[s]` gives."""
+        return [self.fit(config, seeds, options) for config in configs]
 
 
 _default: Callable[[Any], Trainer] | None = None

@@ -2,7 +2,9 @@
 
 Every configuration gets the same seed list, so configurations can later be compared seed
 by seed. With `vectorize` a configuration's missing seeds go to one worker as one task and
-are trained together; they still come back, and are stored, as one row per seed. Rows
+are trained together; they still come back, and are stored, as one row per seed. With
+`stack`, configurations that the trainer can train as one model (the same `stack_key`, the
+same missing seeds) go to the workers in as many tasks as there are workers. Rows
 already in the results folder are not trained again: a re-run trains only what is
 missing, and replays the stored results to the sampler in the order it asked, so random
 and Bayesian search propose what they proposed before.
@@ -183,6 +185,7 @@ class _Sweep:
         self.pending: list[tuple[Proposal, str, bool]] = []  # proposal, trial id, trained by an earlier proposal
         self.futures: dict[Any, TrialTask] = {}
         self.lost: list[TrialTask] = []  # tasks whose worker died, to run again
+        self.stackable: list[TrialTask] = []  # with `stack`: configurations to group before submitting
         self.retries: dict[tuple[str, tuple[int, ...]], int] = {}
         self.exhausted = False
         self.scores: dict[str, dict[int, float]] = {}  # trial -> seed -> metric, ok rows only
@@ -225,6 +228,7 @@ class _Sweep:
                 self.exhausted = not proposals
                 for p in proposals:
                     submitted |= self._start(p)
+                self._submit_stacks()
                 if self.racing is not None and proposals:
                     self.pools.append([trial for _, trial, _ in self.pending[-len(proposals):]])
             if self.racing is not None:
@@ -254,11 +258,35 @@ class _Sweep:
                 self._count(self.stored[(trial, seed)], reused=True)
             else:
                 missing.append(seed)
+        worker_config = {**self.worker_defaults, **config}
+        if missing and self.study.stack and self.trainer.stack_key(worker_config) is not None:
+            self.row_configs.setdefault(trial, config)
+            self.stackable.append(TrialTask(trial, tuple(missing), worker_config, self.trainer, self.options))
+            return True
         groups = [tuple(missing)] if self.study.vectorize else [(seed,) for seed in missing]
         for group in filter(None, groups):  # vectorized: one task trains all the missing seeds together
-            self._submit(TrialTask(trial, group, {**self.worker_defaults, **config}, self.trainer, self.options),
-                         config)
+            self._submit(TrialTask(trial, group, worker_config, self.trainer, self.options), config)
         return bool(missing)
+
+    def _submit_stacks(self) -> None:
+        """Submit the configurations waiting in `stackable`: those with the same stack key and
+        missing seeds in one task per worker (configurations split as evenly as they go, and
+        seeds too where there are fewer configurations than workers)."""
+        kinds: dict[Any, list[TrialTask]] = {}
+        for task in self.stackable:
+            kinds.setdefault((self.trainer.stack_key(task.config), task.seeds), []).append(task)
+        self.stackable = []
+        workers = max(1, getattr(self.pool, "jobs", 1))
+        for tasks in kinds.values():
+            parts = min(len(tasks), workers)
+            seeds = tasks[0].seeds
+            seed_parts = min(len(seeds), -(-workers // parts))
+            for i in range(parts):
+                chunk = tasks[i * len(tasks) // parts:(i + 1) * len(tasks) // parts]
+                for j in range(seed_parts):
+                    some = seeds[j * len(seeds) // seed_parts:(j + 1) * len(seeds) // seed_parts]
+                    self._submit(dataclasses.replace(chunk[0], seeds=some,
+                                                     group=tuple((t.trial, t.config) for t in chunk[1:])))
 
     def _next_ready(self) -> int | None:
         """Index in `pending` of the configuration to tell next, if any: in batch mode the
@@ -424,21 +452,20 @@ class _Sweep:
             if self.retries[key] <= WORKER_RETRIES:
                 self.lost.append(task)
                 return
-            results = [TrialResult(task.trial, seed, "failed", {}, 0.0,
+            results = [TrialResult(trial, seed, "failed", {}, 0.0,
                                    f"worker process died ({type(e).__name__}), {WORKER_RETRIES + 1} times")
-                       for seed in task.seeds]
+                       for trial, _ in task.members for seed in task.seeds]
         except Exception as e:  # e.g. the task could not be sent to a worker
             if self.options.debug:
                 raise
-            results = [TrialResult(task.trial, seed, "failed", {}, 0.0, f"{type(e).__name__}: {e}")
-                       for seed in task.seeds]
-        held = self.prune is not None and task.trial in self.rung_of  # a rung below the full budget
+            results = [TrialResult(trial, seed, "failed", {}, 0.0, f"{type(e).__name__}: {e}")
+                       for trial, _ in task.members for seed in task.seeds]
         for result in results:
-            if held:
+            if self.prune is not None and result.trial in self.rung_of:  # a rung below the full budget
                 self.held[(result.trial, result.seed)] = result
                 self.summary.trained += 1
                 continue
-            row = self._keep(self.store.append(result, self.row_configs[task.trial], self.dataset))
+            row = self._keep(self.store.append(result, self.row_configs[result.trial], self.dataset))
             self.counted.add((result.trial, result.seed))
             self.summary.trained += 1
             self.summary.failed += result.status == "failed"

@@ -107,6 +107,7 @@ class Study:
     concurrent_configs: int = 2  # Bayesian search: configurations proposed before results are told
     vectorize: bool = False  # train a configuration's seeds together (torch.func): same rows, faster for small models
     prune: Rungs | None = None  # Rungs(resource="epochs", rungs=(1, 3)): stop configurations early (engine/pruning.py)
+    stack: bool = False  # train configurations that differ only in optimiser settings as one model: same rows, faster for MLPs
     description: str = ""
     _trainer: Trainer = field(init=False, repr=False, compare=False)
 
@@ -140,6 +141,9 @@ class Study:
         if self.vectorize and not self._trainer.vectorizes:
             raise StudyError("field `vectorize` = True (or --vectorize) needs the built-in trainer; a study's own "
                              "`train` function trains one seed at a time: drop vectorize")
+        if self.stack and not self._trainer.stacks:
+            raise StudyError("field `stack` = True (or --stack) needs the built-in trainer; a study's own "
+                             "`train` function trains one configuration at a time: drop stack")
         if self.direction is None:
             object.__setattr__(self, "direction", direction_of(self.metric))
         if self.sampler == "grid" and grid_size(self.space) > MAX_CONFIGS:
@@ -249,6 +253,8 @@ class Study:
             raise bad("concurrent_configs", "an integer >= 1")
         if not isinstance(self.vectorize, bool):
             raise bad("vectorize", "True or False")
+        if not isinstance(self.stack, bool):
+            raise bad("stack", "True or False")
 
     # -- derived views -------------------------------------------------------------
     @property
@@ -305,6 +311,9 @@ class Study:
 
     def vectorized(self) -> Study:
         return dataclasses.replace(self, vectorize=True)
+
+    def stacked(self) -> Study:
+        return dataclasses.replace(self, stack=True)
 
     @classmethod
     def field_defaults(cls) -> dict[str, Any]:

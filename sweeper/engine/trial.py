@@ -2,7 +2,8 @@
 
 `TrialTask` and `TrialResult` are plain picklable data; `run_trial` is the function a worker
 runs. It hands the task to the study's trainer plug-in and returns one result per seed of
-the task (one seed, or with `vectorize` all the seeds of a configuration still to train).
+the task (one seed, or with `vectorize` all the seeds of a configuration still to train, or
+with `stack` those seeds of several configurations).
 It never raises for a problem in training: an exception becomes a `failed` result whose
 error names the file and line where it was raised (the user's own, where user code
 raised it), a NaN or infinite loss a `diverged` one. With `FitOptions.debug` (`sweep run
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sweeper.engine.plugin import Curve, FitOptions, Trainer
+from sweeper.engine.plugin import Curve, FitOptions, Outcome, Trainer
 
 _PACKAGE = str(Path(__file__).resolve().parent.parent)
 
@@ -28,10 +29,16 @@ _PACKAGE = str(Path(__file__).resolve().parent.parent)
 @dataclass(frozen=True)
 class TrialTask:
     trial: str  # configuration id
-    seeds: tuple[int, ...]  # one seed; or, vectorized, the configuration's seeds still to train
+    seeds: tuple[int, ...]  # one seed; or, vectorized or stacked, the configuration's seeds still to train
     config: dict[str, Any]
     trainer: Trainer
     options: FitOptions = field(default_factory=FitOptions)
+    group: tuple[tuple[str, dict[str, Any]], ...] = ()  # stacked: the other (trial, config) trained with this one
+
+    @property
+    def members(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every (trial, config) the task trains, each with all of `seeds`."""
+        return [(self.trial, self.config), *self.group]
 
 
 @dataclass
@@ -61,6 +68,8 @@ def run_trial(task: TrialTask) -> list[TrialResult]:
 
     with _ONE_AT_A_TIME:
         torch.set_num_threads(1)
+        if task.group:
+            return _timed_group(task)
         if task.trainer.vectorizes and len(task.seeds) > 1:
             return _timed(task, task.seeds)
         return [result for seed in task.seeds for result in _timed(task, (seed,))]
@@ -82,9 +91,35 @@ def _timed(task: TrialTask, seeds: Sequence[int]) -> list[TrialResult]:
         error = describe_error(e, task.trainer.source_file)
         return [TrialResult(task.trial, seed, "failed", {}, seconds, error) for seed in seeds]
     seconds = (time.perf_counter() - start) / len(seeds)
-    return [TrialResult(task.trial, seed, out.status, out.metrics, seconds,
-                        out.error or ("loss became NaN or infinite" if out.status == "diverged" else ""), out.curves)
-            for seed, out in zip(seeds, outcomes, strict=True)]
+    return [_result(task.trial, seed, out, seconds) for seed, out in zip(seeds, outcomes, strict=True)]
+
+
+def _timed_group(task: TrialTask) -> list[TrialResult]:
+    """Train every configuration of a stacked task with all its seeds: one result per
+    (configuration, seed), each charged an equal share of the task's time."""
+    members, seeds = task.members, task.seeds
+    start = time.perf_counter()
+    try:
+        task.trainer.setup(task.options)
+        start = time.perf_counter()
+        outcomes = task.trainer.fit_group([config for _, config in members], seeds, task.options)
+        if [len(o) for o in outcomes] != [len(seeds)] * len(members):
+            raise RuntimeError(f"the trainer returned {[len(o) for o in outcomes]} outcomes for {len(members)} "
+                               f"configurations of {len(seeds)} seeds")
+    except Exception as e:
+        if task.options.debug:
+            raise
+        seconds = (time.perf_counter() - start) / (len(seeds) * len(members))
+        error = describe_error(e, task.trainer.source_file)
+        return [TrialResult(trial, seed, "failed", {}, seconds, error) for trial, _ in members for seed in seeds]
+    seconds = (time.perf_counter() - start) / (len(seeds) * len(members))
+    return [_result(trial, seed, out, seconds)
+            for (trial, _), outs in zip(members, outcomes, strict=True) for seed, out in zip(seeds, outs, strict=True)]
+
+
+def _result(trial: str, seed: int, out: Outcome, seconds: float) -> TrialResult:
+    error = out.error or ("loss became NaN or infinite" if out.status == "diverged" else "")
+    return TrialResult(trial, seed, out.status, out.metrics, seconds, error, out.curves)
 
 
 def describe_error(e: BaseException, source_file: str = "") -> str:
