@@ -38,7 +38,7 @@ from sweeper.engine.store import (
 from sweeper.errors import ResultsError
 from sweeper.metrics import COUNTS, direction_of
 
-STATUSES = ["ok", "failed", "diverged", "pruned", "promoted"]  # pruned, promoted: see `engine/pruning.py`
+STATUSES = list(repair.STATUSES)  # pruned, promoted: see `engine/pruning.py`
 SPLITS = ["train", "val", "test"]
 CURVE_METRICS = ["loss", "acc", "batch_loss", "lr"]
 ASIDE = re.compile(r"\.(dry-run|old-\d{8}-\d{6})$")  # folders `sweep run` writes beside the real one

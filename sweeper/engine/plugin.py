@@ -33,7 +33,9 @@ from typing import Any
 from sweeper.errors import StudyError
 
 Curve = tuple[int, int, str, str, float]  # epoch, iteration (step), split, metric, value
-STATUSES = ("ok", "failed", "diverged", "pruned")
+# what a trial's row can say: pruned = stopped at a rung (engine/pruning.py), promoted = a rung's
+# row of a configuration that went on to the next one
+STATUSES = ("ok", "failed", "diverged", "pruned", "promoted")
 
 
 @dataclass(frozen=True)

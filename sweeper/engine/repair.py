@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sweeper.engine.plugin import STATUSES  # a row with another status is damaged
+
 DAMAGED_SUFFIX = ".damaged"
-STATUSES = ("ok", "failed", "diverged")
 
 
 def _is_int(text: str) -> bool:
