@@ -175,3 +175,14 @@ def test_losses_are_compared_with_lower_as_better():
     assert c.loc["c0", "verdict"] == stats.BEST
     assert c.loc["c1", "verdict"] == stats.WORSE and c.loc["c1", "difference"] > 0
     assert c.loc["c2", "verdict"] == stats.SAME
+
+
+def test_verdicts_do_not_depend_on_the_order_rows_were_written():
+    values = null_studies(np.random.default_rng(3), 1, 6, 8)[0]
+    table = trials_table(values)
+    shuffled = table.sample(frac=1, random_state=1).reset_index(drop=True)
+    results = []
+    for t in (table, shuffled):
+        summary = stats.summarize(t, ["x"], "val_acc", "maximize")
+        results.append(stats.compare_to_best(t, summary, "val_acc", "maximize").set_index("trial")["p_adjusted"])
+    assert results[0].sort_index().equals(results[1].sort_index())

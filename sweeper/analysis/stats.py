@@ -201,8 +201,12 @@ def compare_to_best(trials: pd.DataFrame, summary: pd.DataFrame, metric: str, di
                                "p_value", "p_adjusted", "effect_size"])
     tested = out["p_value"].notna()
     if best is not None and tested.any():
-        values = wide[[best, *out.loc[tested, "trial"]]].to_numpy(float)
-        out.loc[tested, "p_adjusted"] = stepdown(values if direction == "maximize" else -values)[1:]
+        # columns in the order of their ids, not of trials.csv's rows: the simulation's draws
+        # follow the columns, and a verdict must not depend on which trial finished first
+        others = sorted(out.loc[tested, "trial"])
+        values = wide[[best, *others]].to_numpy(float)
+        adjusted = dict(zip(others, stepdown(values if direction == "maximize" else -values)[1:]))
+        out.loc[tested, "p_adjusted"] = out.loc[tested, "trial"].map(adjusted)
     verdicts = [BEST if r.trial == best else UNTESTED if pd.isna(r.p_adjusted) else SAME if r.p_adjusted >= ALPHA
                 else WORSE for r in out.itertuples()]  # the step-down only ever finds "below the best"
     out["verdict"] = verdicts
