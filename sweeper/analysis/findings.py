@@ -113,6 +113,8 @@ def _row(r: Results, args: list[str], where: str) -> tuple[pd.Series, str]:
         if name not in rows:
             raise TemplateError(f"{where}: `{name}` is not searched in {r.name}; searched: {', '.join(r.searched)}")
         rows = rows[[_same(v, value) for v in rows[name]]]
+    if len(rows) > 1 and set(filters) == {"rank"}:  # configurations tied on the mean share a rank: any one will do
+        rows = rows.head(1)
     if len(rows) != 1:
         raise TemplateError(f"{where}: {' '.join(args) or 'no filter'} matches {len(rows)} configurations of "
                             f"{r.name}, not one; name every searched hyperparameter")
