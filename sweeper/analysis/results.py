@@ -95,18 +95,12 @@ class Results:
     @cached_property
     def pruning(self) -> pd.DataFrame | None:
         """pruning.csv: each configuration's last rung and state (None: no pruning)."""
-        path = self.folder / PRUNING
-        if not path.exists():
-            return None
-        return pd.read_csv(path, dtype={"trial": str, "label": str, "reason": str}, keep_default_na=False)
+        return _decisions(self.folder / PRUNING)
 
     @cached_property
     def racing(self) -> pd.DataFrame | None:
         """racing.csv: a seed race's decisions, one row per configuration (None: no race)."""
-        path = self.folder / RACING
-        if not path.exists():
-            return None
-        return pd.read_csv(path, dtype={"trial": str, "label": str, "reason": str}, keep_default_na=False)
+        return _decisions(self.folder / RACING)
 
     def budget(self) -> tuple[int, int | None, str]:
         """Units of work spent and those of the full design (every planned configuration, every
@@ -161,6 +155,13 @@ class Results:
         """Trials the study asks for: configurations x seeds (None when it cannot be told)."""
         configs = planned_configs(self.study)
         return None if configs is None else configs * len(self.study.get("seeds", []))
+
+
+def _decisions(path: Path) -> pd.DataFrame | None:
+    """A table of decisions derived from trials.csv (racing.csv, pruning.csv), or None."""
+    if not path.exists():
+        return None
+    return pd.read_csv(path, dtype={"trial": str, "label": str, "reason": str}, keep_default_na=False)
 
 
 def _placeholder(trials: pd.DataFrame) -> pd.DataFrame:
