@@ -81,9 +81,8 @@ def trainers(table: Table, data: Any, device: str, repeats: int, seed_counts: li
     import torch
 
     from sweeper.builtin.hparams import resolve
-    from sweeper.builtin.loop import train
+    from sweeper.builtin.loop import train, train_seeds
     from sweeper.builtin.models import build
-    from sweeper.builtin.vectorized import train_seeds
 
     cfg = resolve(CONFIG)
     cpu = data.to("cpu")

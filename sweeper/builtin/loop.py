@@ -1,133 +1,51 @@
-"""Training one configuration with one seed: a small, explicitly seeded function.
+"""The training driver: the one epoch flow of every built-in way of training.
 
-The seed fixes the model's initialisation (torch's global RNG, seeded just before the model
-is built, so the same seed gives the notes' own MLP the same weights) and the data order (a
-generator of its own that draws one permutation per epoch). Batches are drawn from tensors
-already in memory, evaluation runs under `torch.inference_mode` on whole splits, and nothing
-is printed: the function returns its metrics and curves.
+A bank (`bank.py`: one model, a configuration's seeds, or stacked configurations) supplies
+the tensor code; this module owns everything else, once: each seed's data order, the
+training steps, divergence, evaluation and curves, the learning-rate log, `max_steps`,
+early stopping, the best epoch and each model's outcome.
+
+The seed fixes a model's initialisation (torch's global RNG, seeded just before the model is
+built, so the same seed gives the notes' own MLP the same weights) and its data order (a
+generator of its own that draws one permutation per epoch; models of one seed share it).
+Batches are drawn from tensors already in memory, evaluation runs under
+`torch.inference_mode` on whole splits, and nothing is printed: the driver returns metrics
+and curves.
+
+Train and validation loss and accuracy are recorded before training (epoch 0, iteration 0:
+the untrained model), at every evaluation and at the end of every epoch, the test split
+(if loaded) and the learning rate at the end of every epoch, the mini-batch loss at every
+iteration. The last incomplete batch of an epoch is skipped, as in the notes. A model that
+diverges is evaluated after the diverging step and stops there; one that stops early stops
+at the end of its epoch.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
-from torch import nn
 
+from sweeper.builtin.bank import Bank, ModelFn, OneModel
 from sweeper.builtin.data import Tensors
-from sweeper.builtin.models import build
-from sweeper.builtin.optim import Optimizer
+from sweeper.builtin.measures import (
+    DIVERGED_LOSS,
+    MetricFns,
+    predict_correct,
+    primary_measure,
+    summed_loss,
+    user_metrics,
+)
 from sweeper.engine.plugin import Curve, Outcome
 
-MetricFns = Mapping[str, Callable[[torch.Tensor, torch.Tensor], float]]
-ModelFn = Callable[[Mapping[str, Any]], nn.Module]
-
-EVAL_CHUNK = 4096
-# A mini-batch loss above this counts as diverged, as NaN and infinity do: it is over 400 times
-# the loss of guessing among 10 classes (ln 10 = 2.3), which no run that is still learning
-# reaches; a run that does (learning rate 1e4: loss 1e4 at chance accuracy) has blown up.
-# Classification only: a regression's squared error has the targets' units, and may be large.
-DIVERGED_LOSS = 1e3
-
-
-def loss_function(n_outputs: int, regress: bool = False) -> nn.Module:
-    if regress:
-        return nn.MSELoss()
-    return nn.BCEWithLogitsLoss() if n_outputs == 1 else nn.CrossEntropyLoss()
-
-
-def primary_measure(regress: bool) -> tuple[str, bool]:
-    """The measure beside the loss at every evaluation, and whether higher is better."""
-    return ("rmse", False) if regress else ("acc", True)
-
-
-def predict_correct(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Whether each prediction is right; the outputs are the last dimension of `out`."""
-    if out.shape[-1] == 1:  # one logit: positive means "label < 3"
-        return (out[..., 0] > 0).float() == y
-    return out.argmax(-1) == y
-
-
-def batch_loss(loss_fn: nn.Module, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    return loss_fn(out[:, 0], y) if out.shape[1] == 1 else loss_fn(out, y)
-
-
-def summed_loss(out: torch.Tensor, y: torch.Tensor, regress: bool = False) -> torch.Tensor:
-    """The loss of each image, summed: `batch_loss` times the batch size, up to floating-point
-    noise. Cross-entropy as logsumexp minus the label's logit, which on the CPU is several
-    times faster than torch's log_softmax over 10 classes (this runs at every evaluation).
-    For regression, the squared error (averaged over the targets of an example)."""
-    if regress:
-        one = out.shape[-1] == 1 and y.dim() == out.dim() - 1
-        return ((out[..., 0] - y).pow(2) if one else (out - y).pow(2).mean(-1)).sum(-1)
-    if out.shape[-1] == 1:
-        return nn.functional.binary_cross_entropy_with_logits(out[..., 0], y, reduction="none").sum(-1)
-    return (torch.logsumexp(out, -1) - out.gather(-1, y.unsqueeze(-1)).squeeze(-1)).sum(-1)
-
-
-@torch.inference_mode()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, regress: bool = False,
-             metrics: MetricFns | None = None) -> dict[str, float]:
-    """{"loss": mean loss, "acc": accuracy} over a whole split (for regression "rmse" in place
-    of "acc"), then every user metric `fn(outputs, targets)` on the whole split's outputs; in
-    the model's current mode (callers set eval mode)."""
-    primary = primary_measure(regress)[0]
-    if len(x) == 0:
-        return {"loss": math.nan, primary: math.nan, **{name: math.nan for name in metrics or {}}}
-    total_loss, correct, outs = 0.0, 0, []
-    for i in range(0, len(x), EVAL_CHUNK):
-        out = model(x[i:i + EVAL_CHUNK])
-        yb = y[i:i + EVAL_CHUNK]
-        total_loss += float(summed_loss(out, yb, regress))
-        if not regress:
-            correct += int(predict_correct(out, yb).sum())
-        if metrics:
-            outs.append(out)
-    loss = total_loss / len(x)
-    values = {"loss": loss, primary: math.sqrt(loss) if regress else correct / len(x)}
-    return values | user_metrics(metrics, outs, y)
-
-
-def user_metrics(metrics: MetricFns | None, outs: list[torch.Tensor], y: torch.Tensor) -> dict[str, float]:
-    """Each user metric on a split's outputs (the model's raw outputs) and targets."""
-    if not metrics:
-        return {}
-    out = torch.cat(outs)
-    values = {}
-    for name, fn in metrics.items():
-        value = fn(out, y)
-        value = value.item() if hasattr(value, "item") else value
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TypeError(f"metric `{name}` returned {value!r}, not a number")
-        values[name] = float(value)
-    return values
-
-
-def has_train_mode(model: nn.Module) -> bool:
-    """Whether the model computes differently in train and eval mode (BatchNorm, dropout);
-    switching modes walks every submodule, which per-iteration evaluation feels."""
-    return any(isinstance(m, (nn.modules.batchnorm._BatchNorm, nn.Dropout)) for m in model.modules())
-
-
-def splits(data: Tensors, with_test: bool) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
-    """The splits evaluated at a record: train and val, and test (if loaded) when asked."""
-    out = [("train", data.x_train, data.y_train), ("val", data.x_val, data.y_val)]
-    if with_test and data.x_test is not None and data.y_test is not None:
-        out.append(("test", data.x_test, data.y_test))
-    return out
-
-
-def eval_interval(eval_every: str | int) -> int | None:
-    """Iterations between mid-epoch evaluations; None for once per epoch."""
-    return 1 if eval_every == "iteration" else (eval_every if isinstance(eval_every, int) else None)
+__all__ = ["Outcome", "SeedLog", "evaluate", "fit", "train"]
 
 
 class SeedLog:
-    """What one seed's training records: its curves, its latest metrics, its best epoch and
-    its early-stopping count. Shared by `train` and the vectorized trainer, so that both
-    produce the same rows from the same numbers."""
+    """What one model's training records: its curves, its latest metrics, its best epoch and
+    its early-stopping count."""
 
     def __init__(self, patience: int, regress: bool = False) -> None:
         self.patience = patience
@@ -189,72 +107,152 @@ def epoch_order(config: Mapping[str, Any], n: int, rng: torch.Generator, device:
     return perm.to(device)
 
 
-def build_model(config: Mapping[str, Any], data: Tensors, model_fn: ModelFn | None) -> nn.Module:
-    """The configuration's model: the user's `model(config)`, or a built-in one for the data's shape."""
-    if model_fn is None:
-        return build(config, data.input_shape, data.n_outputs)
-    model = model_fn(config)
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model(config) returned {type(model).__name__}, not a torch.nn.Module")
-    return model
+def eval_interval(eval_every: str | int) -> int | None:
+    """Iterations between mid-epoch evaluations; None for once per epoch."""
+    return 1 if eval_every == "iteration" else (eval_every if isinstance(eval_every, int) else None)
+
+
+def splits(data: Tensors, with_test: bool) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+    """The splits evaluated at a record: train and val, and test (if loaded) when asked."""
+    out = [("train", data.x_train, data.y_train), ("val", data.x_val, data.y_val)]
+    if with_test and data.x_test is not None and data.y_test is not None:
+        out.append(("test", data.x_test, data.y_test))
+    return out
+
+
+@torch.inference_mode()
+def evaluate(bank: Bank, models: Sequence[int], x: torch.Tensor, y: torch.Tensor, regress: bool = False,
+             metrics: MetricFns | None = None) -> list[dict[str, float]]:
+    """For each of `models`: {"loss": mean loss, "acc": accuracy} over a whole split (for
+    regression "rmse" in place of "acc"), then every user metric `fn(outputs, targets)` on
+    the whole split's outputs."""
+    primary = primary_measure(regress)[0]
+    if len(x) == 0:
+        return [{"loss": math.nan, primary: math.nan, **{name: math.nan for name in metrics or {}}}] * len(models)
+    total = torch.zeros(len(models), dtype=torch.float64, device=x.device)
+    correct = torch.zeros(len(models), dtype=torch.int64, device=x.device)
+    outs = []
+    chunk = bank.eval_chunk(len(models))
+    for i in range(0, len(x), chunk):
+        out = bank.outputs(x[i:i + chunk], models)
+        yb = y[i:i + chunk].expand(len(models), *y[i:i + chunk].shape)
+        total += summed_loss(out, yb, regress).double()
+        if not regress:
+            correct += predict_correct(out, yb).sum(-1)
+        if metrics:
+            outs.append(out)
+    losses = (total / len(x)).tolist()
+    scores = [math.sqrt(v) for v in losses] if regress else (correct.double() / len(x)).tolist()
+    return [{"loss": loss, primary: score} | user_metrics(metrics, [o[r] for o in outs], y)
+            for r, (loss, score) in enumerate(zip(losses, scores, strict=True))]
+
+
+class _Run:
+    """One bank's training: each seed's generator and each model's log, status and iterations."""
+
+    def __init__(self, bank: Bank, data: Tensors, metrics: MetricFns | None) -> None:
+        self.bank, self.data, self.metrics = bank, data, metrics
+        self.config = bank.config
+        self.rngs = [torch.Generator().manual_seed(seed) for seed in bank.seeds]
+        self.logs = [SeedLog(int(bank.configs[c]["patience"]), data.regress) for c, _ in bank.members]
+        self.status = ["ok"] * len(bank.members)
+        self.iterations = [0] * len(bank.members)
+        self.iteration = 0
+
+    def train_epoch(self, epoch: int, every: int | None, max_steps: int | None) -> None:
+        """One pass over the training set, each seed in its own order."""
+        bs, steps, n = self.config["batch_size"], steps_per_epoch(self.config, self.data), len(self.data.x_train)
+        device = self.data.x_train.device
+        perms = {s: epoch_order(self.config, n, self.rngs[s], device) for s in self.bank.live_seeds()}
+        for b in range(steps):
+            idx = torch.stack([perms[s][b * bs:(b + 1) * bs] for s in self.bank.live_seeds()])
+            losses = self.bank.step(idx)
+            self.iteration += 1
+            diverged = [m for m, loss in zip(self.bank.active, losses, strict=True)
+                        if not self.logs[m].batch_loss(epoch, self.iteration, loss)]
+            if diverged:  # evaluated after the diverging step, then stopped
+                for m in diverged:
+                    self.logs[m].epochs_run = epoch
+                self.record(epoch, with_test=True, models=diverged)
+                self.stop(diverged, "diverged")
+                if not self.bank.active:
+                    return
+            if every and self.iteration % every == 0 and b < steps - 1:
+                self.record(epoch, with_test=False, models=self.bank.active)
+            if max_steps and self.iteration >= max_steps:
+                return
+
+    def record(self, epoch: int, with_test: bool, models: Sequence[int]) -> None:
+        """Evaluate `models` on each split into their logs."""
+        models = list(models)
+        for split, x, y in splits(self.data, with_test):
+            for m, values in zip(models, evaluate(self.bank, models, x, y, self.data.regress, self.metrics), strict=True):
+                self.logs[m].evaluated(epoch, self.iteration, split, values)
+
+    def stop(self, models: Sequence[int], status: str) -> None:
+        if not models:
+            return
+        for m in models:
+            self.status[m], self.iterations[m] = status, self.iteration
+        self.bank.drop(models, diverged=status == "diverged")
+
+    def outcomes(self) -> list[Outcome]:
+        for m in self.bank.active:
+            self.iterations[m] = self.iteration
+        return [log.outcome(status, iterations)
+                for log, status, iterations in zip(self.logs, self.status, self.iterations, strict=True)]
+
+
+def fit(bank: Bank, data: Tensors, eval_every: str | int = "epoch", max_steps: int | None = None,
+        metrics: MetricFns | None = None) -> list[Outcome]:
+    """Train every model of the bank; evaluate every `eval_every` ("epoch", "iteration" or k
+    iterations). One `Outcome` per model, in the bank's order (`bank.members`)."""
+    run = _Run(bank, data, metrics)
+    every = eval_interval(eval_every)
+    run.record(0, with_test=False, models=bank.active)  # the untrained models: curves start at iteration 0
+    for epoch in range(1, int(bank.config["epochs"]) + 1):
+        run.train_epoch(epoch, every, max_steps)
+        if not bank.active:  # every model diverged
+            break
+        for m in bank.active:
+            run.logs[m].epochs_run = epoch
+        run.record(epoch, with_test=True, models=bank.active)
+        for m in bank.active:
+            run.logs[m].learning_rate(epoch, run.iteration, bank.lr(m))
+        if max_steps and run.iteration >= max_steps:
+            break
+        run.stop([m for m in bank.active if run.logs[m].end_epoch(epoch)], "ok")
+        if not bank.active:
+            break
+        bank.decay_lr()
+    return run.outcomes()
 
 
 def train(config: Mapping[str, Any], seed: int, data: Tensors, eval_every: str | int = "epoch",
           max_steps: int | None = None, model_fn: ModelFn | None = None, metrics: MetricFns | None = None) -> Outcome:
-    """Train one model; evaluate every `eval_every` ("epoch", "iteration" or k iterations).
+    """Train one model, the course's way (see the module's docstring). Training runs on the
+    device that holds `data`; the model is built on the CPU first, so a seed starts from
+    the same weights everywhere."""
+    return fit(OneModel(config, seed, data, model_fn), data, eval_every, max_steps, metrics)[0]
 
-    Train and validation loss and accuracy are recorded before training (epoch 0, iteration
-    0: the untrained model), at every evaluation and at the end of every epoch, the test
-    split (if loaded) and the learning rate at the end of every epoch, the mini-batch loss
-    at every iteration. The last incomplete batch of an epoch is skipped, as in the notes. `max_steps` stops early (dry runs).
-    Training runs on the device that holds `data`; the model is built on the CPU first, so
-    a seed starts from the same weights everywhere.
-    """
-    device = data.x_train.device
-    torch.manual_seed(seed)
-    model = build_model(config, data, model_fn).to(device)
-    order_rng = torch.Generator().manual_seed(seed)
-    params: list[torch.Tensor] = list(model.parameters())
-    optimizer = Optimizer(config)
-    loss_fn = loss_function(data.n_outputs, data.regress)
-    bs, steps = config["batch_size"], steps_per_epoch(config, data)
-    every = eval_interval(eval_every)
-    log = SeedLog(config["patience"], data.regress)
-    status, iteration = "ok", 0
 
-    switch_mode = has_train_mode(model)
+def train_seeds(config: Mapping[str, Any], seeds: Sequence[int], data: Tensors, eval_every: str | int = "epoch",
+                max_steps: int | None = None, model_fn: ModelFn | None = None,
+                metrics: MetricFns | None = None) -> list[Outcome]:
+    """Train one model per seed, all at once (`vectorized.SeedBank`); one `Outcome` per seed."""
+    from sweeper.builtin.vectorized import SeedBank
 
-    def record(epoch: int, with_test: bool) -> None:
-        if switch_mode:
-            model.eval()
-        for split, x, y in splits(data, with_test):
-            log.evaluated(epoch, iteration, split, evaluate(model, x, y, data.regress, metrics))
-        if switch_mode:
-            model.train()
+    return fit(SeedBank(config, seeds, data, model_fn), data, eval_every, max_steps, metrics)
 
-    record(0, with_test=False)  # the untrained model: curves start at iteration 0
-    model.train()
-    for epoch in range(1, config["epochs"] + 1):
-        perm = epoch_order(config, len(data.x_train), order_rng, device)
-        for b in range(steps):
-            idx = perm[b * bs:(b + 1) * bs]
-            loss = batch_loss(loss_fn, model(data.x_train[idx]), data.y_train[idx])
-            optimizer.step(params, list(torch.autograd.grad(loss, params)))
-            iteration += 1
-            if not log.batch_loss(epoch, iteration, loss.item()):
-                status = "diverged"
-                break
-            if every and iteration % every == 0 and b < steps - 1:
-                record(epoch, with_test=False)
-            if max_steps and iteration >= max_steps:
-                break
-        log.epochs_run = epoch
-        record(epoch, with_test=True)
-        if status != "diverged":  # a diverged seed's curves end where it diverged, in both trainers
-            log.learning_rate(epoch, iteration, optimizer.lr)
-        if status == "diverged" or (max_steps and iteration >= max_steps):
-            break
-        if log.end_epoch(epoch):
-            break
-        optimizer.decay_lr(config["lr_decay"])
-    return log.outcome(status, iteration)
+
+def train_group(configs: Sequence[Mapping[str, Any]], seeds: Sequence[int], data: Tensors,
+                eval_every: str | int = "epoch", max_steps: int | None = None, model_fn: ModelFn | None = None,
+                metrics: MetricFns | None = None) -> list[list[Outcome]]:
+    """Train every configuration once per seed as one stacked model (`stacked.StackedBank`):
+    `out[c][s]` is what `train(configs[c], seeds[s], ...)` gives, up to floating-point noise.
+    Raises `stacked.NotStackable` where the models cannot be stacked."""
+    from sweeper.builtin.stacked import StackedBank
+
+    flat = fit(StackedBank(configs, seeds, data, model_fn), data, eval_every, max_steps, metrics)
+    C = len(configs)
+    return [[flat[s * C + c] for s in range(len(seeds))] for c in range(C)]

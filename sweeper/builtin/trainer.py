@@ -155,16 +155,11 @@ class BuiltinTrainer(Trainer):
         self._tensors(options)
 
     def fit(self, config: Mapping[str, Any], seeds: Sequence[int], options: FitOptions) -> list[Outcome]:
-        from sweeper.builtin.loop import train
+        from sweeper.builtin.loop import train, train_seeds
 
-        data = self._tensors(options)
-        if options.max_steps:  # a dry run: evaluate on a few images, but enough for one batch
-            data = data.head(max(DRY_RUN_IMAGES, int(config["batch_size"])))
+        data = self._data(options, config)
         if self.vectorize and len(seeds) > 1:
-            from sweeper.builtin.vectorized import train_seeds
-
-            return train_seeds(config, list(seeds), data, self.eval_every, options.max_steps, self.model_fn,
-                               self.metric_fns)
+            return train_seeds(config, seeds, data, self.eval_every, options.max_steps, self.model_fn, self.metric_fns)
         return [train(config, seed, data, self.eval_every, options.max_steps, self.model_fn, self.metric_fns)
                 for seed in seeds]
 
@@ -177,16 +172,19 @@ class BuiltinTrainer(Trainer):
                   options: FitOptions) -> list[list[Outcome]]:
         """Configurations with one stack key, trained as one stacked model (`stacked.py`), or
         one at a time where their model cannot be stacked."""
-        from sweeper.builtin.stacked import NotStackable, train_group
+        from sweeper.builtin.loop import train_group
+        from sweeper.builtin.stacked import NotStackable
 
-        data = self._tensors(options)
-        if options.max_steps:
-            data = data.head(max(DRY_RUN_IMAGES, int(configs[0]["batch_size"])))
         try:
-            return train_group(configs, list(seeds), data, self.eval_every, options.max_steps, self.model_fn,
-                               self.metric_fns)
+            return train_group(configs, seeds, self._data(options, configs[0]), self.eval_every, options.max_steps,
+                               self.model_fn, self.metric_fns)
         except NotStackable:
             return [self.fit(config, seeds, options) for config in configs]
+
+    def _data(self, options: FitOptions, config: Mapping[str, Any]) -> Any:
+        """The task's data; in a dry run the first few images, but enough for one batch."""
+        data = self._tensors(options)
+        return data.head(max(DRY_RUN_IMAGES, int(config["batch_size"]))) if options.max_steps else data
 
     def _tensors(self, options: FitOptions) -> Any:
         """This process's copy of the data on the task's device (loaded once, then cached)."""

@@ -1,4 +1,6 @@
-"""sweeper's optimizers take, for every seed, the step torch.optim takes for it alone."""
+"""sweeper's optimizer takes, for every model it updates, the step torch.optim takes for that
+model alone: with one set of hyperparameters for every model (a configuration's seeds) and
+with a set per model (stacked configurations)."""
 
 from __future__ import annotations
 
@@ -42,13 +44,29 @@ def _start() -> tuple[list[dict[str, torch.Tensor]], dict[str, torch.Tensor]]:
     return alone, stacked
 
 
+def _per_model(config: dict) -> list[dict]:
+    """A configuration per model: the learning rate, and where they are on, the momentum and
+    the weight decay differ between models."""
+    out = []
+    for i in range(SEEDS):
+        c = dict(config, learning_rate=config["learning_rate"] * (1 + i))
+        if c["momentum"]:
+            c["momentum"] = c["momentum"] - 0.2 * i
+        if c["weight_decay"]:
+            c["weight_decay"] = c["weight_decay"] * (1 + i)
+        out.append(c)
+    return out
+
+
+@pytest.mark.parametrize("shape", ["shared", "per_model"])
 @pytest.mark.parametrize("name,options", CASES, ids=[f"{n}-{o}" for n, o in CASES])
-def test_every_seed_steps_as_torch_optim_steps_it(name: str, options: dict) -> None:
-    config = resolve({"optimizer": name, "learning_rate": 0.05, **options})
+def test_every_model_steps_as_torch_optim_steps_it(name: str, options: dict, shape: str) -> None:
+    config = resolve({"optimizer": name, "learning_rate": 0.05, "lr_decay": 0.5, **options})
+    configs = [config] * SEEDS if shape == "shared" else _per_model(config)
     alone, stacked = _start()
-    optimizers = [torch_optimizer(config, list(p.values())) for p in alone]
+    optimizers = [torch_optimizer(c, list(p.values())) for c, p in zip(configs, alone, strict=True)]
     schedulers = [torch.optim.lr_scheduler.ExponentialLR(o, gamma=0.5) for o in optimizers]
-    together = Optimizer(config)
+    together = Optimizer.of(config) if shape == "shared" else Optimizer.stacked(configs, 1, torch.device("cpu"))
     gen = torch.Generator().manual_seed(1)
     for step in range(6):
         grads = {k: torch.randn(SEEDS, *shape, generator=gen) for k, shape in SHAPES.items()}
@@ -60,17 +78,30 @@ def test_every_seed_steps_as_torch_optim_steps_it(name: str, options: dict) -> N
         if step == 2:  # lr decay mid-way, as an epoch boundary would do
             for s in schedulers:
                 s.step()
-            together.decay_lr(0.5)
+            together.decay_lr()
     for i, params in enumerate(alone):
         for k, p in params.items():
             torch.testing.assert_close(stacked[k][i], p.detach(), rtol=1e-6, atol=1e-7)
+
+
+def test_a_frozen_model_no_longer_moves() -> None:
+    config = resolve({"optimizer": "sgd", "learning_rate": 0.1, "momentum": 0.9})
+    _, stacked = _start()
+    before = {k: v.detach().clone() for k, v in stacked.items()}
+    opt = Optimizer.stacked([config], SEEDS, torch.device("cpu"))
+    opt.freeze([1])
+    for _ in range(3):
+        opt.step(list(stacked.values()), [torch.ones_like(v) for v in stacked.values()])
+    for k in SHAPES:
+        assert torch.equal(stacked[k][1], before[k][1])
+        assert not torch.equal(stacked[k][0], before[k][0])
 
 
 def test_keep_drops_seeds_and_the_others_go_on_unchanged() -> None:
     config = resolve({"optimizer": "adam", "learning_rate": 0.05})
     _, full = _start()
     _, part = _start()
-    opt_full, opt_part = Optimizer(config), Optimizer(config)
+    opt_full, opt_part = Optimizer.of(config), Optimizer.of(config)
     gen = torch.Generator().manual_seed(2)
     grads = [{k: torch.randn(SEEDS, *s, generator=gen) for k, s in SHAPES.items()} for _ in range(4)]
     for step, g in enumerate(grads):

@@ -11,9 +11,9 @@ from torch import nn
 from sweeper.builtin import stacked
 from sweeper.builtin.data import Tensors
 from sweeper.builtin.hparams import resolve
-from sweeper.builtin.loop import Outcome, train
+from sweeper.builtin.loop import Outcome, train, train_group
 from sweeper.builtin.models import build
-from sweeper.builtin.stacked import NotStackable, train_group
+from sweeper.builtin.stacked import NotStackable
 from sweeper.builtin.stacked_layers import StackedModel
 
 SEEDS = [0, 3, 4]

@@ -12,9 +12,9 @@ import torch
 
 from sweeper.builtin.data import Tensors
 from sweeper.builtin.hparams import resolve
-from sweeper.builtin.loop import Outcome, train
+from sweeper.builtin.loop import Outcome, train, train_seeds
 from sweeper.builtin.models import build
-from sweeper.builtin.vectorized import stack_seeds, train_seeds
+from sweeper.builtin.vectorized import stack_seeds
 
 SEEDS = [0, 1, 5, 7]
 MODELS = {
