@@ -18,8 +18,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sweeper.engine import compare as _compare
 from sweeper.engine import plugin as _plugin
-from sweeper.engine import racing as _racing
 from sweeper.engine.plugin import Log, Pruned, seed_everything
 from sweeper.engine.pruning import Rungs
 from sweeper.engine.racing import Racing
@@ -78,4 +78,4 @@ def _stepdown(values: Any, level: float) -> Any:
 
 
 _plugin.register_default(_builtin_trainer)
-_racing.register_test(_stepdown)
+_compare.register_test(_stepdown)

@@ -19,21 +19,16 @@ def run_and_load(study: Study, *, jobs: int | None, results: str | Path, executo
                  seeds: int | list[int] | None, restart: bool, vectorize: bool, device: str, progress: bool,
                  scheduler: str | None, stack: bool = False) -> Results:
     from sweeper.analysis.results import read_folder
-    from sweeper.engine.executors import default_jobs
-    from sweeper.engine.runner import default_data_root, run_study
+    from sweeper.engine.options import RunOptions, default_data_root, default_jobs
+    from sweeper.engine.runner import run_study
 
     if not isinstance(study, Study):
         raise RunError(f"sweeper.run needs a Study, but got {type(study).__name__}")
-    if seeds is not None:
-        study = study.with_seeds(seeds)
-    if vectorize:
-        study = study.vectorized()
-    if stack:
-        study = study.stacked()
-    summary = run_study(study, results_root=Path(results), data_root=data_dir or default_data_root(),
-                        jobs=jobs or default_jobs(), executor=executor, restart=restart, source=_source(),
-                        show_progress=progress, stream=sys.stderr, device=device,
-                        executor_options={"scheduler": scheduler} if executor == "dask" else None)
+    options = RunOptions(results_root=Path(results), data_root=data_dir or default_data_root(),
+                         jobs=jobs or default_jobs(), executor=executor, scheduler=scheduler, seeds=seeds,
+                         vectorize=vectorize, stack=stack, restart=restart, device=device, source=_source(),
+                         show_progress=progress, stream=sys.stderr)
+    summary = run_study(study, options)
     check_not_all_failed(summary)
     return read_folder(summary.folder)
 

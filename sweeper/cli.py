@@ -257,49 +257,52 @@ def print_table(rows: list[list[str]]) -> None:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
 
 
+def run_options(args: argparse.Namespace) -> Any:
+    """`sweep run`'s arguments as the runner's options."""
+    from sweeper.engine.executors import EXECUTORS
+    from sweeper.engine.options import RunOptions, default_data_root, default_jobs
+    from sweeper.engine.studyfile import read_study_source
+
+    remote = args.executor in EXECUTORS and EXECUTORS[args.executor].takes_scheduler
+    return RunOptions(
+        results_root=Path(args.results), data_root=args.data_dir or default_data_root(), jobs=args.jobs or default_jobs(),
+        executor="sequential" if args.pdb else args.executor, asynchronous=args.asynchronous, device=args.device,
+        scheduler=args.scheduler or (os.environ.get(SCHEDULER_ENV) if remote else None),
+        seeds=args.seeds, vectorize=args.vectorize, stack=args.stack, dry_run=args.dry_run,
+        retry_failed=args.retry_failed, restart=args.restart, debug=args.pdb,
+        source=read_study_source(args.study), show_progress=not args.quiet)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from sweeper.api import check_not_all_failed
-    from sweeper.engine.executors import default_jobs
-    from sweeper.engine.runner import default_data_root, run_study
-    from sweeper.engine.studyfile import load_study, read_study_source
-    from sweeper.errors import RunError
+    from sweeper.engine.runner import run_study
+    from sweeper.engine.studyfile import load_study
 
     study = load_study(args.study)
-    if args.seeds is not None:
-        study = study.with_seeds(args.seeds)
-    if args.scheduler and args.executor != "dask":
-        raise RunError(f"--scheduler needs --executor dask, but got --executor {args.executor}")
-    if args.vectorize:
-        study = study.vectorized()
-    if args.stack:
-        study = study.stacked()
-    jobs = args.jobs or default_jobs()
-    executor = "sequential" if args.pdb else args.executor
-    options = {"scheduler": args.scheduler or os.environ.get(SCHEDULER_ENV)} if executor == "dask" else {}
+    options = run_options(args)
     try:
-        summary = run_study(
-            study, results_root=Path(args.results), data_root=args.data_dir or default_data_root(),
-            jobs=jobs, executor=executor, dry_run=args.dry_run, retry_failed=args.retry_failed,
-            restart=args.restart, source=read_study_source(args.study), show_progress=not args.quiet,
-            executor_options=options, asynchronous=args.asynchronous, device=args.device, debug=args.pdb,
-        )
+        summary = run_study(study, options)
     except Exception:
         if not args.pdb:
             raise
         _post_mortem()
         return EXIT_FAILED
-    where = f"the Dask cluster at {options['scheduler']}" if options.get("scheduler") else f"{jobs} jobs"
+    study = options.apply(study)
     minutes, seconds = divmod(int(summary.seconds), 60)
     rungs = " (rungs included: a pruned study trains a survivor once per rung)" if study.prune is not None else ""
     print(f"{study.name}: {summary.trained + summary.reused} of {summary.planned} trials done{rungs} "
           f"({summary.trained} trained now, {summary.reused} from earlier runs, {summary.failed} failed, "
-          f"{summary.diverged} diverged) in {minutes}:{seconds:02d} on {summary.dataset} with {where} "
+          f"{summary.diverged} diverged) in {minutes}:{seconds:02d} on {summary.dataset} {_where(summary.where)} "
           f"on {summary.device}{', vectorized' if study.vectorize else ''}{', stacked' if study.stack else ''}")
     print(f"results: {summary.folder}/trials.csv and curves.csv")
     if summary.best:
         print(f"best: {summary.best}")
     check_not_all_failed(summary)
     return 0
+
+
+def _where(where: str) -> str:
+    return where if where.startswith("in ") else f"with {where}"
 
 
 def _post_mortem() -> None:

@@ -16,7 +16,8 @@ ALLOWED = {
     "builtin": {"sweeper.errors", "sweeper.metrics", "sweeper.engine.plugin", "sweeper.engine.study",
                 "sweeper.engine.devices"},
     # the results folder's format: its file names and columns, and how damaged rows are read
-    "analysis": {"sweeper.errors", "sweeper.metrics", "sweeper.engine.store", "sweeper.engine.repair"},
+    "analysis": {"sweeper.errors", "sweeper.metrics", "sweeper.engine.layout", "sweeper.engine.store",
+                 "sweeper.engine.repair"},
 }
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import sweeper
-from sweeper import Pruned, Racing, Rungs, Study, StudyError, load
+from sweeper import Pruned, Rungs, Study, StudyError, load
 from sweeper.engine.pruning import decide, plan
 from sweeper.engine.runner import Interrupted, run_study
 from tests.conftest import tiny_study
@@ -151,7 +151,6 @@ def test_a_loop_that_raises_pruned_records_a_pruned_seed(tmp_path):
     (lambda: study(fixed={}), "the study has no `epochs`; put the full budget in `fixed`"),
     (lambda: study(sampler="bayes", space={"learning_rate": sweeper.loguniform(0.01, 1)}, n_trials=4),
      "pruning works with grid and random search"),
-    (lambda: study(seeds=Racing()), "pruning and seed racing cannot be combined"),
     (lambda: tiny_study(prune=Rungs(rungs=(1, 2))), "every rung must be below the study's `epochs` = 2"),
     (lambda: study(prune="1,3"), "field `prune` = '1,3' must be None or Rungs("),
 ])

@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from sweeper import Racing, StudyError, load
-from sweeper.engine.racing import plan, score
+from sweeper.engine.compare import score
+from sweeper.engine.racing import plan
 from sweeper.engine.runner import run_study
 from tests.conftest import ROOT, tiny_study
 from tests.synthetic_results import null_studies

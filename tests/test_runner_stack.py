@@ -36,7 +36,7 @@ def run(study: Study, results: Path):
 def tasks(monkeypatch: pytest.MonkeyPatch) -> list[TrialTask]:
     """The tasks a sweep submits, with the sequential executor posing as two workers."""
     seen: list[TrialTask] = []
-    monkeypatch.setattr(executors.SequentialExecutor, "jobs", 2, raising=False)
+    monkeypatch.setattr(executors.SequentialExecutor, "workers", 2)
     real = runner.run_trial
 
     def spy(task: TrialTask):

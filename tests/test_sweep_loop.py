@@ -26,7 +26,7 @@ import pytest
 
 from sweeper.engine.executors import EXECUTORS, Executor
 from sweeper.engine.runner import Interrupted, RunSummary, run_study
-from sweeper.engine.samplers import OptunaSampler
+from sweeper.engine.samplers import BayesSearch
 from sweeper.engine.space import loguniform
 from sweeper.engine.study import Split, Study
 from sweeper.engine.trial import TrialResult, TrialTask
@@ -57,6 +57,10 @@ class ShuffledExecutor(Executor):
     """
 
     worker_lost = (WorkerDied,)
+    workers = 4
+
+    def describe(self) -> str:
+        return "in a shuffled order"
 
     def __init__(self, order_seed: int, interrupt_after: int | None = None,
                  deadly: dict[int, int] | None = None, breaks: bool = True, dies_starting: bool = False) -> None:
@@ -121,7 +125,11 @@ def refills_while_busy(pool: ShuffledExecutor) -> bool:
 
 def run(study: Study, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pool: ShuffledExecutor,
         asynchronous: bool, results: str = "results") -> RunSummary:
-    monkeypatch.setitem(EXECUTORS, "shuffled", lambda jobs, **_: pool)
+    class Fixed(ShuffledExecutor):  # what make_executor makes: this very pool
+        def __new__(cls, jobs: int, scheduler: str | None = None) -> ShuffledExecutor:  # type: ignore[misc]
+            return pool
+
+    monkeypatch.setitem(EXECUTORS, "shuffled", Fixed)
     return run_study(study, results_root=tmp_path / results, data_root=str(tmp_path), jobs=4,
                      executor="shuffled", show_progress=False, stream=io.StringIO(), asynchronous=asynchronous)
 
@@ -132,7 +140,7 @@ def rows(tmp_path: Path, results: str = "results") -> list[dict[str, str]]:
 
 
 def test_bayes_never_proposes_a_configuration_that_is_running() -> None:
-    sampler = OptunaSampler(bayes_study(n_trials=40))
+    sampler = BayesSearch(bayes_study(n_trials=40))
     rng = random.Random(0)
     running = sampler.ask(4)
     for _ in range(36):

@@ -1,8 +1,11 @@
 """Where trials run: in this process, in local worker processes, or on a Dask cluster.
 
 An executor does three things: `submit` a task and return a future, yield futures `as
-completed`, and `shutdown`. The runner never needs more, so a backend supplies just those.
-Backends are looked up by name; the Dask one imports Dask only when asked for.
+completed`, and `shutdown`. The runner never needs more, so a backend supplies just those,
+and declares what the sweep loop needs to know of it (`workers`, `asynchronous`,
+`takes_scheduler`) rather than being tested by name. Backends are looked up by name in
+`EXECUTORS`; the Dask one imports Dask only when asked for. tests/test_executors.py runs
+one contract test class against every backend.
 """
 
 from __future__ import annotations
@@ -27,6 +30,21 @@ class Executor(ABC):
 
     #: exception types that mean "the worker running this task died", not "the task failed"
     worker_lost: tuple[type[BaseException], ...] = ()
+    #: tasks that run at once: what stacked configurations are spread over
+    workers = 1
+    #: whether a learning sampler is told results in the order they finish by default (no
+    #: worker waits for a batch's slowest trial), rather than in batches whose proposals do
+    #: not depend on timing
+    asynchronous = False
+    #: whether it runs tasks on a cluster whose scheduler address may be given
+    takes_scheduler = False
+
+    def __init__(self, jobs: int, scheduler: str | None = None) -> None:  # noqa: B027 (a no-op by default)
+        """Every backend is made from the run's options: worker count and scheduler address."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """Where the tasks run, for the closing line: "2 local workers"."""
 
     @abstractmethod
     def submit(self, fn: Callable[[Any], Any], task: Any) -> Any: ...
@@ -48,6 +66,9 @@ class Executor(ABC):
 class SequentialExecutor(Executor):
     """Runs each task in this process at submit time: for debugging with pdb, and for tests."""
 
+    def describe(self) -> str:
+        return "in this process"
+
     def submit(self, fn: Callable[[Any], Any], task: Any) -> cf.Future:
         fut: cf.Future = cf.Future()
         try:
@@ -62,17 +83,20 @@ class LocalExecutor(Executor):
     each loads its dataset once. Workers end with the driver, even when it is killed
     (`sweeper.engine.signals.die_with_driver`)."""
 
-    def __init__(self, jobs: int) -> None:
+    def __init__(self, jobs: int, scheduler: str | None = None) -> None:
         from joblib.externals.loky.process_executor import BrokenProcessPool, TerminatedWorkerError
 
-        self.jobs = jobs
+        self.workers = jobs
         self.worker_lost = (TerminatedWorkerError, BrokenProcessPool)
         self._pool = self._new_pool()
 
     def _new_pool(self) -> Any:
         from joblib.externals.loky import ProcessPoolExecutor
 
-        return ProcessPoolExecutor(max_workers=self.jobs, initializer=_init_worker, initargs=(os.getpid(),))
+        return ProcessPoolExecutor(max_workers=self.workers, initializer=_init_worker, initargs=(os.getpid(),))
+
+    def describe(self) -> str:
+        return f"{self.workers} local worker{'s' if self.workers != 1 else ''}"
 
     def submit(self, fn: Callable[[Any], Any], task: Any) -> Any:
         with workers_ignore_ctrl_c():  # loky starts workers in the thread that submits
@@ -137,6 +161,9 @@ class DaskExecutor(Executor):
     an exception that still reaches Dask is not one that trying again would cure.
     """
 
+    asynchronous = True
+    takes_scheduler = True
+
     def __init__(self, jobs: int, scheduler: str | None = None, timeout: float = 20.0) -> None:
         try:
             import distributed
@@ -145,7 +172,7 @@ class DaskExecutor(Executor):
                            "(or dask[distributed]) in this environment and on every worker") from None
         import logging
 
-        self.jobs = jobs  # the workers to spread stacked tasks over (those of --jobs, with a scheduler too)
+        self.workers = jobs  # the workers to spread stacked tasks over (those of --jobs, with a scheduler too)
         self.worker_lost = (distributed.KilledWorker,)
         self._as_completed = distributed.as_completed
         self._cluster = None
@@ -167,6 +194,9 @@ class DaskExecutor(Executor):
             raise RunError(f"could not reach the Dask scheduler at {self.address} within {timeout:g} s ({e}); "
                            f"start one with `dask scheduler` and pass its address as --scheduler tcp://HOST:PORT") from None
 
+    def describe(self) -> str:
+        return f"the Dask cluster at {self.address}" if self.address else f"a local Dask cluster of {self.workers} workers"
+
     def submit(self, fn: Callable[[Any], Any], task: Any) -> Any:
         return self.client.submit(fn, task, pure=False, retries=0)
 
@@ -183,18 +213,18 @@ class DaskExecutor(Executor):
             self._cluster.close()
 
 
-EXECUTORS: dict[str, Callable[..., Executor]] = {
-    "sequential": lambda jobs, **_: SequentialExecutor(),
-    "local": lambda jobs, **_: LocalExecutor(jobs),
-    "dask": lambda jobs, **options: DaskExecutor(jobs, **options),
+EXECUTORS: dict[str, type[Executor]] = {
+    "sequential": SequentialExecutor,
+    "local": LocalExecutor,
+    "dask": DaskExecutor,
 }
 
 
-def make_executor(name: str, jobs: int, **options: Any) -> Executor:
+def make_executor(name: str, jobs: int, scheduler: str | None = None, **options: Any) -> Executor:
     if name not in EXECUTORS:
         raise RunError(f"unknown executor {name!r}; choose one of {', '.join(EXECUTORS)}")
-    return EXECUTORS[name](jobs=jobs, **options)
-
-
-def default_jobs() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cls = EXECUTORS[name]
+    if scheduler and not cls.takes_scheduler:
+        takers = " or ".join(n for n, c in EXECUTORS.items() if c.takes_scheduler)
+        raise RunError(f"--scheduler needs --executor {takers}, but got --executor {name}")
+    return cls(jobs, scheduler=scheduler, **options)

@@ -67,11 +67,11 @@ class Identity:
         full = study.to_dict()
         if self.scheme == 1:
             full["task"] = full["task"] or "classify"
-            shaping = _V1_ROWS + (_V1_PROPOSALS if study.sampler != "grid" else ())
+            shaping = _V1_ROWS + (_V1_PROPOSALS if not study.is_grid else ())
             d = {k: full[k] for k in shaping if k not in _V1_DEFAULTS or full[k] != _V1_DEFAULTS[k]}
             d["fixed"] = self.resolve(study.fixed)
             return _hash(d, 12)
-        shaping = SHAPES_ROWS + (SHAPES_PROPOSALS if study.sampler != "grid" else ())
+        shaping = SHAPES_ROWS + (SHAPES_PROPOSALS if not study.is_grid else ())
         defaults = study.field_defaults()
         d = {k: full.get(k) for k in shaping if k not in defaults or full.get(k) != defaults[k]}
         d["fixed"] = self.resolve(study.fixed)

@@ -10,12 +10,15 @@ the last rung is the full budget, whose rows are the ordinary `ok` rows.
 
 The rule at a rung: keep the top `keep` fraction by mean over the seeds (at least one),
 and also keep every other configuration that the paired, corrected step-down test against
-the rung's best (`sweeper.analysis.stepdown`, as seed racing uses, at level `alpha`) cannot
-call worse. So a configuration is stopped only when it is both outside the top fraction
-and shown worse on the common seeds. With fewer than 3 seeds there is no test, and the top
-fraction alone decides. A seed that diverged or failed at a rung counts as the metric's
-worst value (0 accuracy); where the metric has no such bound (a loss) the configuration
-is stopped at that rung.
+the rung's best (`compare.py`, as seed racing uses, at level `alpha`) cannot call worse.
+So a configuration is stopped only when it is both outside the top fraction and shown
+worse on the common seeds. With fewer than 3 seeds there is no test, and the top fraction
+alone decides. A lost seed counts as the metric's worst value (`compare.py`); where the
+metric has no such bound (a loss) the configuration is stopped at that rung.
+
+With `seeds=Racing(...)` as well, the rungs run on the race's first `start` seeds, and the
+configurations that reach the full budget then race on for more seeds (`racing.py`):
+racing.csv records the race, pruning.csv the rungs.
 
 Rows: a rung trains the configuration with `resource` = the rung, which is a configuration
 of its own (its own id, its own `epochs` column). Once a rung is decided its rows are
@@ -32,27 +35,32 @@ any number of workers, and a resumed run replays the decided rungs from their ro
 rung that was running when the sweep stopped is trained again (its results are held in the
 driver until the rung is decided).
 
-Cost: there are no checkpoints. A survivor is trained again from scratch with the larger
-budget; with a fixed seed its first epochs are the same, so this is exact, and it costs
-the sum of the rungs (1 + 3 + 12 epochs for a survivor of rungs 1 and 3 of a 12-epoch study)
-instead of the full budget alone. Decisions are made between rungs, not inside a run:
-`log.should_stop()` in a user's loop always answers False, and a loop that raises
-`sweeper.Pruned` records that seed as `pruned`. Optuna's pruners (median, successive
-halving, Hyperband, Wilcoxon) decide per single trial, from one run's intermediate values;
-here a decision pairs every seed of a configuration with the same seed of the best, so none
-of them fits as-is. Bayesian search is not supported with pruning, nor is seed racing.
+Cost: a survivor is trained again from scratch with the larger budget; with a fixed seed
+its first epochs are the same, so this is exact, and it costs the sum of the rungs
+(1 + 3 + 12 epochs for a survivor of rungs 1 and 3 of a 12-epoch study) instead of the full
+budget alone. Decisions are made between rungs, not inside a run: `log.should_stop()` in a
+user's loop always answers False, and a loop that raises `sweeper.Pruned` records that seed
+as `pruned`. Optuna's pruners (median, successive halving, Hyperband, Wilcoxon) decide per
+single trial, from one run's intermediate values; here a decision pairs every seed of a
+configuration with the same seed of the best, so none of them fits as-is. Bayesian search
+is not supported with pruning.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sweeper.engine import racing
+from sweeper.engine import compare, racing
+from sweeper.engine.layout import PRUNING, PRUNING_COLUMNS, RACING, RACING_COLUMNS
+from sweeper.engine.schedule import Rows, Schedule, Work, result_value
+from sweeper.engine.trial import TrialResult
 from sweeper.errors import StudyError
+from sweeper.metrics import COUNTS
 
-MIN_SEEDS = 3  # the fewest seeds a paired test can use (sweeper.analysis.stepdown.MIN_SEEDS)
 PRUNED, PROMOTED = "pruned", "promoted"
 
 # (configuration id, rung) -> seed -> metric (None: lost at that rung)
@@ -141,33 +149,130 @@ def decide(alive: Sequence[str], values: Mapping[str, Mapping[int, float | None]
     """The configurations stopped at a rung, with why: outside the top `keep` fraction by
     mean and called worse than the rung's best by the paired test (below 3 seeds: outside
     the top fraction)."""
-    import numpy as np
+    t = compare.table(list(alive), values, seeds, maximize, bounds)
+    lost = [c for c in alive if c in t.unstable]
+    out = [(c, "a seed diverged or failed, and the metric has no worst value to count it as") for c in lost]
+    if not t.columns:
+        return out[1:]  # keep one, so something goes on
+    means = t.signed.mean(axis=0)
+    order = sorted(range(len(t.columns)), key=lambda j: (-means[j], j))  # stable: ties keep the proposed order
+    top = {t.columns[j] for j in order[:max(1, math.ceil(rungs.keep * len(t.columns)))]}
+    best = t.columns[order[0]]
+    name = (labels or {}).get(best, best)
+    if len(seeds) < compare.MIN_SEEDS or compare._test is None:
+        return out + [(t.columns[j], f"outside the top {rungs.keep:.0%} by mean on {len(seeds)} seeds (too few to test)")
+                      for j in order if t.columns[j] not in top]
+    worse = t.worse(rungs.alpha)
+    return out + [(c, f"outside the top {rungs.keep:.0%} and worse than {name} on {len(seeds)} seeds: "
+                      f"adjusted p = {worse[c]:.4f} < {rungs.alpha}")
+                  for c in t.columns if c not in top and worse.get(c, 1.0) < rungs.alpha]
 
-    bound = bounds[0] if maximize else bounds[1]
-    table = np.array([[racing._value(values[t].get(s)) for t in alive] for s in seeds], dtype=float)
-    out: list[tuple[str, str]] = []
-    if not math.isfinite(bound):  # a lost seed of a metric with no worst value: cannot be compared
-        lost = [j for j in range(len(alive)) if np.isnan(table[:, j]).any()]
-        out = [(alive[j], "a seed diverged or failed, and the metric has no worst value to count it as")
-               for j in lost]
-        if len(lost) == len(alive):
-            return out[1:]  # keep one, so something goes on
-        keep_cols = [j for j in range(len(alive)) if j not in lost]
-        alive, table = [alive[j] for j in keep_cols], table[:, keep_cols]
-    table = np.where(np.isnan(table), bound, table)
-    signed = table if maximize else -table
-    means = signed.mean(axis=0)
-    order = sorted(range(len(alive)), key=lambda j: (-means[j], j))  # stable: ties keep the proposed order
-    top = set(order[:max(1, math.ceil(rungs.keep * len(alive)))])
-    best = order[0]
-    name = (labels or {}).get(alive[best], alive[best])
-    if len(seeds) < MIN_SEEDS or racing._test is None:
-        return out + [(alive[j], f"outside the top {rungs.keep:.0%} by mean on {len(seeds)} seeds (too few to test)")
-                      for j in order if j not in top]
-    columns = [best] + [j for j in range(len(alive)) if j != best]
-    p = racing._test(signed[:, columns], rungs.alpha)
-    for k, j in enumerate(columns[1:], start=1):
-        if j not in top and p[k] < rungs.alpha:
-            out.append((alive[j], f"outside the top {rungs.keep:.0%} and worse than {name} on {len(seeds)} seeds: "
-                                  f"adjusted p = {p[k]:.4f} < {rungs.alpha}"))
-    return out
+
+class Prune(Schedule):
+    """The schedule of `prune=Rungs(...)`: rungs on every seed, or with `seeds=Racing(...)`
+    on the race's first seeds, the survivors then racing on at the full budget."""
+
+    asynchronous = False
+
+    def __init__(self, study: Any, ids: Callable[[Mapping[str, Any]], str], labels: Mapping[str, str]) -> None:
+        super().__init__(study, ids, labels)
+        self.rungs: Rungs = study.prune
+        self.full: int = study.full_budget
+        self.levels = self.rungs.levels(self.full)
+        self.racing: racing.Racing | None = study.racing
+        self.rung_seeds = self.seeds[:self.racing.start] if self.racing is not None else self.seeds
+        self.rung_of: dict[str, tuple[str, int]] = {}  # a rung's trial id -> (configuration, budget)
+        self.held: dict[tuple[str, int], TrialResult] = {}  # results of a rung not yet decided
+        self.steps: dict[str, Step] = {}
+        self.race = racing.Plan()
+        self.memo: dict[Any, Any] = {}
+
+    def rung_id(self, trial: str, budget: int) -> str:
+        if budget == self.full:
+            return trial
+        rung = self.ids({**self.configs[trial], self.rungs.resource: budget})
+        self.rung_of[rung] = (trial, budget)
+        return rung
+
+    def receive(self, result: TrialResult) -> bool:
+        if result.trial in self.rung_of:  # a rung below the full budget: stored once decided
+            self.held[(result.trial, result.seed)] = result
+            return False
+        return True
+
+    def holds(self, key: tuple[str, int]) -> bool:
+        return key in self.held
+
+    def update(self, rows: Rows) -> list[TrialResult]:
+        values: dict[tuple[str, int], dict[int, float | None]] = {}
+        for t in self.configs:
+            for budget in self.levels:
+                rung, got = self.rung_id(t, budget), rows.values(self.rung_id(t, budget), self.rung_seeds)
+                for s in self.rung_seeds:
+                    if (rung, s) in self.held:
+                        got[s] = result_value(self.held[(rung, s)], rows.metric)
+                values[(t, budget)] = got
+        self.steps = plan(list(self.configs), values, self.rung_seeds, self.rungs, self.full, self.maximize,
+                          self.bounds, self.labels)
+        if self.racing is not None:
+            survivors = [t for t, e in self.steps.items() if e.state == "complete"]
+            if survivors and all(e.state != "running" for e in self.steps.values()):
+                race_values = {t: rows.values(t, self.seeds) for t in survivors}
+                self.race = racing.plan([survivors], race_values, self.seeds, self.racing, self.maximize,
+                                        self.bounds, self.labels, self.memo)
+        return self._decided()
+
+    def _decided(self) -> list[TrialResult]:
+        """The held results of decided rungs, in configuration and seed order: `pruned` where
+        the configuration stopped there, `promoted` where it went on (a seed the user's loop
+        pruned stays `pruned`)."""
+        out = []
+        for t, step in self.steps.items():
+            for index, budget in enumerate(self.levels[:-1]):
+                if not (index < step.rung or (index == step.rung and step.state == PRUNED)):
+                    continue
+                rung = self.rung_id(t, budget)
+                for s in self.rung_seeds:
+                    result = self.held.pop((rung, s), None)
+                    if result is None:
+                        continue
+                    lost = "" if result.status == "ok" else f"{result.status} at {self.rungs.resource}={budget}: {result.error}"
+                    status = PRUNED if index == step.rung or result.status == PRUNED else PROMOTED
+                    out.append(dataclasses.replace(result, status=status, error=lost,
+                                                   metrics=result.metrics if result.status == "ok" else {
+                                                       k: v for k, v in result.metrics.items() if k in COUNTS}))
+        return out
+
+    def wanted(self) -> list[Work]:
+        out = []
+        for t, step in self.steps.items():
+            for budget in self.levels[:step.rung + 1]:
+                seeds = self.rung_seeds
+                if budget == self.full and t in self.race.entries:
+                    seeds = self.seeds[:self.race.wanted(t)]
+                out.append(Work(self.rung_id(t, budget), {**self.configs[t], self.rungs.resource: budget}, tuple(seeds)))
+        return out
+
+    def final(self, trial: str) -> list[tuple[str, int]]:
+        step = self.steps[trial]
+        seeds = self.seeds[:self.race.wanted(trial)] if trial in self.race.entries else self.rung_seeds
+        return [(self.rung_id(trial, self.levels[step.rung]), s) for s in seeds]
+
+    def settled(self, trial: str, rows: Rows) -> bool:
+        step = self.steps.get(trial)
+        if step is None or step.state == "running":
+            return False
+        if step.state == PRUNED or self.racing is None:
+            return True
+        return trial in self.race.entries and self.race.settled(trial)
+
+    def value(self, trial: str, rows: Rows) -> float | None:
+        return None if self.steps[trial].state == PRUNED else super().value(trial, rows)
+
+    def tables(self) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
+        out = {PRUNING: (PRUNING_COLUMNS, [(t, self.labels.get(t, t), e.rung + 1, self.levels[e.rung], e.state,
+                                            e.reason, self.rung_id(t, self.levels[e.rung]))
+                                           for t, e in self.steps.items()])}
+        if self.racing is not None and self.race.entries:
+            out[RACING] = (RACING_COLUMNS, racing.record(self.race, self.labels))
+        return out

@@ -4,20 +4,16 @@
 seeds of the common list (0, 1, 2, ...). Then, in rounds, the configurations not yet shown
 worse than the best get more seeds, the same ones for all and in the same order, so every
 comparison stays paired: 3, 6, 12, 20 seeds with the default growth of 2. After each round
-the paired, corrected step-down test against the best (`sweeper.analysis.stepdown`, the
-test behind `sweep show`'s verdict) drops every configuration it calls worse. The race
-ends when the survivors have `max` seeds, or when only one is left (nothing to decide; in
-a Bayesian search it races on, as later batches will race against it).
+the paired, corrected step-down test against the best (`compare.py`, the test behind
+`sweep show`'s verdict) drops every configuration it calls worse. The race ends when the
+survivors have `max` seeds, or when only one is left (nothing to decide; in a Bayesian
+search it races on, as later batches will race against it).
 
 Error rates: the race looks at the data once per round, so each look tests at
 alpha / rounds (Bonferroni over the looks): the chance that the truly best configuration
 is ever dropped, or that any configuration is dropped when none differs, stays below
-alpha (tests/test_racing.py measures both on synthetic studies).
-
-A seed that diverged or failed counts as the worst value the metric can take (0 accuracy),
-so an unstable configuration loses on that seed instead of being judged on the seeds it
-survived. A metric with no such bound (a loss) has no value to count it as: there the
-configuration is dropped at the round's decision, the reason naming the seed.
+alpha (tests/test_racing.py measures both on synthetic studies). A lost seed counts as the
+metric's worst value (`compare.py`).
 
 Determinism: a round is decided only once every seed it asked for is stored, from those
 stored values alone, so the decisions are a pure function of trials.csv; a resumed race,
@@ -34,21 +30,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sweeper.engine import compare
+from sweeper.engine.compare import Values
+from sweeper.engine.layout import RACING, RACING_COLUMNS
+from sweeper.engine.schedule import Rows, Schedule, Work
 from sweeper.errors import StudyError
 
-MIN_START = 3  # a paired t-test needs 3 seeds in common (sweeper.analysis.stepdown.MIN_SEEDS)
-
-Values = Mapping[str, Mapping[int, float | None]]  # trial -> seed -> metric (None: diverged or failed)
-# The test behind the drops: (values[seed, config] with the best column first, higher better,
-# level) -> adjusted p-values of "worse than column 0". The engine knows no analysis: `sweeper`
-# registers the step-down of `sweeper.analysis.stepdown`, as it registers the built-in trainer.
-WorseTest = Callable[[Any, float], Any]
-_test: WorseTest | None = None
-
-
-def register_test(test: WorseTest) -> None:
-    global _test
-    _test = test
+MIN_START = compare.MIN_SEEDS  # a paired test needs 3 seeds in common
 
 
 @dataclass(frozen=True)
@@ -125,6 +113,7 @@ def plan(pools: Sequence[Sequence[str]], values: Values, seeds: Sequence[int], r
     `lone_stops`: a configuration left alone stops there (False where later pools will come
     to race against it: Bayesian search)."""
     out = Plan()
+    memo = {} if memo is None else memo
     kept: list[str] = []  # survivors of earlier pools: the references of later ones
     for index, pool in enumerate(pools):
         alive = [t for t in dict.fromkeys(pool) if t not in out.entries]
@@ -135,15 +124,11 @@ def plan(pools: Sequence[Sequence[str]], values: Values, seeds: Sequence[int], r
                 out.entries[t].seeds = n
             if not all(s in values.get(t, {}) for t in alive for s in seeds[:n]):
                 return out  # this round's seeds are not all stored yet
-            alone = lone_stops and len(alive) + len(kept) <= 1
-            last = n >= racing.max or alone
+            last = n >= racing.max or (lone_stops and len(alive) + len(kept) <= 1)
             if len(alive) + len(kept) > 1:
                 key = (tuple(kept), tuple(alive), n)
-                if memo is None or key not in memo:
-                    drops = _dropped(kept + alive, alive, values, seeds[:n], racing, maximize, bounds, labels)
-                    if memo is None:
-                        memo = {}
-                    memo[key] = drops
+                if key not in memo:
+                    memo[key] = dropped(kept + alive, alive, values, seeds[:n], racing, maximize, bounds, labels)
                 for t, why in memo[key]:
                     out.entries[t].state, out.entries[t].round, out.entries[t].reason = "dropped", number, why
                 alive = [t for t in alive if out.entries[t].state == "racing"]
@@ -158,52 +143,62 @@ def plan(pools: Sequence[Sequence[str]], values: Values, seeds: Sequence[int], r
     return out
 
 
-def _dropped(columns: list[str], candidates: list[str], values: Values, seeds: Sequence[int], racing: Racing,
-             maximize: bool, bounds: tuple[float, float], labels: Mapping[str, str] | None) -> list[tuple[str, str]]:
-    """The candidates the step-down test calls worse than the best of `columns` on `seeds`."""
-    import numpy as np
-
-    if _test is None:
-        raise StudyError("no test for seed racing is registered; import sweeper, not sweeper.engine alone")
-    table = np.array([[_value(values.get(t, {}).get(s)) for t in columns] for s in seeds], dtype=float)
-    bound = bounds[0] if maximize else bounds[1]
-    if not math.isfinite(bound):
-        unstable = [(t, s) for j, t in enumerate(columns) for i, s in enumerate(seeds)
-                    if t in candidates and np.isnan(table[i, j])]
-        if unstable:
-            return list({t: f"diverged or failed on seed {s}: a metric with no worst value cannot count it"
-                         for t, s in reversed(unstable)}.items())
-        columns = [t for j, t in enumerate(columns) if not np.isnan(table[:, j]).any()]
-        table = table[:, ~np.isnan(table).any(axis=0)]
-    else:
-        table = np.where(np.isnan(table), bound, table)
-    signed = table if maximize else -table
-    means = np.nanmean(signed, axis=0)
-    if np.isnan(means).all():
-        return []
-    best = int(np.nanargmax(means))
-    order = [best] + [j for j in range(len(columns)) if j != best]
+def dropped(columns: list[str], candidates: list[str], values: Values, seeds: Sequence[int], racing: Racing,
+            maximize: bool, bounds: tuple[float, float], labels: Mapping[str, str] | None) -> list[tuple[str, str]]:
+    """The candidates the step-down test calls worse than the best of `columns` on `seeds`,
+    and those that lost a seed where the metric has no worst value to count it as."""
+    t = compare.table(columns, values, seeds, maximize, bounds)
+    out = [(c, f"diverged or failed on seed {s}: a metric with no worst value cannot count it")
+           for c, s in t.unstable.items() if c in candidates]
+    if not t.columns:
+        return out
     level = racing.look_alpha()
-    p = _test(signed[:, order], level)
-    name = (labels or {}).get(columns[best], columns[best])
-    out = []
-    for j, col in enumerate(order[1:], start=1):
-        if columns[col] in candidates and p[j] < level:
-            out.append((columns[col], f"worse than {name} on {len(seeds)} seeds: adjusted p = {p[j]:.4f} "
-                                      f"< {level:.4g} (alpha {racing.alpha} over {len(racing.rounds())} rounds)"))
-    return out
+    best = t.columns[t.best()]
+    name = (labels or {}).get(best, best)
+    for c, p in t.worse(level).items():
+        if c in candidates and p < level:
+            out.append((c, f"worse than {name} on {len(seeds)} seeds: adjusted p = {p:.4f} "
+                           f"< {level:.4g} (alpha {racing.alpha} over {len(racing.rounds())} rounds)"))
+    return sorted(out, key=lambda d: columns.index(d[0]))
 
 
-def _value(v: float | None) -> float:
-    return math.nan if v is None else float(v)
+class Race(Schedule):
+    """The schedule of `seeds=Racing(...)`."""
+
+    asynchronous = False  # a race decides in rounds: its configurations are told in the order asked
+
+    def __init__(self, study: Any, ids: Callable[[Mapping[str, Any]], str], labels: Mapping[str, str]) -> None:
+        super().__init__(study, ids, labels)
+        self.racing: Racing = study.racing
+        self.pools: list[list[str]] = []
+        self.race = Plan()
+        self.memo: dict[Any, Any] = {}  # each decided round's drops (stored values never change)
+
+    def propose(self, pool: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        super().propose(pool)
+        if pool:
+            self.pools.append([t for t, _ in pool])
+
+    def update(self, rows: Rows) -> list[Any]:
+        values = {t: rows.values(t, self.seeds) for pool in self.pools for t in pool}
+        self.race = plan(self.pools, values, self.seeds, self.racing, self.maximize, self.bounds, self.labels,
+                         self.memo, lone_stops=self.study.sampler != "bayes")
+        return []
+
+    def wanted(self) -> list[Work]:
+        return [Work(t, self.configs[t], tuple(self.seeds[:e.seeds])) for t, e in self.race.entries.items()]
+
+    def final(self, trial: str) -> list[tuple[str, int]]:
+        return [(trial, s) for s in self.seeds[:self.race.wanted(trial)]]
+
+    def settled(self, trial: str, rows: Rows) -> bool:
+        return trial in self.race.entries and self.race.settled(trial)
+
+    def tables(self) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
+        return {RACING: (RACING_COLUMNS, record(self.race, self.labels))}
 
 
-def score(values: Mapping[int, float | None], maximize: bool, bounds: tuple[float, float]) -> float | None:
-    """One configuration's value over its seeds, a lost seed at the metric's worst bound; None
-    (nothing to tell) when a seed is lost and the metric has no such bound, or no seed is."""
-    bound = bounds[0] if maximize else bounds[1]
-    got = [v for v in values.values() if v is not None]
-    lost = len(values) - len(got)
-    if not got or (lost and not math.isfinite(bound)):
-        return None
-    return (sum(got) + (lost * bound if lost else 0.0)) / len(values)
+def record(race: Plan, labels: Mapping[str, str]) -> list[tuple[Any, ...]]:
+    """racing.csv's rows: each configuration's pool, seeds, state, round and reason."""
+    return [(e.trial, labels.get(e.trial, e.trial), e.pool, e.seeds, e.state, e.round, e.reason)
+            for e in race.entries.values()]

@@ -1,12 +1,20 @@
-"""Grid, random and Bayesian search behind one ask/tell interface.
+"""Where configurations come from: grid, random and Bayesian search, or a user's own Optuna
+sampler, behind one ask/tell interface.
 
 Random and Bayesian search are Optuna's own samplers (RandomSampler; TPESampler by default,
 GPSampler as an option; both propose the study's `startup_trials` configurations at random
-before their model guides the search), seeded with the study's `sampler_seed`: asked the same questions
-and told the same answers, they propose the same configurations, which is what makes a
-resumed study replay its history and arrive where an uninterrupted one would.
-One Optuna trial is one configuration, told the mean of the metric over its seeds.
-Bayesian search does not propose a configuration that is still running.
+before their model guides the search), seeded with the study's `sampler_seed`: asked the
+same questions and told the same answers, they propose the same configurations, which is
+what makes a resumed study replay its history and arrive where an uninterrupted one would.
+A study may also pass an Optuna sampler instance as `sampler=` (QMCSampler,
+CmaEsSampler, ...): it is driven the same way, and a resumed study replays its history to a
+fresh instance, so it must be seeded to propose the same again. One Optuna trial is one
+configuration, told the mean of the metric over its seeds. A sampler that learns from the
+values it is told is asked for `concurrent_configs` configurations at a time, and does not
+propose a configuration that is still running.
+
+Samplers are looked up by name in `SAMPLERS`; each declares what the sweep loop and the
+study need to know of it (`exhaustive`, `learns`), rather than being tested by name.
 """
 
 from __future__ import annotations
@@ -16,9 +24,9 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
-from sweeper.engine.study import Study
+Study = Any  # sweeper.engine.study.Study, which names its sampler from the registry here
 
-REASKS = 20  # Bayesian search: random proposals tried in place of one that repeats a running one
+REASKS = 20  # a learning sampler: random proposals tried in place of one that repeats a running one
 
 
 @dataclass
@@ -32,18 +40,28 @@ class Sampler(ABC):
 
     `ask` is called whenever the runner can start more configurations; it returns at most
     `n` proposals, and an empty list once the study's budget is spent. `tell` is called once
-    per proposal when all its seeds have finished, with the mean metric, or None when no
-    seed succeeded.
+    per proposal when the configuration is settled, with its value over its seeds (see
+    `schedule.Schedule.value`), or None when it has none (every seed failed, or pruned).
     """
+
+    #: tries every combination of the space's lists (and takes no `n_trials`)
+    exhaustive = False
+    #: proposals depend on the values told: asked for `concurrent_configs` at a time
+    learns = False
+
+    def __init__(self, study: Study) -> None:  # noqa: B027 (a no-op by default)
+        """Every sampler is made from the study alone."""
 
     @abstractmethod
     def ask(self, n: int) -> list[Proposal]: ...
 
     def tell(self, proposal: Proposal, value: float | None) -> None:  # noqa: B027 (a no-op by default)
-        """Grid search learns nothing; model-based samplers override this."""
+        """A sampler that does not learn ignores what it is told."""
 
 
 class GridSampler(Sampler):
+    exhaustive = True
+
     def __init__(self, study: Study) -> None:
         self._configs = study.grid()
 
@@ -53,31 +71,24 @@ class GridSampler(Sampler):
 
 
 class OptunaSampler(Sampler):
-    """Random or Bayesian search through an in-memory Optuna study."""
+    """A search through an in-memory Optuna study driven by `sampler` (an Optuna sampler)."""
 
-    def __init__(self, study: Study) -> None:
+    def __init__(self, study: Study, sampler: Any = None) -> None:
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-        seed = study.sampler_seed
-        if study.sampler == "random":
-            sampler: Any = optuna.samplers.RandomSampler(seed=seed)
-        elif study.bayes_sampler == "gp":
-            sampler = optuna.samplers.GPSampler(seed=seed, n_startup_trials=study.startup_trials)
-        else:  # constant_liar: configurations still running count as bad, so none is proposed twice at once
-            sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True,
-                                                 n_startup_trials=study.startup_trials)
-        self._optuna = optuna.create_study(direction="minimize" if study.direction == "minimize" else "maximize", sampler=sampler)
+        sampler = sampler if sampler is not None else study.sampler
+        self._optuna = optuna.create_study(direction="minimize" if study.direction == "minimize" else "maximize",
+                                           sampler=sampler)
         self._distributions = {name: dim.to_optuna() for name, dim in study.space.items()}
         self._remaining = int(study.n_trials or 0)
-        self._distinct = study.sampler == "bayes"
-        self._explore = optuna.samplers.RandomSampler(seed=seed)  # for proposals that repeat a running one
+        self._explore = optuna.samplers.RandomSampler(seed=study.sampler_seed)  # for proposals that repeat a running one
 
     def ask(self, n: int) -> list[Proposal]:
         out = []
         for _ in range(min(n, self._remaining)):
-            trial = self._ask_distinct() if self._distinct else self._optuna.ask(self._distributions)
+            trial = self._ask_distinct() if self.learns else self._optuna.ask(self._distributions)
             out.append(Proposal(dict(trial.params), trial))
             self._remaining -= 1
         return out
@@ -115,9 +126,64 @@ class OptunaSampler(Sampler):
             self._optuna.tell(proposal.handle, value)
 
 
-def _key(params: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
-    return tuple(sorted(params.items()))
+class RandomSearch(OptunaSampler):
+    def __init__(self, study: Study) -> None:
+        import optuna
+
+        super().__init__(study, optuna.samplers.RandomSampler(seed=study.sampler_seed))
+
+
+class BayesSearch(OptunaSampler):
+    """TPE (or a Gaussian process with `bayes_sampler="gp"`), after `startup_trials` random proposals."""
+
+    learns = True
+
+    def __init__(self, study: Study) -> None:
+        import optuna
+
+        seed, startup = study.sampler_seed, study.startup_trials
+        if study.bayes_sampler == "gp":
+            sampler: Any = optuna.samplers.GPSampler(seed=seed, n_startup_trials=startup)
+        else:  # constant_liar: configurations still running count as bad, so none is proposed twice at once
+            sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True,
+                                                 n_startup_trials=startup)
+        super().__init__(study, sampler)
+
+
+class UserSampler(OptunaSampler):
+    """The Optuna sampler instance a study passes as `sampler=`."""
+
+    learns = True
+
+
+SAMPLERS: dict[str, type[Sampler]] = {"grid": GridSampler, "random": RandomSearch, "bayes": BayesSearch}
+
+
+def kind(sampler: Any) -> type[Sampler]:
+    """The class that runs a study's `sampler` (a name in SAMPLERS, or an Optuna sampler)."""
+    return SAMPLERS[sampler] if isinstance(sampler, str) else UserSampler
+
+
+def is_optuna_sampler(obj: Any) -> bool:
+    """Whether obj is an Optuna sampler instance (Optuna is imported only if obj may be one)."""
+    if not any(c.__module__.split(".")[0] == "optuna" for c in type(obj).__mro__):
+        return False
+    import optuna
+
+    return isinstance(obj, optuna.samplers.BaseSampler)
+
+
+def describe(sampler: Any) -> str:
+    """How study.json names a study's sampler: its name, or an instance's class."""
+    if isinstance(sampler, str):
+        return sampler
+    cls = type(sampler)
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def make_sampler(study: Study) -> Sampler:
-    return GridSampler(study) if study.sampler == "grid" else OptunaSampler(study)
+    return kind(study.sampler)(study)
+
+
+def _key(params: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    return tuple(sorted(params.items()))

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sweeper.engine import samplers
 from sweeper.engine.plugin import Trainer, trainer_for
 from sweeper.engine.pruning import Rungs
 from sweeper.engine.racing import Racing
@@ -27,7 +28,6 @@ from sweeper.metrics import direction_of
 
 DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10")
 TASKS = ("classify", "small_digit", "regress")
-SAMPLERS = ("grid", "random", "bayes")
 BAYES_SAMPLERS = ("tpe", "gp")
 MAX_CONFIGS = 10_000  # a grid or a trial budget beyond this is a typo, not a study
 MAX_SEEDS = 1000  # seeds per configuration; past this a sweep is a mistake rather than a plan
@@ -91,7 +91,7 @@ class Study:
     split: Split = field(default_factory=Split)
     fixed: Mapping[str, Any] = field(default_factory=dict)  # hyperparameters held constant
     space: Mapping[str, Any] = field(default_factory=dict)  # hyperparameters searched
-    sampler: str = "grid"  # grid, random or bayes
+    sampler: Any = "grid"  # grid, random or bayes (samplers.SAMPLERS), or an Optuna sampler instance
     bayes_sampler: str = "tpe"  # Optuna sampler for sampler="bayes": tpe or gp
     n_trials: int | None = None  # configurations to try (random and bayes)
     # Bayesian search: how many configurations are proposed at random before the model guides
@@ -126,7 +126,7 @@ class Study:
             except SearchSpaceError as e:
                 raise SearchSpaceError(f"field `space`: `{name}`: {e}") from None
             if name in params:
-                for v in dim.bounds() if self.sampler != "grid" else _grid_values(name, dim):
+                for v in dim.bounds() if not self.is_grid else _grid_values(name, dim):
                     _check_value(params[name], v, "field `space`")
             space[name] = dim
         for name, value in dict(self.fixed).items():
@@ -146,7 +146,7 @@ class Study:
                              "`train` function trains one configuration at a time: drop stack")
         if self.direction is None:
             object.__setattr__(self, "direction", direction_of(self.metric))
-        if self.sampler == "grid" and grid_size(self.space) > MAX_CONFIGS:
+        if self.is_grid and grid_size(self.space) > MAX_CONFIGS:
             raise StudyError(f"field `space`: the grid has {grid_size(self.space)} configurations; at most {MAX_CONFIGS}")
         self._check_foreseen()
         self._check_prune()
@@ -156,11 +156,10 @@ class Study:
             return
         if not isinstance(self.prune, Rungs):
             raise StudyError(f"field `prune` = {brief(self.prune)} must be None or Rungs(resource='epochs', rungs=(1, 3))")
-        if self.sampler == "bayes":
-            raise StudyError("field `prune`: pruning works with grid and random search; Bayesian search would be "
-                             "told the values of stopped configurations: use sampler='random' or drop prune")
-        if isinstance(self.seeds, Racing):
-            raise StudyError("field `prune`: pruning and seed racing cannot be combined; give a seed count or drop prune")
+        if self.learns:
+            raise StudyError("field `prune`: pruning works with grid and random search; a sampler that learns "
+                             "(Bayesian search) would be told the values of stopped configurations: use "
+                             "sampler='random' or drop prune")
         self.prune.check(self.config({}).get(self.prune.resource), self.prune.resource in self.space)
 
     def _check_name(self, name: str, where: str) -> None:
@@ -174,7 +173,7 @@ class Study:
         """The searched values that can be known before any runs: every configuration of a
         grid; for a search, the combinations of its choices and its ranges' ends (the first
         FORESEEN)."""
-        if self.sampler == "grid":
+        if self.is_grid:
             return self.grid()
         ends = {n: d.bounds() for n, d in self.space.items()}  # every choice, both ends of a range
         combos = itertools.islice(itertools.product(*ends.values()), FORESEEN)
@@ -201,7 +200,12 @@ class Study:
         if not isinstance(self.name, str) or not _NAME.fullmatch(self.name) or _ASIDE_NAME.search(self.name):
             raise bad("name", "a non-empty name of letters, digits, '_', '-' or '.', "
                               "not ending in '.dry-run', '.old-...' or '.fallback-...' (sweep run's own folders)")
-        for fname, options in (("dataset", DATASETS), ("sampler", SAMPLERS), ("bayes_sampler", BAYES_SAMPLERS)):
+        if not isinstance(self.sampler, str) and not samplers.is_optuna_sampler(self.sampler):
+            raise bad("sampler", f"one of {list(samplers.SAMPLERS)} or an Optuna sampler instance, such as "
+                                 "optuna.samplers.QMCSampler(seed=0)")
+        for fname, options in (("dataset", DATASETS), ("sampler", samplers.SAMPLERS), ("bayes_sampler", BAYES_SAMPLERS)):
+            if fname == "sampler" and not isinstance(self.sampler, str):
+                continue
             if getattr(self, fname) not in options:
                 raise bad(fname, f"one of {list(options)}" + closest(str(getattr(self, fname)), options))
         if self.task is not None and self.task not in TASKS:
@@ -219,14 +223,14 @@ class Study:
                             ("metrics", "a dict of metric names to functions fn(outputs, targets) -> float")):
             if not isinstance(getattr(self, fname), Mapping):
                 raise bad(fname, rule)
-        if self.sampler == "grid":
+        if self.is_grid:
             if self.n_trials is not None:
                 raise bad("n_trials", "None for a grid (a grid tries every combination)")
         elif not (isinstance(self.n_trials, int) and not isinstance(self.n_trials, bool)
                   and 1 <= self.n_trials <= MAX_CONFIGS):
-            raise bad("n_trials", f"an integer >= 1 (at most {MAX_CONFIGS}): sampler={self.sampler!r} needs a trial count")
-        if self.sampler != "grid" and not self.space:
-            raise bad("space", f"non-empty: sampler={self.sampler!r} needs something to search")
+            raise bad("n_trials", f"an integer >= 1 (at most {MAX_CONFIGS}): sampler={samplers.describe(self.sampler)!r} needs a trial count")
+        if not self.is_grid and not self.space:
+            raise bad("space", f"non-empty: sampler={samplers.describe(self.sampler)!r} needs something to search")
         if isinstance(self.seeds, Racing):
             pass  # checked when it was made
         elif isinstance(self.seeds, int) and not isinstance(self.seeds, bool):
@@ -276,6 +280,16 @@ class Study:
         return int(self.config({})[self.prune.resource])
 
     @property
+    def is_grid(self) -> bool:
+        """Whether the sampler tries every combination of the space's lists (a grid)."""
+        return samplers.kind(self.sampler).exhaustive
+
+    @property
+    def learns(self) -> bool:
+        """Whether the sampler learns from the values told (Bayesian search): asked in batches."""
+        return samplers.kind(self.sampler).learns
+
+    @property
     def racing(self) -> Racing | None:
         return self.seeds if isinstance(self.seeds, Racing) else None
 
@@ -304,7 +318,7 @@ class Study:
         return min(OPTUNA_STARTUP, max(3, int(self.n_trials or 0) // 5))
 
     def planned_configs(self) -> int:
-        return len(self.grid()) if self.sampler == "grid" else int(self.n_trials or 0)
+        return len(self.grid()) if self.is_grid else int(self.n_trials or 0)
 
     def with_seeds(self, seeds: int | list[int]) -> Study:
         return dataclasses.replace(self, seeds=seeds)
@@ -324,6 +338,7 @@ class Study:
         data are named, not stored."""
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
         d["split"] = dataclasses.asdict(self.split)
+        d["sampler"] = samplers.describe(self.sampler)
         d["space"] = {k: describe(v) for k, v in self.space.items()}
         d["seeds"] = self.seed_list
         if self.racing is not None:

@@ -12,6 +12,7 @@ raised it), a NaN or infinite loss a `diverged` one. With `FitOptions.debug` (`s
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import time
@@ -136,3 +137,32 @@ def describe_error(e: BaseException, source_file: str = "") -> str:
         name = source_file
     where = f" ({name}:{chosen[-1].lineno})" if chosen else ""
     return f"{type(e).__name__}: {e}{where}"
+
+
+def pack(work: Sequence[tuple[str, dict[str, Any], tuple[int, ...]]], trainer: Trainer, options: FitOptions, *,
+         vectorize: bool, stack: bool, workers: int) -> list[TrialTask]:
+    """Tasks for (trial, configuration, missing seeds) items: one task per seed; with
+    `vectorize` one per configuration, all its seeds together; with `stack` the
+    configurations with one stack key and the same missing seeds in one task per worker
+    (configurations split as evenly as they go, and seeds too where there are fewer
+    configurations than workers)."""
+    tasks: list[TrialTask] = []
+    kinds: dict[Any, list[TrialTask]] = {}
+    for trial, config, seeds in work:
+        key = trainer.stack_key(config) if stack else None
+        if key is not None:
+            kinds.setdefault((key, seeds), []).append(TrialTask(trial, seeds, config, trainer, options))
+            continue
+        groups = [seeds] if vectorize else [(seed,) for seed in seeds]
+        tasks += [TrialTask(trial, group, config, trainer, options) for group in groups if group]
+    for group in kinds.values():
+        parts = min(len(group), workers)
+        seeds = group[0].seeds
+        seed_parts = min(len(seeds), -(-workers // parts))
+        for i in range(parts):
+            chunk = group[i * len(group) // parts:(i + 1) * len(group) // parts]
+            for j in range(seed_parts):
+                some = seeds[j * len(seeds) // seed_parts:(j + 1) * len(seeds) // seed_parts]
+                tasks.append(dataclasses.replace(chunk[0], seeds=some,
+                                                 group=tuple((t.trial, t.config) for t in chunk[1:])))
+    return tasks

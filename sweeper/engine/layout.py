@@ -1,0 +1,33 @@
+"""The files of a results folder, their names and columns: what `sweep run` writes and every
+reader (`sweeper.load`, `sweep show`, the report, a live page) reads. See `store.py` for how
+they are written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+TRIALS = "trials.csv"
+CURVES = "curves.csv"
+SNAPSHOT = "study.json"
+SOURCE = "study.py"
+LOCK = ".lock"
+RACING = "racing.csv"  # a seed race's decisions, derived from trials.csv (see `engine/racing.py`)
+RACING_COLUMNS = ["trial", "label", "pool", "seeds", "state", "round", "reason"]
+PRUNING = "pruning.csv"  # pruning's decisions, derived from trials.csv (see `engine/pruning.py`)
+PRUNING_COLUMNS = ["trial", "label", "rung", "budget", "state", "reason", "rung_trial"]  # rung_trial: the rows' id
+KEY_COLUMNS = ["trial", "seed", "status"]  # then the configuration, "dataset", the metrics, then:
+TAIL_COLUMNS = ["seconds", "error"]
+KEEP_METRICS = ("ok", "pruned", "promoted")  # statuses whose rows keep their metrics (pruning's rungs)
+CURVE_COLUMNS = ["trial", "seed", "epoch", "iteration", "split", "metric", "value"]
+
+
+def trial_columns(config: Sequence[str], metrics: Sequence[str]) -> list[str]:
+    return [*KEY_COLUMNS, *config, "dataset", *metrics, *TAIL_COLUMNS]
+
+
+def column_groups(header: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The configuration's and the metrics' columns of a trials.csv header."""
+    middle = list(header[len(KEY_COLUMNS):len(header) - len(TAIL_COLUMNS)])
+    cut = middle.index("dataset")
+    return middle[:cut], middle[cut + 1:]
