@@ -197,7 +197,7 @@ class StudyPage:
         finished = self.trials()
         live_rows = self.live_rows()
         table = self._table or {"rows": []}
-        ranked = [r["trial"] for r in table["rows"]]
+        ranked = [r["trial"] for r in table["rows"]] or list(dict.fromkeys(finished["trial"]))  # no table yet
         best = ranked[:report_data.MAX_PANELS]
         chosen = best + [t for t in dict.fromkeys(live_rows["trial"]) if t not in best][:MAX_RUNNING_PANELS]
         chosen += [t for t in dict.fromkeys(extra or []) if t not in chosen]

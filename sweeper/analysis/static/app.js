@@ -6,12 +6,13 @@ const POLL_MS = 1000;
 const state = { study: null, metric: null, pinned: [], tags: {}, charts: {}, studies: [] };
 
 async function getJSON(url) {
-  // An unchanged answer is a 304: null here, and nothing is redrawn.
-  const headers = state.tags[url] ? { "If-None-Match": state.tags[url] } : {};
-  const response = await fetch(url, { headers: headers, cache: "no-store" });
-  if (response.status === 304) return null;
+  // The browser revalidates its copy (a 304 from the server when nothing changed); an answer
+  // with the ETag seen last time is null here, and nothing is redrawn.
+  const response = await fetch(url, { cache: "no-cache" });
   if (!response.ok) throw new Error(url + ": " + response.status);
-  state.tags[url] = response.headers.get("ETag");
+  const tag = response.headers.get("ETag");
+  if (tag && state.tags[url] === tag) return null;
+  state.tags[url] = tag;
   return response.json();
 }
 
