@@ -159,10 +159,10 @@ class Syncer:
     def _finish(self, run: str, row: dict[str, Any], config: list[str], curves: pd.DataFrame, logged: bool) -> None:
         """A finished seed: its configuration, the curve points not yet logged, its final
         values, its status; then it is marked final and never touched again."""
+        keys = {_key(s, m) for s, m in zip(curves["split"], curves["metric"], strict=True)}  # a curve's last
+        step = int(curves["iteration"].max()) if len(curves) else 0                           # point is its final value
         if logged:  # points logged live, or by a sync that stopped half-way: log only the others
             curves = curves[~_already(self.mlflow, run, curves)]
-        keys = {_key(s, m) for s, m in zip(curves["split"], curves["metric"], strict=True)}
-        step = int(curves["iteration"].max()) if len(curves) else 0
         finals = {k: float(v) for k, v in row.items() if k not in config and k not in keys and k != "seed" and _number(v)}
         params = {k: str(row[k]) for k in config if row.get(k) is not None and str(row[k]) not in ("", "nan", "<NA>")}
         tags = {STATUS: str(row["status"]), SYNCED: FINAL, **({"sweeper.error": str(row["error"])[:5000]}
