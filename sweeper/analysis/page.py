@@ -76,6 +76,7 @@ class StudyPage:
         self._table_key: Any = None
         self._computing: Any = None
         self._not_before = 0.0
+        self._stored_metrics: tuple[int, set[str]] = (-1, set())
 
     # -- files ---------------------------------------------------------------------------
     def path(self, name: str) -> Path:
@@ -146,9 +147,10 @@ class StudyPage:
         return live.curve_frame(rows)
 
     def curve_metrics(self, live_rows: pd.DataFrame) -> list[str]:
-        frames = [self.curves.read(), live_rows]
-        found = {f"{s}_{m}" if s else m for f in frames for s, m in zip(f["split"], f["metric"], strict=True)} \
-            if sum(len(f) for f in frames) < 50_000 else _pairs(frames)
+        stored = self.curves.read()
+        if self._stored_metrics[0] != len(stored):  # curves.csv only grows between repairs
+            self._stored_metrics = (len(stored), _pairs([stored]))
+        found = self._stored_metrics[1] | _pairs([live_rows])
         study_metric = self.snapshot().get("metric", "val_acc")
         return sorted(found, key=lambda k: (k != study_metric, "batch" in k, k))
 
