@@ -222,7 +222,8 @@ class StudyPage:
                         "mean": _floats(d["mean"]), "low": _floats(d["ci_low"]), "high": _floats(d["ci_high"]),
                         "n": d["n"].astype(int).tolist(), "window": int(d["window"].iloc[0])})
         low, high = range_of(metric)
-        return {"metric": metric, "label": label_of(metric), "axis": axis, "panels": out,
+        return {"metric": metric, "label": label_of(metric), "axis": axis,
+                "axis_label": report_data.axis_label(axis, self.snapshot()), "panels": out,
                 "range": [None if np.isinf(low) else low, None if np.isinf(high) else high]}
 
 

@@ -112,15 +112,9 @@ def _curves(results: Results, folder: Path) -> Iterator[Plot]:
         plots.curves(data, folder / file, ylabel=plots.metric_label(f"{split}_{metric}", direction_of(f"{split}_{metric}")
                                                   if f"{split}_{metric}" != results.metric else results.direction),
                      title=f"{results.name}: {what}{smoothing}, {which} (#rank)", best=best, x=axis,
-                     xlabel=_x_label(axis, results.study))
+                     xlabel=report_data.axis_label(axis, results.study))
         yield Plot(file, f"Learning curves of {what} for {which}, {_recorded(metric, axis)}: the mean over seeds with "
                          f"its 95 % band; the dashed line repeats the best configuration's mean for comparison{smoothing}.")
-
-
-def _x_label(axis: str, study: dict) -> str:
-    if axis == "epoch":
-        return "epoch"
-    return "step (one per log call)" if study.get("trainer") == "function" else "iteration (mini-batch steps)"
 
 
 def _recorded(metric: str, axis: str) -> str:

@@ -72,6 +72,13 @@ def curve_axis(data: pd.DataFrame) -> str:
     return "epoch" if per_epoch.max() == 1 else "iteration"
 
 
+def axis_label(axis: str, study: dict[str, Any]) -> str:
+    """The horizontal axis of a curve in words: a study's own loop counts its `log` calls."""
+    if axis == "epoch":
+        return "epoch"
+    return "step (one per log call)" if study.get("trainer") == "function" else "iteration (mini-batch steps)"
+
+
 def numeric_searched(trials: pd.DataFrame, searched: Sequence[str]) -> list[str]:
     """Searched hyperparameters with numbers for values (not booleans)."""
     return [n for n in searched if pd.api.types.is_numeric_dtype(trials[n]) and not pd.api.types.is_bool_dtype(trials[n])]

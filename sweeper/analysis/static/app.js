@@ -31,7 +31,7 @@ function clock(seconds) {
 
 function stateWords(s) {
   if (s.state === "stopped") return "stopped: the sweep's driver is gone (no word for " + Math.round(s.age_s) + " s, lock free)";
-  if (s.state === "unknown") return s.done >= (s.planned || Infinity) ? "finished" : "not running";
+  if (s.state === "unknown") return s.done >= (s.planned || Infinity) ? "finished" : "no word from a running sweep (no progress.json)";
   return s.state;
 }
 
@@ -167,13 +167,17 @@ function drawCurves(data) {
     const opts = {
       width: 330, height: 200,
       scales: { x: { time: false }, y: { range: (u, min, max) => [range[0] !== null ? Math.max(range[0], min) : min, range[1] !== null ? Math.min(range[1], max) : max] } },
-      axes: [{ label: data.axis }, { label: data.label, size: 55 }],
+      axes: [{ label: data.axis_label }, { label: data.label, size: 55 }],
       legend: { show: false },
       series: [{}, { stroke: "#1f5fa8", width: 2, label: "mean" },
         { stroke: "transparent", label: "low" }, { stroke: "transparent", label: "high" }],
       bands: [{ series: [3, 2], fill: "rgba(31, 95, 168, 0.2)" }],
     };
     state.charts[key] = new uPlot(opts, series, panel);
+  }
+  for (const p of data.panels) {  // in the server's order: best first, then the running ones
+    const chart = state.charts[data.metric + "/" + p.trial];
+    if (chart) container.appendChild(chart.root.parentNode);
   }
   for (const key of Object.keys(state.charts)) {
     if (!seen.has(key)) {
