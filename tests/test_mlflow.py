@@ -48,7 +48,11 @@ def server(tmp_path_factory):
         yield uri
     finally:
         os.killpg(process.pid, signal.SIGTERM)  # the server and the uvicorn it starts
-        process.wait(30)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
 
 
 def nested(client, folder):
