@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -108,8 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="debug the study's own code: run trials in this process (the sequential executor) and "
                           "stop in pdb where an exception is raised, instead of recording a failed row")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress display")
+    run.add_argument("--mlflow", default=None, metavar="URI",
+                     help="log to MLflow while the sweep runs: a parent run for the study, a nested run per "
+                          "(configuration, seed) (needs the mlflow extra)")
     run.set_defaults(handler=cmd_run)
     add_report_commands(sub)
+    add_live_commands(sub)
     return parser
 
 
@@ -153,6 +156,92 @@ def add_report_commands(sub: Any) -> None:
     render.add_argument("--out", "-o", required=True, help="the Markdown file to write; figures go beside it")
     render.add_argument("--results", default="results", help="results root (default: ./results)")
     render.set_defaults(handler=cmd_render)
+
+
+SERVE_EPILOG = """\
+examples:
+  sweep serve                           every study under results/, at http://127.0.0.1:8765/
+  sweep serve lr_momentum --port 9000   open at that study
+  sweep serve --host 0.0.0.0            also to other machines: anyone who can reach this one
+                                        can read every study under the results folder
+
+The page updates every second while sweeps run (on this machine or a Dask cluster that
+writes here), and shows finished studies too. It reads the results folder only."""
+
+
+def add_live_commands(sub: Any) -> None:
+    serve = sub.add_parser("serve", help="a page on localhost that follows the studies of a results folder live",
+                           description="Serve a page that shows progress, ranked configurations and learning "
+                                       "curves of the studies under the results folder, updated while they run.",
+                           epilog=SERVE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    serve.add_argument("study", nargs="?", metavar="STUDY", help="the study to open first (default: a running one)")
+    serve.add_argument("--results", default="results", help="results root (default: ./results)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1, this machine only; 0.0.0.0 exposes every "
+                            "study under the results folder to the network, unauthenticated)")
+    serve.add_argument("--port", type=_positive_int, default=8765, help="port (default: 8765)")
+    serve.set_defaults(handler=cmd_serve)
+
+    export = sub.add_parser("export", help="log a study's results to MLflow or write TensorBoard event files",
+                            description="Export a study: to MLflow (a parent run, a nested run per configuration "
+                                        "and seed) and/or as TensorBoard event files with HParams. Exporting "
+                                        "again adds no duplicates.")
+    export.add_argument("study", metavar="STUDY", help="study name, results folder or study file")
+    export.add_argument("--results", default="results", help="results root (default: ./results)")
+    export.add_argument("--mlflow", metavar="URI", help="an MLflow tracking URI (http://..., sqlite:///..., ./mlruns)")
+    export.add_argument("--tensorboard", metavar="DIR", help="a TensorBoard log folder; runs go to DIR/<study>/")
+    export.set_defaults(handler=cmd_export)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from sweeper.errors import SweeperError
+
+    try:
+        from sweeper.analysis.serve import serve
+    except ImportError as e:
+        raise SweeperError(f"sweep serve needs {e.name}: pip install 'seedsweep[serve]'") from None
+    root = Path(args.results)
+    name = ""
+    if args.study is not None:
+        from sweeper.analysis.results import find
+        from sweeper.api import study_name
+
+        folder = find(study_name(args.study), args.results)
+        root, name = folder.parent, folder.name
+    if not root.is_dir():
+        raise SweeperError(f"--results {root}: no such folder; run `sweep run STUDY.py` first or pass --results DIR")
+    shown = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"serving {root}/ at http://{shown}:{args.port}/{f'#study={name}' if name else ''} (Ctrl-C to stop)")
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"sweep: warning: listening on {args.host}: anyone who can reach this machine can read every study "
+              f"under {root}/", file=sys.stderr)
+    try:
+        serve(root, args.host, args.port)
+    except OSError as e:
+        raise SweeperError(f"cannot listen on {args.host}:{args.port} ({e.strerror}); pass --port N") from None
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from sweeper.analysis.results import find
+    from sweeper.api import study_name
+    from sweeper.errors import SweeperError
+
+    if not args.mlflow and not args.tensorboard:
+        raise SweeperError("sweep export needs --mlflow URI and/or --tensorboard DIR")
+    folder = find(study_name(args.study), args.results)
+    if args.mlflow:
+        from sweeper.integrations.mlflow_sync import sync
+
+        counts = sync(folder, args.mlflow)
+        print(f"{folder.name}: MLflow at {args.mlflow}: {counts.runs} runs ({counts.created} new, "
+              f"{counts.finished} given their final values now)")
+    if args.tensorboard:
+        from sweeper.integrations.tensorboard_export import export
+
+        done = export(folder, Path(args.tensorboard))
+        print(f"{folder.name}: TensorBoard runs in {done.folder}/ ({done.written} written, {done.skipped} already final)")
+    return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -212,31 +301,14 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from sweeper.analysis.report_data import display_table
+    from sweeper.analysis import show
     from sweeper.analysis.results import load
     from sweeper.api import study_name
 
     r = load(study_name(args.study), args.results)
     _print_notes(r.notes)
-    if r.trials.empty:
-        planned = r.planned()
-        print(f"{r.name}: no finished trial yet{f' (0/{planned})' if planned else ''}; see `sweep ls` for progress")
-        return 0
-    table = display_table(r.summary, r.comparisons, r.metric).drop(columns=["sd"]).head(args.top)
-    planned = r.planned()
-    print(f"{r.name}: {len(r.complete)}{f'/{planned}' if planned else ''} trials, {len(r.summary)} configurations, "
-          f"seeds {','.join(map(str, r.study.get('seeds', [])))}; {r.metric} ({r.direction}), best first")
-    print_table([list(table.columns), *table.astype(str).values.tolist()])
-    print(textwrap.fill("verdict: 'worse' = below the best with adjusted p < 0.05 (paired by seed, adjusted for the "
-                        "number of comparisons and for picking the best); 'seeds needed' = seeds that would likely "
-                        "tell, if the observed difference is real; 'why' = what decided it.", 100))
-    print(r.budget_line() + (f"; a seed race, {_race_settings(r.study)}" if r.racing is not None else ""))
+    print(show.text(r, args.top))
     return 0
-
-
-def _race_settings(study: dict) -> str:
-    race = study.get("racing", {})
-    return ", ".join(f"{k}={v}" for k, v in race.items())
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -280,13 +352,19 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     study = load_study(args.study)
     options = run_options(args)
+    follower = _follow_in_mlflow(args, study.name)
     try:
         summary = run_study(study, options)
-    except Exception:
-        if not args.pdb:
+    except BaseException as e:
+        if follower is not None:  # what was stored is logged, then the error goes on
+            follower.stop(None)
+        if not args.pdb or not isinstance(e, Exception):
             raise
         _post_mortem()
         return EXIT_FAILED
+    if follower is not None:
+        for error in follower.stop(summary.folder)[-1:]:
+            print(f"sweep: warning: MLflow at {args.mlflow}: {error}", file=sys.stderr)
     study = options.apply(study)
     minutes, seconds = divmod(int(summary.seconds), 60)
     rungs = " (rungs included: a pruned study trains a survivor once per rung)" if study.prune is not None else ""
@@ -303,6 +381,20 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _where(where: str) -> str:
     return where if where.startswith("in ") else f"with {where}"
+
+
+def _follow_in_mlflow(args: argparse.Namespace, name: str) -> Any:
+    """With --mlflow, a thread that syncs this sweep's results folder to MLflow every second."""
+    if not args.mlflow:
+        return None
+    from sweeper.integrations.mlflow_sync import Follower
+
+    root = Path(args.results)
+
+    def candidates() -> list[Path]:  # a study whose dataset falls back writes to <name>.fallback-<dataset>
+        return [root / f"{name}.dry-run"] if args.dry_run else [root / name, *sorted(root.glob(f"{name}.fallback-*"))]
+
+    return Follower(candidates, args.mlflow, os.getpid()).start()
 
 
 def _post_mortem() -> None:

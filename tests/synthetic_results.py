@@ -95,3 +95,34 @@ def _curves(trial: str, seed: int, acc: float, epochs: int, per_epoch: int) -> l
         rows += [(trial, seed, e, e * per_epoch, "train", "loss", 1.5 - frac), (trial, seed, e, e * per_epoch, "train", "acc", acc * frac + 0.03),
                  (trial, seed, e, e * per_epoch, "val", "loss", 1.6 - frac), (trial, seed, e, e * per_epoch, "val", "acc", acc * frac)]
     return rows
+
+
+def write_progress(folder: Path, state: str = "running", age_s: float = 0.0, **fields) -> dict:
+    """progress.json as a running driver writes it, last updated `age_s` seconds ago."""
+    import os
+    import socket
+    from datetime import datetime, timedelta, timezone
+
+    now = datetime.now(timezone.utc)
+    trials = pd.read_csv(folder / "trials.csv") if (folder / "trials.csv").exists() else pd.DataFrame()
+    progress = {"state": state, "pid": os.getpid(), "host": socket.gethostname(),
+                "started": (now - timedelta(seconds=60)).isoformat(), "updated": (now - timedelta(seconds=age_s)).isoformat(),
+                "planned": 12, "done": len(trials), "trained": len(trials), "failed": 0, "diverged": 0,
+                "eta_seconds": 42.0, "best": "learning_rate=0.1 val_acc=0.9000 (3 seeds)"} | fields
+    tmp = folder / ".progress.json.tmp"
+    tmp.write_text(json.dumps(progress))
+    tmp.replace(folder / "progress.json")
+    return progress
+
+
+def write_live(folder: Path, trial: str, seed: int, epochs: Sequence[int], per_epoch: int = 4, acc: float = 0.8,
+               torn: bool = False) -> Path:
+    """live/<trial>.<seed>.csv of a running (configuration, seed) that has finished `epochs`:
+    training and validation loss and accuracy at each epoch's end, as curves.csv holds them;
+    `torn` leaves half a row at the end, as a read in the middle of an append sees."""
+    path = folder / "live" / f"{trial}.{seed}.csv"
+    path.parent.mkdir(exist_ok=True)
+    rows = [r for e in epochs for r in _curves(trial, seed, acc, max(epochs), per_epoch) if r[2] == e and r[5] != "batch_loss"]
+    text = ",".join(CURVE_COLUMNS) + "\n" + "".join(",".join(map(str, r)) + "\n" for r in rows)
+    path.write_text(text + (f"{trial},{seed},9,3" if torn else ""))
+    return path

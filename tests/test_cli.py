@@ -34,6 +34,7 @@ def test_run_writes_results_and_a_second_run_trains_nothing(tmp_path):
     first = sweep("run", "cli.py", "--jobs", "1", "--executor", "sequential", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert "4 of 4 trials done (4 trained now" in first.stdout
+    assert " in this process on cpu" in first.stdout and "jobs" not in first.stdout  # sequential: no workers
     assert len(pd.read_csv(tmp_path / "results" / "cli" / "trials.csv")) == 4
     second = sweep("run", "cli.py", "--executor", "sequential", "--seeds", "3", cwd=tmp_path)
     assert "(2 trained now, 4 from earlier runs" in second.stdout

@@ -27,3 +27,14 @@ def test_readme_installs_under_the_distribution_name_with_a_cpu_only_option():
     readme = (ROOT / "README.md").read_text()
     assert "sweeper[" not in readme
     assert "pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu" in readme
+
+
+def test_the_live_page_s_files_are_package_data_and_the_extras_are_in_dev():
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    patterns = config["tool"]["setuptools"]["package-data"]["sweeper.analysis"]
+    static = ROOT / "sweeper" / "analysis"
+    files = [p.relative_to(static) for p in (static / "static").iterdir()]
+    assert {"index.html", "app.js", "uPlot.iife.min.js", "uPlot.LICENSE"} <= {f.name for f in files}
+    assert all(any(f.match(p) for p in patterns) for f in files)
+    dev = config["project"]["optional-dependencies"]["dev"][0]
+    assert all(extra in dev for extra in ("serve", "mlflow", "tensorboard", "test"))

@@ -68,9 +68,11 @@ def _wrap(text: str, width: int = 36) -> str:
     return "\n".join(textwrap.wrap(text, width)) or text
 
 
-def curves(data: pd.DataFrame, path: Path, *, ylabel: str, title: str, best: str | None) -> Path:
+def curves(data: pd.DataFrame, path: Path, *, ylabel: str, title: str, best: str | None, x: str = "iteration",
+           xlabel: str = "iteration (mini-batch steps)") -> Path:
     """Small multiples: one panel per configuration, mean line with its band over seeds, and
-    the best configuration's mean as a dashed reference in every panel."""
+    the best configuration's mean as a dashed reference in every panel; `x` is the column of
+    `data` along the horizontal axis (iteration or epoch), whole numbers only."""
     trials = list(dict.fromkeys(data["trial"]))
     cols = min(4, len(trials))
     rows = math.ceil(len(trials) / cols)
@@ -80,17 +82,18 @@ def curves(data: pd.DataFrame, path: Path, *, ylabel: str, title: str, best: str
     for ax, trial in zip(axes, trials, strict=False):  # more axes than panels
         d = data[data["trial"] == trial]
         if best is not None and trial != best:
-            ax.plot(reference["iteration"], reference["mean"], "--", color="0.55", lw=1.2, label="best configuration (mean)")
-        ax.fill_between(d["iteration"], d["ci_low"], d["ci_high"], color="C0", alpha=0.25, lw=0, label=BAND)
-        ax.plot(d["iteration"], d["mean"], color="C0", lw=1.8, marker="o" if len(d) <= 20 else None, ms=4,
+            ax.plot(reference[x], reference["mean"], "--", color="0.55", lw=1.2, label="best configuration (mean)")
+        ax.fill_between(d[x], d["ci_low"], d["ci_high"], color="C0", alpha=0.25, lw=0, label=BAND)
+        ax.plot(d[x], d["mean"], color="C0", lw=1.8, marker="o" if len(d) <= 20 else None, ms=4,
                 label="mean over seeds")
         r = d["rank"].iloc[0]
         ax.set_title(_wrap(f"#{r} {d['label'].iloc[0]}" if pd.notna(r) else d["label"].iloc[0]), fontsize=9)
         ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     for i, ax in enumerate(axes):
         ax.set_visible(i < len(trials))
         if i < len(trials) and i + cols >= len(trials):  # the lowest panel of its column
-            ax.set_xlabel("iteration (mini-batch steps)")
+            ax.set_xlabel(xlabel)
             ax.xaxis.set_tick_params(labelbottom=True)
     fig.supylabel(ylabel)
     fig.suptitle(title)

@@ -105,14 +105,23 @@ def _curves(results: Results, folder: Path) -> Iterator[Plot]:
         if data.empty:
             continue
         what = label_of(f"{split}_{metric}")
+        axis = report_data.curve_axis(data)
         widest = int(data["window"].max())
         smoothing = "" if widest <= 1 else (f", running mean over {widest} mini-batches" if data["window"].nunique() == 1
                                             else f", running mean over up to {widest} mini-batches (1/{report_data.SMOOTH_POINTS} of each run)")
         plots.curves(data, folder / file, ylabel=plots.metric_label(f"{split}_{metric}", direction_of(f"{split}_{metric}")
                                                   if f"{split}_{metric}" != results.metric else results.direction),
-                     title=f"{results.name}: {what}{smoothing}, {which} (#rank)", best=best)
-        yield Plot(file, f"Learning curves of {what} for {which}: the mean over seeds with its 95 % band; the dashed "
-                         f"line repeats the best configuration's mean for comparison{smoothing}.")
+                     title=f"{results.name}: {what}{smoothing}, {which} (#rank)", best=best, x=axis,
+                     xlabel=report_data.axis_label(axis, results.study))
+        yield Plot(file, f"Learning curves of {what} for {which}, {_recorded(metric, axis)}: the mean over seeds with "
+                         f"its 95 % band; the dashed line repeats the best configuration's mean for comparison{smoothing}.")
+
+
+def _recorded(metric: str, axis: str) -> str:
+    """How a curve was recorded, in words: a mini-batch's loss is not a whole split's."""
+    if metric == "batch_loss":
+        return "each mini-batch's loss"
+    return "one value per epoch" if axis == "epoch" else "one value per evaluation"
 
 
 def _per_hyperparameter(results: Results, folder: Path, heatmap: tuple[str, str] | None) -> Iterator[Plot]:

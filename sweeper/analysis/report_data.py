@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from sweeper.analysis.stats import mean_ci
+from sweeper.metrics import range_of
 
 MAX_PANELS = 12  # learning-curve panels: the best configurations, by rank
 MAX_ROWS = 25  # configurations in the per-seed and gap plots
@@ -32,8 +33,9 @@ def learning_curves(curves: pd.DataFrame, summary: pd.DataFrame, split: str, met
     """Mean and 95 % band over seeds of one curve, per configuration, against iterations.
 
     Mini-batch losses (metric "batch_loss") are first smoothed per seed by a running mean, as
-    a single mini-batch's loss is mostly noise. Columns: trial, label, rank, iteration,
-    epoch, n (seeds with a value there), mean, ci_low, ci_high, window.
+    a single mini-batch's loss is mostly noise. The band is cut to the values the metric can
+    take (an accuracy's to [0, 1]). Columns: trial, label, rank, iteration, epoch, n (seeds
+    with a value there), mean, ci_low, ci_high, window.
     """
     top = ranked(summary, limit)
     c = curves[(curves["split"] == split) & (curves["metric"] == metric) & curves["trial"].isin(top["trial"])]
@@ -49,15 +51,32 @@ def learning_curves(curves: pd.DataFrame, summary: pd.DataFrame, split: str, met
                      .transform(lambda v: v.rolling(int(c.loc[v.index, "window"].iloc[0]), min_periods=1).mean()))
         c = c[(c["iteration"] % c["window"] == 0) | (c["iteration"] == c.groupby("trial")["iteration"].transform("max"))]
     parts = []
+    bounds = range_of(f"{split}_{metric}" if split else metric)
     for trial, g in c.groupby("trial", sort=False):
         grid = g.pivot_table(index=["iteration", "epoch"], columns="seed", values="value", observed=True)
-        s = mean_ci(grid.to_numpy(float))
+        s = mean_ci(grid.to_numpy(float), bounds=bounds)
         part = grid.index.to_frame(index=False).assign(trial=trial, **s)
         parts.append(part)
     windows = c.groupby("trial")["window"].first()
     out = pd.concat(parts, ignore_index=True).merge(top[["trial", "label", "rank"]], on="trial")
     out["window"] = out["trial"].map(windows).astype(int)
     return out.sort_values(["rank", "iteration"], kind="stable")[columns].reset_index(drop=True)
+
+
+def curve_axis(data: pd.DataFrame) -> str:
+    """"epoch" when the curves of `learning_curves` have one point per epoch (evaluations at
+    each epoch's end, a user's `log(epoch=...)`), else "iteration"."""
+    if data.empty or (data["epoch"] <= 0).all():
+        return "iteration"
+    per_epoch = data.groupby(["trial", "epoch"])["iteration"].nunique()
+    return "epoch" if per_epoch.max() == 1 else "iteration"
+
+
+def axis_label(axis: str, study: dict[str, Any]) -> str:
+    """The horizontal axis of a curve in words: a study's own loop counts its `log` calls."""
+    if axis == "epoch":
+        return "epoch"
+    return "step (one per log call)" if study.get("trainer") == "function" else "iteration (mini-batch steps)"
 
 
 def numeric_searched(trials: pd.DataFrame, searched: Sequence[str]) -> list[str]:
@@ -154,8 +173,11 @@ def generalization_gap(trials: pd.DataFrame, summary: pd.DataFrame, kind: str = 
 
 
 def display_table(summary: pd.DataFrame, comparisons: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """The summary table people read (in index.html and `sweep show`), best first, as text."""
+    """The summary table people read (in index.html and `sweep show`), best first, as text.
+    A study with a test split also gets the test counterpart of its metric (`test_acc` for
+    `val_acc`), never used to rank: it is the number to report once the choice is made."""
     c = comparisons.set_index("trial")
+    test = test_counterpart(summary, metric)
     rows = []
     for _, r in ranked(summary, len(summary)).iterrows():
         k = c.loc[r["trial"]]
@@ -165,6 +187,8 @@ def display_table(summary: pd.DataFrame, comparisons: pd.DataFrame, metric: str)
             "seeds ok/failed/diverged": f"{r['n_ok']}/{r['n_failed']}/{r['n_diverged']}",
             f"{metric} mean [95% CI]": _interval(r[f"{metric}_mean"], r[f"{metric}_ci_low"], r[f"{metric}_ci_high"]),
             "sd": _num(r[f"{metric}_sd"]),
+            **({f"{test} mean [95% CI]": _interval(r[f"{test}_mean"], r[f"{test}_ci_low"], r[f"{test}_ci_high"])}
+               if test else {}),
             "difference to best [95% CI]": _interval(k["difference"], k["diff_ci_low"], k["diff_ci_high"], sign=True),
             "p (adjusted)": "" if pd.isna(k["p_adjusted"]) else f"{k['p_adjusted']:.3f}",
             "verdict": k["verdict"],
@@ -173,6 +197,16 @@ def display_table(summary: pd.DataFrame, comparisons: pd.DataFrame, metric: str)
             **({"race": _race(r)} if "race_state" in summary else {}),
         })
     return pd.DataFrame(rows)
+
+
+def test_counterpart(summary: pd.DataFrame, metric: str) -> str | None:
+    """`test_acc` for `val_acc` (the test split's value of the study's measure) where the
+    summary has it with at least one value, else None."""
+    measure = metric.split("_", 1)[1] if metric.split("_", 1)[0] in ("train", "val", "test", "best") else metric
+    test = f"test_{measure.removeprefix('val_')}"
+    if test == metric or f"{test}_mean" not in summary or summary[f"{test}_mean"].isna().all():
+        return None
+    return test
 
 
 def _race(r: Any) -> str:

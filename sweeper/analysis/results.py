@@ -54,6 +54,23 @@ class Results:
     _curves: pd.DataFrame | None = field(default=None, repr=False)  # read when first asked for (`curves`)
     notes: list[str] = field(default_factory=list)  # what could not be read and was left out
 
+    def __repr__(self) -> str:  # the tables would fill a notebook's cell: a line, and `show()` for more
+        from sweeper.analysis.show import short_repr
+
+        return short_repr(self)
+
+    def _repr_html_(self) -> str:
+        from sweeper.analysis.show import repr_html
+
+        return repr_html(self)
+
+    def show(self, top: int = 10) -> None:
+        """Print what `sweep show` prints: the best `top` configurations, mean [95% CI],
+        difference to the best and verdict."""
+        from sweeper.analysis.show import text
+
+        print(text(self, top))
+
     @property
     def curves(self) -> pd.DataFrame:
         """curves.csv (see `read_curves`), read on first use: the largest file of a folder,

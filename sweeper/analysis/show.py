@@ -1,0 +1,86 @@
+"""A study's results in a few lines: what `sweep show` prints, what `Results.show()` prints in
+a notebook, the notebook's short `repr` and its HTML table."""
+
+from __future__ import annotations
+
+import html
+import textwrap
+from typing import Any
+
+from sweeper.analysis import stats
+from sweeper.analysis.report_data import display_table
+
+Results = Any  # sweeper.analysis.results.Results, which calls these (an import here would be a cycle)
+
+LEGEND = ("verdict: 'worse' = below the best with adjusted p < 0.05 (paired by seed, adjusted for the number of "
+          "comparisons and for picking the best); 'seeds needed' = seeds that would likely tell, if the observed "
+          "difference is real; 'why' = what decided it.")
+HTML_ROWS = 25  # rows of the notebook's table; `show(top=...)` and `summary` have them all
+
+
+def answer(results: Results) -> str | None:
+    """The study's answer in one sentence ("Best: ..., 6 of 8 configurations are within the
+    noise of 3 seeds; 1 is worse"), shown above the table in the notebook and on the live
+    page; None where the statistics give none."""
+    return None
+
+
+def text(results: Results, top: int = 10) -> str:
+    """What `sweep show` prints: a header line, the best `top` configurations, the legend and
+    the budget line."""
+    r = results
+    planned = r.planned()
+    if r.trials.empty:
+        return f"{r.name}: no finished trial yet{f' (0/{planned})' if planned else ''}; see `sweep ls` for progress"
+    table = display_table(r.summary, r.comparisons, r.metric).drop(columns=["sd"]).head(top)
+    lines = [f"{r.name}: {len(r.complete)}{f'/{planned}' if planned else ''} trials, {len(r.summary)} configurations, "
+             f"seeds {','.join(map(str, r.study.get('seeds', [])))}; {r.metric} ({r.direction}), best first"]
+    said = answer(r)
+    if said:
+        lines.append(said)
+    lines += _columns([list(table.columns), *table.astype(str).values.tolist()])
+    lines.append(textwrap.fill(LEGEND, 100))
+    lines.append(r.budget_line() + (f"; a seed race, {_race_settings(r.study)}" if r.racing is not None else ""))
+    return "\n".join(lines)
+
+
+def _columns(rows: list[list[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+
+
+def _race_settings(study: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in study.get("racing", {}).items())
+
+
+def short_repr(results: Results) -> str:
+    """<Results lr_momentum: 60 trials (60/60 planned), 12 configurations, best lr=0.1 momentum=0.9 val_acc=0.9180>"""
+    r = results
+    planned = r.planned()
+    if r.trials.empty:
+        return f"<Results {r.name}: no finished trial yet>"
+    best = r.summary.sort_values("rank", kind="stable", na_position="last").iloc[0]
+    value = best[f"{r.metric}_mean"]
+    shown = "no configuration has a result" if value != value else f"best {best['label']} {r.metric}={value:.4f}"
+    return (f"<Results {r.name}: {len(r.complete)} trials{f' ({planned} planned)' if planned else ''}, "
+            f"{len(r.summary)} configurations, {shown}>")
+
+
+def repr_html(results: Results, top: int = HTML_ROWS) -> str:
+    """The ranked table as HTML for a notebook, with the one-sentence answer above it."""
+    r = results
+    e = html.escape
+    head = f"<p><b>{e(r.name)}</b>: {e(short_repr(r)[1:-1].split(': ', 1)[1])}</p>"
+    if r.trials.empty:
+        return head
+    said = answer(r)
+    table = display_table(r.summary, r.comparisons, r.metric)
+    more = f"<p>{len(table) - top} more in <code>.summary</code></p>" if len(table) > top else ""
+    rows = []
+    for _, row in table.head(top).iterrows():
+        style = ' style="font-weight:bold"' if row["verdict"] == stats.BEST else \
+            ' style="color:#777"' if row["verdict"] == stats.WORSE else ""
+        rows.append(f"<tr{style}>" + "".join(f"<td>{e(str(v))}</td>" for v in row.values) + "</tr>")
+    return (head + (f"<p>{e(said)}</p>" if said else "") + '<table class="sweeper-results"><thead><tr>'
+            + "".join(f"<th>{e(c)}</th>" for c in table.columns) + "</tr></thead><tbody>" + "".join(rows)
+            + f"</tbody></table>{more}<p><small>{e(r.budget_line())}</small></p>")

@@ -1,0 +1,223 @@
+// The live page of `sweep serve`: polls the server's JSON every second and redraws what changed.
+// Reads only; every request is a GET.
+"use strict";
+
+const POLL_MS = 1000;
+const state = { study: null, metric: null, pinned: [], tags: {}, charts: {}, studies: [] };
+
+async function getJSON(url) {
+  // The browser revalidates its copy (a 304 from the server when nothing changed); an answer
+  // with the ETag seen last time is null here, and nothing is redrawn.
+  const response = await fetch(url, { cache: "no-cache" });
+  if (!response.ok) throw new Error(url + ": " + response.status);
+  const tag = response.headers.get("ETag");
+  if (tag && state.tags[url] === tag) return null;
+  state.tags[url] = tag;
+  return response.json();
+}
+
+function el(tag, text, cls) {
+  const node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = text;
+  if (cls) node.className = cls;
+  return node;
+}
+
+function clock(seconds) {
+  if (seconds === null || seconds === undefined) return "?";
+  const s = Math.round(seconds), h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
+  return (h ? h + ":" + String(m).padStart(2, "0") : m) + ":" + String(s % 60).padStart(2, "0");
+}
+
+function stateWords(s) {
+  if (s.state === "stopped") return "stopped: the sweep's driver is gone (no word for " + Math.round(s.age_s) + " s, lock free)";
+  if (s.state === "unknown") return s.done >= (s.planned || Infinity) ? "finished" : "no word from a running sweep (no progress.json)";
+  return s.state;
+}
+
+function drawStudies(data) {
+  state.studies = data.studies;
+  document.getElementById("root").textContent = "results folder: " + data.root;
+  const list = document.getElementById("study-list");
+  list.replaceChildren();
+  for (const s of data.studies) {
+    const item = el("li", s.name);
+    item.dataset.study = s.name;
+    const line = s.done + "/" + (s.planned ?? "?") + " trials, " + stateWords(s);
+    item.appendChild(el("small", line, "state-" + s.state));
+    if (s.name === state.study) item.classList.add("selected");
+    item.addEventListener("click", () => select(s.name));
+    list.appendChild(item);
+  }
+  if (!state.study && data.studies.length) {
+    const wanted = decodeURIComponent(location.hash.replace(/^#study=/, ""));
+    const running = data.studies.find((s) => s.state === "running");
+    select((data.studies.find((s) => s.name === wanted) || running || data.studies[0]).name);
+  }
+}
+
+function select(name) {
+  state.study = name;
+  state.metric = null;
+  state.pinned = [];
+  for (const key of Object.keys(state.charts)) { state.charts[key].destroy(); delete state.charts[key]; }
+  document.getElementById("panels").replaceChildren();
+  state.tags = {};
+  location.hash = "study=" + encodeURIComponent(name);
+  for (const item of document.querySelectorAll("#study-list li")) item.classList.toggle("selected", item.dataset.study === name);
+  const base = "files/" + encodeURIComponent(name) + "/";
+  document.getElementById("trials-link").href = base + "trials.csv";
+  document.getElementById("curves-link").href = base + "curves.csv";
+  refresh();
+}
+
+function drawStudy(s) {
+  document.getElementById("title").textContent = s.name;
+  document.title = s.name + ": sweep serve";
+  document.getElementById("description").textContent = s.description || "";
+  const planned = s.planned || 0;
+  document.getElementById("bar-done").style.width = planned ? Math.min(100, 100 * s.done / planned) + "%" : "0";
+  const parts = [s.done + "/" + (s.planned ?? "?") + " trials", s.failed + " failed"];
+  if (s.diverged) parts.push(s.diverged + " diverged");
+  parts.push(stateWords(s));
+  if (s.state === "running") parts.push("ETA " + clock(s.eta_seconds));
+  if (s.best) parts.push("best " + s.best);
+  const line = document.getElementById("progress-line");
+  line.textContent = parts.join(" | ");
+  line.className = "state-" + s.state;
+  drawTable(s.table);
+  drawRunning(s.running);
+  drawMetrics(s.curve_metrics);
+}
+
+function drawTable(table) {
+  const answer = document.getElementById("answer");
+  answer.hidden = !table.answer;
+  answer.textContent = table.answer || "";
+  const note = [];
+  if (table.error) note.push("could not read the table: " + table.error);
+  if (table.pending) note.push(table.rows.length ? "updating (new rows arrived)" : "computing the table");
+  if (table.configurations > table.rows.length) note.push("the best " + table.rows.length + " of " + table.configurations + " configurations");
+  document.getElementById("table-note").textContent = note.join("; ");
+  document.getElementById("budget").textContent = [table.budget || "", ...(table.decisions || [])].filter(Boolean).join("; ");
+  const head = document.querySelector("#ranked thead");
+  const row = el("tr");
+  for (const c of table.columns) row.appendChild(el("th", c));
+  head.replaceChildren(row);
+  const body = document.querySelector("#ranked tbody");
+  body.replaceChildren();
+  const verdict = table.columns.indexOf("verdict");
+  for (const r of table.rows) {
+    const tr = el("tr");
+    tr.dataset.trial = r.trial;
+    const v = r.cells[verdict];
+    if (v === "best") tr.classList.add("best");
+    if (v === "worse") tr.classList.add("worse");
+    if (state.pinned.includes(r.trial)) tr.classList.add("pinned");
+    for (const cell of r.cells) tr.appendChild(el("td", cell));
+    tr.addEventListener("click", () => pin(r.trial));
+    body.appendChild(tr);
+  }
+}
+
+function pin(trial) {
+  if (!state.pinned.includes(trial)) state.pinned.push(trial);
+  refreshCurves();
+}
+
+function drawRunning(rows) {
+  const list = document.getElementById("running");
+  list.replaceChildren();
+  if (!rows.length) list.appendChild(el("li", "nothing is running"));
+  for (const r of rows) list.appendChild(el("li", "configuration " + r.trial + ", seed " + r.seed + ": epoch " + r.epoch + ", iteration " + r.iteration));
+}
+
+function drawMetrics(metrics) {
+  const select = document.getElementById("metric");
+  const known = Array.from(select.options).map((o) => o.value).join(",");
+  if (known !== metrics.join(",")) {
+    select.replaceChildren(...metrics.map((m) => el("option", m)));
+    if (state.metric && metrics.includes(state.metric)) select.value = state.metric;
+  }
+  if (!state.metric && metrics.length) state.metric = metrics[0];
+}
+
+function drawCurves(data) {
+  const seen = new Set();
+  const container = document.getElementById("panels");
+  for (const p of data.panels) {
+    const key = data.metric + "/" + p.trial;
+    seen.add(key);
+    const low = p.low.map((v, i) => (v === null ? p.mean[i] : v));
+    const high = p.high.map((v, i) => (v === null ? p.mean[i] : v));
+    const series = [p.x, p.mean, low, high];
+    const seeds = p.n.length ? Math.max(...p.n) : 0;
+    const title = (p.rank ? "#" + p.rank + " " : "") + p.label + " (" + seeds + " seeds" +
+      (p.running_seeds.length ? ", " + p.running_seeds.length + " running" : "") + ")";
+    if (state.charts[key]) {
+      state.charts[key].setData(series);
+      state.charts[key].root.parentNode.querySelector("h3").textContent = title;
+      continue;
+    }
+    const panel = el("div", null, "panel");
+    panel.dataset.trial = p.trial;
+    panel.appendChild(el("h3", title));
+    container.appendChild(panel);
+    const range = data.range;
+    const opts = {
+      width: 330, height: 200,
+      scales: { x: { time: false }, y: { range: (u, min, max) => [range[0] !== null ? Math.max(range[0], min) : min, range[1] !== null ? Math.min(range[1], max) : max] } },
+      axes: [{ label: data.axis_label }, { label: data.label, size: 55 }],
+      legend: { show: false },
+      series: [{}, { stroke: "#1f5fa8", width: 2, label: "mean" },
+        { stroke: "transparent", label: "low" }, { stroke: "transparent", label: "high" }],
+      bands: [{ series: [3, 2], fill: "rgba(31, 95, 168, 0.2)" }],
+    };
+    state.charts[key] = new uPlot(opts, series, panel);
+  }
+  for (const p of data.panels) {  // in the server's order: best first, then the running ones
+    const chart = state.charts[data.metric + "/" + p.trial];
+    if (chart) container.appendChild(chart.root.parentNode);
+  }
+  for (const key of Object.keys(state.charts)) {
+    if (!seen.has(key)) {
+      state.charts[key].root.parentNode.remove();
+      state.charts[key].destroy();
+      delete state.charts[key];
+    }
+  }
+}
+
+async function refreshCurves() {
+  if (!state.study || !state.metric) return;
+  const base = "api/studies/" + encodeURIComponent(state.study);
+  const trials = state.pinned.length ? "&trials=" + state.pinned.map(encodeURIComponent).join(",") : "";
+  const data = await getJSON(base + "/curves?metric=" + encodeURIComponent(state.metric) + trials);
+  if (data) drawCurves(data);
+}
+
+let busy = false;
+async function refresh() {
+  if (busy) return;
+  busy = true;
+  try {
+    const studies = await getJSON("api/studies");
+    if (studies) drawStudies(studies);
+    if (state.study) {
+      const s = await getJSON("api/studies/" + encodeURIComponent(state.study));
+      if (s) drawStudy(s);
+      await refreshCurves();
+    }
+  } catch (e) {
+    document.getElementById("table-note").textContent = "the server did not answer (" + e.message + "); retrying";
+  } finally {
+    busy = false;
+  }
+}
+
+document.getElementById("metric").addEventListener("change", (event) => {
+  state.metric = event.target.value;
+  refreshCurves();
+});
+refresh();
+setInterval(refresh, POLL_MS);
