@@ -79,9 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override the study's seeds: a count (8 = seeds 0..7) or a list (0,1,2)")
     run.add_argument("--data-dir", default=None, help="dataset root (default: $SWEEPER_DATA_DIR or ./data)")
     run.add_argument("--results", default="results", help="results root (default: ./results)")
-    run.add_argument("--executor", default="local", choices=["local", "sequential", "dask"],
-                     help="local: joblib worker processes (default); sequential: in this process, for debugging; "
-                          "dask: tasks on a Dask cluster (see --scheduler)")
+    from sweeper.engine.executors import EXECUTORS
+
+    run.add_argument("--executor", default="local", choices=list(EXECUTORS),
+                     help="; ".join(f"{name}: {cls.summary}" for name, cls in EXECUTORS.items()))
     run.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
                      help="with --executor dask: the cluster's scheduler (default: $SWEEPER_SCHEDULER; "
                           "without either, a local Dask cluster of --jobs workers)")

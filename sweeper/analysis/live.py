@@ -28,11 +28,9 @@ from typing import Any
 
 import pandas as pd
 
-from sweeper.engine.store import CURVE_COLUMNS, LOCK
+from sweeper.engine.layout import CURVE_COLUMNS, LIVE, LOCK, PROGRESS, PROGRESS_EVERY_S
 
-PROGRESS = "progress.json"
-LIVE = "live"
-STALE_AFTER_S = 10.0  # the driver rewrites progress.json at least every 2 s; 5 missed writes mean it is gone
+STALE_AFTER_S = 5 * PROGRESS_EVERY_S  # the driver rewrites progress.json at least that often: 5 missed writes, gone
 STATES = ("running", "finished", "interrupted", "failed")
 
 

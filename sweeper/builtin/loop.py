@@ -23,7 +23,7 @@ at the end of its epoch.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -147,11 +147,15 @@ def evaluate(bank: Bank, models: Sequence[int], x: torch.Tensor, y: torch.Tensor
             for r, (loss, score) in enumerate(zip(losses, scores, strict=True))]
 
 
+Report = Callable[..., None]  # report(c, seed, rows, flush=False): see engine/plugin.py FitOptions.report
+
+
 class _Run:
     """One bank's training: each seed's generator and each model's log, status and iterations."""
 
-    def __init__(self, bank: Bank, data: Tensors, metrics: MetricFns | None) -> None:
-        self.bank, self.data, self.metrics = bank, data, metrics
+    def __init__(self, bank: Bank, data: Tensors, metrics: MetricFns | None, report: Report | None = None) -> None:
+        self.bank, self.data, self.metrics, self.report = bank, data, metrics, report
+        self.reported = [0] * len(bank.members)  # curve rows of each model already reported
         self.config = bank.config
         self.rngs = [torch.Generator().manual_seed(seed) for seed in bank.seeds]
         self.logs = [SeedLog(int(bank.configs[c]["patience"]), data.regress) for c, _ in bank.members]
@@ -196,6 +200,17 @@ class _Run:
             self.status[m], self.iterations[m] = status, self.iteration
         self.bank.drop(models, diverged=status == "diverged")
 
+    def report_epoch(self) -> None:
+        """Each model's curve rows since the last report, for a live view of the running trials."""
+        if self.report is None:
+            return
+        for m, (c, s) in enumerate(self.bank.members):
+            rows = self.logs[m].curves[self.reported[m]:]
+            if rows:
+                self.report(c, self.bank.seeds[s], rows)
+                self.reported[m] = len(self.logs[m].curves)
+        self.report(0, 0, [], flush=True)
+
     def outcomes(self) -> list[Outcome]:
         for m in self.bank.active:
             self.iterations[m] = self.iteration
@@ -204,10 +219,11 @@ class _Run:
 
 
 def fit(bank: Bank, data: Tensors, eval_every: str | int = "epoch", max_steps: int | None = None,
-        metrics: MetricFns | None = None) -> list[Outcome]:
+        metrics: MetricFns | None = None, report: Report | None = None) -> list[Outcome]:
     """Train every model of the bank; evaluate every `eval_every` ("epoch", "iteration" or k
-    iterations). One `Outcome` per model, in the bank's order (`bank.members`)."""
-    run = _Run(bank, data, metrics)
+    iterations); hand each epoch's curve rows to `report`. One `Outcome` per model, in the
+    bank's order (`bank.members`)."""
+    run = _Run(bank, data, metrics, report)
     every = eval_interval(eval_every)
     run.record(0, with_test=False, models=bank.active)  # the untrained models: curves start at iteration 0
     for epoch in range(1, int(bank.config["epochs"]) + 1):
@@ -222,6 +238,7 @@ def fit(bank: Bank, data: Tensors, eval_every: str | int = "epoch", max_steps: i
         if max_steps and run.iteration >= max_steps:
             break
         run.stop([m for m in bank.active if run.logs[m].end_epoch(epoch)], "ok")
+        run.report_epoch()
         if not bank.active:
             break
         bank.decay_lr()
@@ -229,30 +246,31 @@ def fit(bank: Bank, data: Tensors, eval_every: str | int = "epoch", max_steps: i
 
 
 def train(config: Mapping[str, Any], seed: int, data: Tensors, eval_every: str | int = "epoch",
-          max_steps: int | None = None, model_fn: ModelFn | None = None, metrics: MetricFns | None = None) -> Outcome:
+          max_steps: int | None = None, model_fn: ModelFn | None = None, metrics: MetricFns | None = None,
+          report: Report | None = None) -> Outcome:
     """Train one model, the course's way (see the module's docstring). Training runs on the
     device that holds `data`; the model is built on the CPU first, so a seed starts from
     the same weights everywhere."""
-    return fit(OneModel(config, seed, data, model_fn), data, eval_every, max_steps, metrics)[0]
+    return fit(OneModel(config, seed, data, model_fn), data, eval_every, max_steps, metrics, report)[0]
 
 
 def train_seeds(config: Mapping[str, Any], seeds: Sequence[int], data: Tensors, eval_every: str | int = "epoch",
                 max_steps: int | None = None, model_fn: ModelFn | None = None,
-                metrics: MetricFns | None = None) -> list[Outcome]:
+                metrics: MetricFns | None = None, report: Report | None = None) -> list[Outcome]:
     """Train one model per seed, all at once (`vectorized.SeedBank`); one `Outcome` per seed."""
     from sweeper.builtin.vectorized import SeedBank
 
-    return fit(SeedBank(config, seeds, data, model_fn), data, eval_every, max_steps, metrics)
+    return fit(SeedBank(config, seeds, data, model_fn), data, eval_every, max_steps, metrics, report)
 
 
 def train_group(configs: Sequence[Mapping[str, Any]], seeds: Sequence[int], data: Tensors,
                 eval_every: str | int = "epoch", max_steps: int | None = None, model_fn: ModelFn | None = None,
-                metrics: MetricFns | None = None) -> list[list[Outcome]]:
+                metrics: MetricFns | None = None, report: Report | None = None) -> list[list[Outcome]]:
     """Train every configuration once per seed as one stacked model (`stacked.StackedBank`):
     `out[c][s]` is what `train(configs[c], seeds[s], ...)` gives, up to floating-point noise.
     Raises `stacked.NotStackable` where the models cannot be stacked."""
     from sweeper.builtin.stacked import StackedBank
 
-    flat = fit(StackedBank(configs, seeds, data, model_fn), data, eval_every, max_steps, metrics)
+    flat = fit(StackedBank(configs, seeds, data, model_fn), data, eval_every, max_steps, metrics, report)
     C = len(configs)
     return [[flat[s * C + c] for s in range(len(seeds))] for c in range(C)]

@@ -159,9 +159,10 @@ class BuiltinTrainer(Trainer):
 
         data = self._data(options, config)
         if self.vectorize and len(seeds) > 1:
-            return train_seeds(config, seeds, data, self.eval_every, options.max_steps, self.model_fn, self.metric_fns)
-        return [train(config, seed, data, self.eval_every, options.max_steps, self.model_fn, self.metric_fns)
-                for seed in seeds]
+            return train_seeds(config, seeds, data, self.eval_every, options.max_steps, self.model_fn, self.metric_fns,
+                               options.report)
+        return [train(config, seed, data, self.eval_every, options.max_steps, self.model_fn, self.metric_fns,
+                      options.report) for seed in seeds]
 
     def stack_key(self, config: Mapping[str, Any]) -> Any:
         """Everything but the optimiser's numbers and patience: the model, its data, the
@@ -177,9 +178,9 @@ class BuiltinTrainer(Trainer):
 
         try:
             return train_group(configs, seeds, self._data(options, configs[0]), self.eval_every, options.max_steps,
-                               self.model_fn, self.metric_fns)
+                               self.model_fn, self.metric_fns, options.report)
         except NotStackable:
-            return [self.fit(config, seeds, options) for config in configs]
+            return [self.fit(config, seeds, options.for_member(c)) for c, config in enumerate(configs)]
 
     def _data(self, options: FitOptions, config: Mapping[str, Any]) -> Any:
         """The task's data; in a dry run the first few images, but enough for one batch."""

@@ -11,9 +11,11 @@ one contract test class against every backend.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from sweeper.engine.signals import die_with_driver, workers_ignore_ctrl_c
@@ -38,6 +40,8 @@ class Executor(ABC):
     asynchronous = False
     #: whether it runs tasks on a cluster whose scheduler address may be given
     takes_scheduler = False
+    #: what `sweep run --help` says of it
+    summary = ""
 
     def __init__(self, jobs: int, scheduler: str | None = None) -> None:  # noqa: B027 (a no-op by default)
         """Every backend is made from the run's options: worker count and scheduler address."""
@@ -45,6 +49,13 @@ class Executor(ABC):
     @abstractmethod
     def describe(self) -> str:
         """Where the tasks run, for the closing line: "2 local workers"."""
+
+    def live_sink(self, folder: Path, done: Callable[[str, int], bool]) -> Any:
+        """Where a running trial's curve rows go (engine/live.py): straight into `folder`'s
+        live files, which this machine's workers can write. `done(trial, seed)`: its row is stored."""
+        from sweeper.engine.live import FileSink
+
+        return FileSink(folder)
 
     @abstractmethod
     def submit(self, fn: Callable[[Any], Any], task: Any) -> Any: ...
@@ -66,6 +77,8 @@ class Executor(ABC):
 class SequentialExecutor(Executor):
     """Runs each task in this process at submit time: for debugging with pdb, and for tests."""
 
+    summary = "in this process, for debugging"
+
     def describe(self) -> str:
         return "in this process"
 
@@ -82,6 +95,8 @@ class LocalExecutor(Executor):
     """joblib's loky process pool: `jobs` worker processes that stay up between trials, so
     each loads its dataset once. Workers end with the driver, even when it is killed
     (`sweeper.engine.signals.die_with_driver`)."""
+
+    summary = "joblib worker processes (default)"
 
     def __init__(self, jobs: int, scheduler: str | None = None) -> None:
         from joblib.externals.loky.process_executor import BrokenProcessPool, TerminatedWorkerError
@@ -164,6 +179,7 @@ class DaskExecutor(Executor):
 
     asynchronous = True
     takes_scheduler = True
+    summary = "tasks on a Dask cluster (see --scheduler)"
 
     def __init__(self, jobs: int, scheduler: str | None = None, timeout: float = 20.0) -> None:
         try:
@@ -175,6 +191,7 @@ class DaskExecutor(Executor):
 
         self.workers = jobs  # the workers to spread stacked tasks over (those of --jobs, with a scheduler too)
         self.worker_lost = (distributed.KilledWorker,)
+        self._unsubscribe: Callable[[], None] | None = None
         self._as_completed = distributed.as_completed
         self._cluster = None
         self.address = scheduler or None
@@ -198,6 +215,17 @@ class DaskExecutor(Executor):
     def describe(self) -> str:
         return f"the Dask cluster at {self.address}" if self.address else f"a local Dask cluster of {self.workers} workers"
 
+    def live_sink(self, folder: Path, done: Callable[[str, int], bool]) -> Any:
+        """Workers may be on other machines: they send their rows as Dask events, and this
+        driver writes them into `folder`'s live files."""
+        import uuid
+
+        from sweeper.engine.live import DaskSink, dask_listener
+
+        topic = f"sweeper-live-{uuid.uuid4().hex}"
+        self._unsubscribe = dask_listener(self.client, topic, folder, done)
+        return DaskSink(topic)
+
     def submit(self, fn: Callable[[Any], Any], task: Any) -> Any:
         return self.client.submit(fn, task, pure=False, retries=0)
 
@@ -209,6 +237,9 @@ class DaskExecutor(Executor):
             yield fut
 
     def shutdown(self, kill: bool = False) -> None:
+        if self._unsubscribe is not None:
+            with contextlib.suppress(Exception):  # a lost scheduler: nothing to unsubscribe from
+                self._unsubscribe()
         self.client.close()
         if self._cluster is not None:
             self._cluster.close()

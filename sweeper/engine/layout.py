@@ -6,6 +6,7 @@ they are written.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 TRIALS = "trials.csv"
 CURVES = "curves.csv"
@@ -31,3 +32,10 @@ def column_groups(header: Sequence[str]) -> tuple[list[str], list[str]]:
     middle = list(header[len(KEY_COLUMNS):len(header) - len(TAIL_COLUMNS)])
     cut = middle.index("dataset")
     return middle[:cut], middle[cut + 1:]
+PROGRESS = "progress.json"  # the running driver's state, rewritten at least every PROGRESS_EVERY_S (engine/live.py)
+PROGRESS_EVERY_S = 2.0
+LIVE = "live"  # live/<trial>.<seed>.csv: a running trial's curve rows, until its row is in trials.csv
+
+
+def live_file(folder: Path, trial: str, seed: int) -> Path:
+    return folder / LIVE / f"{trial}.{seed}.csv"

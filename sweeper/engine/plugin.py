@@ -21,6 +21,7 @@ package registers it as the default (`register_default`).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import inspect
 import math
@@ -67,6 +68,18 @@ class FitOptions:
     device: str = "cpu"  # cpu, cuda or auto
     data_root: str = "data"  # where named datasets live (a worker may override it)
     debug: bool = False  # let exceptions of user code propagate (`sweep run --pdb`)
+    live: Any = None  # where running trials' curve rows go (engine/live.py), set by the runner
+    # report(c, seed, rows, flush=False): a model's new curve rows, for the task's c-th
+    # configuration; set in the worker for each task (None: nobody watches)
+    report: Callable[..., None] | None = field(default=None, compare=False)
+
+    def for_member(self, c: int) -> FitOptions:
+        """These options for the c-th configuration of a group trained one at a time, whose
+        `fit` reports as configuration 0."""
+        report = self.report
+        if report is None or c == 0:
+            return self
+        return dataclasses.replace(self, report=lambda _, seed, rows, flush=False: report(c, seed, rows, flush))
 
 
 class Trainer(ABC):
@@ -131,7 +144,7 @@ class Trainer(ABC):
                   options: FitOptions) -> list[list[Outcome]]:
         """Train configurations with one stack key, each once per seed: `out[c][s]` is what
         `fit(configs[c], seeds)[s]` gives."""
-        return [self.fit(config, seeds, options) for config in configs]
+        return [self.fit(config, seeds, options.for_member(c)) for c, config in enumerate(configs)]
 
 
 _default: Callable[[Any], Trainer] | None = None
@@ -163,18 +176,23 @@ class Log:
     `log.dry_run` is True under `sweep run --dry-run`: sweeper cannot cut a user's loop
     short, but the loop can (one batch, one epoch)."""
 
-    def __init__(self, dry_run: bool = False) -> None:
+    def __init__(self, dry_run: bool = False, report: Callable[[list[Curve]], None] | None = None) -> None:
         self.curves: list[Curve] = []
         self.dry_run = dry_run
         self._step = 0
+        self._report = report  # streams the rows to a live view while the loop runs
 
     def __call__(self, epoch: int | None = None, step: int | None = None, **values: float) -> None:
         if step is None:
             self._step += 1
             step = self._step
+        rows = []
         for name, value in values.items():
             split, metric = _split_name(name)
-            self.curves.append((int(epoch or 0), int(step), split, metric, _number(name, value)))
+            rows.append((int(epoch or 0), int(step), split, metric, _number(name, value)))
+        self.curves += rows
+        if self._report is not None:
+            self._report(rows)
 
     def should_stop(self) -> bool:
         """Always False: pruning (`Study(prune=Rungs(...))`) decides between rungs, never
@@ -232,7 +250,7 @@ class FunctionTrainer(Trainer):
         out = []
         for seed in seeds:
             seed_everything(seed)
-            log = Log(dry_run=options.max_steps is not None)
+            log = Log(dry_run=options.max_steps is not None, report=_seed_report(options.report, seed))
             try:
                 returned = self.fn(dict(config), seed, log)
             except Pruned as e:
@@ -245,6 +263,17 @@ class FunctionTrainer(Trainer):
             out.append(Outcome("ok" if finite else "diverged", metrics, log.curves,
                                "" if finite else "a returned metric is NaN or infinite"))
         return out
+
+
+def _seed_report(report: Callable[..., None] | None, seed: int) -> Callable[[list[Curve]], None] | None:
+    """A user loop's `log` rows for the live view of its seed (FitOptions.report)."""
+    if report is None:
+        return None
+
+    def send(rows: list[Curve]) -> None:
+        report(0, seed, rows)
+
+    return send
 
 
 def _returned_metrics(returned: Any) -> dict[str, float]:

@@ -40,11 +40,17 @@ class Progress:
         self._log_every_s = log_every_s
         self._drawn = ""
 
+    def eta_seconds(self) -> float | None:
+        """Seconds left at this run's pace so far (None before its first trial)."""
+        new, left = self.done - self.done_before, self.total - self.done
+        if left <= 0:
+            return 0.0
+        return (time.monotonic() - self.start) / new * left if new else None
+
     def line(self) -> str:
         elapsed = time.monotonic() - self.start
-        new = self.done - self.done_before
-        left = self.total - self.done
-        eta = _clock(elapsed / new * left) if new and left > 0 else ("0:00" if left <= 0 else "?")
+        seconds = self.eta_seconds()
+        eta = "?" if seconds is None else _clock(seconds)
         parts = [f"[{self.name}] {self.done}/{self.total} trials", f"{self.failed} failed"]
         if self.diverged:
             parts.append(f"{self.diverged} diverged")

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from sweeper.engine import live
 from sweeper.engine.devices import resolve_device
 from sweeper.engine.executors import Executor, make_executor
 from sweeper.engine.identity import Identity, identity_of
@@ -116,7 +117,7 @@ def run_study(study: Study, options: RunOptions | None = None, **changes: Any) -
                 store.drop(lambda r: r["status"] != "failed")
             summary = RunSummary(store.folder, dataset, study.planned_configs() * len(study.seed_list),
                                  device=used_device, where=pool.describe())
-            _sweep(_Sweep(study, identity[0], options, store, pool, summary), options, stream)
+            _sweep(_Sweep(study, identity[0], options, store, pool, summary), stream)
             return summary
         finally:
             store.close()
@@ -124,19 +125,27 @@ def run_study(study: Study, options: RunOptions | None = None, **changes: Any) -
         pool.shutdown(kill=True)
 
 
-def _sweep(sweep: _Sweep, options: RunOptions, stream: TextIO) -> None:
+def _sweep(sweep: _Sweep, stream: TextIO) -> None:
     start = time.monotonic()
+    live.clear(sweep.store.folder)  # what a run killed earlier left: nothing of it runs now
+    shown = live.ProgressFile(sweep.store.folder, sweep.state).start()
     try:
         sweep.run()
     except KeyboardInterrupt:  # run_study's `finally` stops the workers
         sweep.progress.close()
+        shown.close("interrupted")
         raise Interrupted(
             f"interrupted: {sweep.summary.trained} trials finished in this run and are saved in {sweep.store.folder}; "
             f"run the same command again to resume with the rest"
         ) from None
+    except BaseException:
+        shown.close("failed")
+        raise
     sweep.progress.close()
     sweep.summary.seconds = time.monotonic() - start
     sweep.summary.best = sweep.best_label()
+    shown.close("finished")
+    live.clear(sweep.store.folder)
 
 
 def make_schedule(study: Study, ids: Callable[[Mapping[str, Any]], str], labels: Mapping[str, str]) -> Schedule:
@@ -154,7 +163,8 @@ class _Sweep:
                  summary: RunSummary) -> None:
         self.study, self.identity, self.store, self.pool, self.summary = study, identity, store, pool, summary
         self.trainer = study.trainer
-        self.fit_options = FitOptions(1 if options.dry_run else None, options.device, options.data_root, options.debug)
+        self.fit_options = FitOptions(1 if options.dry_run else None, options.device, options.data_root, options.debug,
+                                      live=pool.live_sink(store.folder, lambda trial, seed: (trial, seed) in self.rows))
         self.worker_defaults = self.trainer.defaults()  # names added since the folder was made get today's default
         self.progress = Progress(study.name, summary.planned, 0, options.stream or sys.stderr, options.show_progress)
         self.sampler = make_sampler(study)
@@ -308,6 +318,7 @@ class _Sweep:
 
     def _store(self, result: TrialResult) -> None:
         row = self.rows.add(self.store.append(result, self.row_configs[result.trial], self.summary.dataset))
+        live.finished(self.store.folder, result.trial, result.seed)
         self.summary.failed += result.status == "failed"
         self.summary.diverged += result.status == "diverged"
         if result.status == "failed" and not self.summary.first_error:
@@ -323,6 +334,13 @@ class _Sweep:
             self.scores.setdefault(row["trial"], {})[int(row["seed"])] = value
         # a promoted row is a rung on the way to the configuration's own row: not a trial done
         self.progress.update(None if row["status"] == PROMOTED else row["status"], self.best_label())
+
+    def state(self) -> dict[str, Any]:
+        """What progress.json says of this sweep (engine/live.py)."""
+        eta = self.progress.eta_seconds()
+        return {"planned": self.summary.planned, "done": self.progress.done, "trained": self.summary.trained,
+                "failed": self.summary.failed, "diverged": self.summary.diverged,
+                "eta_seconds": None if eta is None else round(eta, 1), "best": self.best_label()}
 
     def best_label(self) -> str:
         means = {t: statistics.fmean(v.values()) for t, v in self.scores.items() if v}

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sweeper.engine.live import Reporter
 from sweeper.engine.plugin import Curve, FitOptions, Outcome, Trainer
 
 _PACKAGE = str(Path(__file__).resolve().parent.parent)
@@ -69,11 +70,18 @@ def run_trial(task: TrialTask) -> list[TrialResult]:
 
     with _ONE_AT_A_TIME:
         torch.set_num_threads(1)
-        if task.group:
-            return _timed_group(task)
-        if task.trainer.vectorizes and len(task.seeds) > 1:
-            return _timed(task, task.seeds)
-        return [result for seed in task.seeds for result in _timed(task, (seed,))]
+        if task.options.live is not None:  # running trials' curves, for a live view
+            report = Reporter(task.options.live, [trial for trial, _ in task.members])
+            task = dataclasses.replace(task, options=dataclasses.replace(task.options, report=report))
+        try:
+            if task.group:
+                return _timed_group(task)
+            if task.trainer.vectorizes and len(task.seeds) > 1:
+                return _timed(task, task.seeds)
+            return [result for seed in task.seeds for result in _timed(task, (seed,))]
+        finally:
+            if task.options.report is not None:
+                task.options.report.flush()  # type: ignore[attr-defined]
 
 
 def _timed(task: TrialTask, seeds: Sequence[int]) -> list[TrialResult]:

@@ -1,0 +1,118 @@
+"""The engine's side of a live view: while a sweep runs, each running trial's curve rows are
+in live/<trial>.<seed>.csv (from local workers, the driver, and Dask workers alike) and the
+driver's state in progress.json; a trial's live file goes once its row is stored."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sweeper import Split, Study
+from sweeper.analysis import live as reader
+from sweeper.engine import live
+from sweeper.engine.layout import LIVE, PROGRESS
+from sweeper.engine.runner import Interrupted, run_study
+from tests.conftest import tiny_study
+
+
+def _run(study: Study, root: Path, **options: object):
+    defaults = {"executor": "sequential", "jobs": 1}
+    return run_study(study, results_root=root, data_root="unused", show_progress=False, stream=io.StringIO(),
+                     **{**defaults, **options})
+
+
+def test_the_built_in_trainer_streams_each_epoch_and_the_file_goes_with_the_row(tmp_path, monkeypatch):
+    seen: list[tuple[str, int, list, bool, bool]] = []
+    emit = live.FileSink.emit
+
+    def spy(self, trial, seed, rows, fresh):
+        emit(self, trial, seed, rows, fresh)
+        stored = (self.folder / "trials.csv").read_text().count(f"\n{trial},{seed},")
+        seen.append((trial, seed, list(rows), fresh, bool(stored)))
+
+    monkeypatch.setattr(live.FileSink, "emit", spy)
+    _run(tiny_study(fixed={"hidden_size": 16, "epochs": 3, "batch_size": 32, "learning_rate": 0.1}), tmp_path)
+    folder = tmp_path / "tiny"
+    trials = pd.read_csv(folder / "trials.csv")
+    assert {(t, s) for t, s, *_ in seen} == set(zip(trials["trial"], trials["seed"]))
+    for trial, seed in zip(trials["trial"], trials["seed"]):
+        mine = [(rows, fresh, stored) for t, s, rows, fresh, stored in seen if (t, s) == (trial, seed)]
+        assert [fresh for _, fresh, _ in mine] == [True, False, False]  # one write per epoch, the first anew
+        assert [max(r[0] for r in rows) for rows, _, _ in mine] == [1, 2, 3]
+        assert not any(stored for _, _, stored in mine)  # each while the trial was still running
+        streamed = [row for rows, _, _ in mine for row in rows]
+        curves = pd.read_csv(folder / "curves.csv").query("trial == @trial and seed == @seed")
+        assert len(streamed) == len(curves)  # every curve row, streamed before it was stored
+    assert not any((folder / LIVE).glob("*.csv"))  # every live file went with its row
+    progress = json.loads((folder / PROGRESS).read_text())
+    assert progress["state"] == "finished" and progress["done"] == progress["planned"] == len(trials)
+    assert progress["trained"] == len(trials) and progress["eta_seconds"] == 0
+
+
+def test_a_users_loop_streams_its_log_calls_and_an_interrupted_run_says_so(tmp_path):
+    folder = tmp_path / "loop"
+    peeks: list[int] = []
+
+    def train(config, seed, log):
+        for epoch in range(1, 4):
+            log(epoch=epoch, val_acc=0.5 + epoch / 10)
+            time.sleep(0.6)  # the rows are buffered and written at least every second
+        peeks.append(sum(len(reader.read_live_file(p)) for p in (folder / LIVE).glob(f"*.{seed}.csv")))
+        if config["lr"] == 2:
+            raise KeyboardInterrupt  # Ctrl-C in the middle of the sweep
+        return {"val_acc": 0.8}
+
+    with pytest.raises(Interrupted):
+        _run(Study(name="loop", train=train, space={"lr": [1, 2]}, seeds=1), tmp_path)
+    assert peeks and all(n >= 2 for n in peeks)  # rows of the running seed were in its live file
+    assert json.loads((folder / PROGRESS).read_text())["state"] == "interrupted"
+
+
+def test_progress_json_is_rewritten_while_a_trial_runs(tmp_path, monkeypatch):
+    monkeypatch.setattr(live, "PROGRESS_EVERY_S", 0.2)
+    folder = tmp_path / "slow"
+    files: set[int] = set()
+
+    def train(config, seed, log):
+        for _ in range(10):
+            time.sleep(0.15)
+            assert json.loads((folder / PROGRESS).read_text())["state"] == "running"
+            files.add((folder / PROGRESS).stat().st_ino)  # each rewrite is a new file, moved into place
+        return {"val_acc": 0.5}
+
+    _run(Study(name="slow", train=train, space={"lr": [1]}, seeds=1), tmp_path)
+    assert len(files) >= 3  # rewritten while the one trial ran, with no row stored
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("executor", ["local", "dask"])
+def test_workers_in_other_processes_stream_their_epochs(tmp_path, executor):
+    """A local worker writes its live file itself; a Dask worker sends its rows to the driver."""
+    study = Study(name="w", dataset="digits", split=Split(train=1000, val=300), seeds=2,
+                  fixed={"hidden_size": 32, "epochs": 6, "batch_size": 16}, space={"learning_rate": [0.05]})
+    folder = tmp_path / "w"
+    observed: list[int] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            rows = reader.read_live(folder) if folder.exists() else pd.DataFrame()
+            if len(rows):
+                observed.append(int(rows["epoch"].max()))
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        _run(study, tmp_path, executor=executor, jobs=2)
+    finally:
+        stop.set()
+        watcher.join()
+    assert observed and max(observed) >= 2, observed  # epochs of running trials were seen
+    assert not any((folder / LIVE).glob("*.csv"))
