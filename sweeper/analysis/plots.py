@@ -147,7 +147,8 @@ def seed_strip(data: pd.DataFrame, summary: pd.DataFrame, path: Path, *, metric:
     ax = fig.subplots()
     position = {t: len(rows) - 1 - i for i, t in enumerate(rows.index)}
     jitter = np.random.default_rng(0).uniform(-0.18, 0.18, len(data))
-    ax.scatter(data["value"], data["trial"].map(position) + jitter, s=18, color="C0", alpha=0.7, label="one seed")
+    ax.scatter(data["value"], data["trial"].map(position).astype(float) + jitter, s=18, color="C0", alpha=0.7,
+               label="one seed")
     y = [position[t] for t in rows.index]
     ax.errorbar(rows[f"{metric}_mean"], y, xerr=[rows[f"{metric}_mean"] - rows[f"{metric}_ci_low"],
                 rows[f"{metric}_ci_high"] - rows[f"{metric}_mean"]], fmt="D", color="black", ms=5,
