@@ -18,6 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sweeper.engine import checkpoint as _checkpoint
 from sweeper.engine import compare as _compare
 from sweeper.engine import plugin as _plugin
 from sweeper.engine.plugin import Log, Pruned, seed_everything
@@ -77,5 +78,12 @@ def _stepdown(values: Any, level: float) -> Any:
     return stepdown(values, level=level, exact=False)  # which are worse, not how undecided the rest are
 
 
+def _rebuild(results: Any, rank: int, seed: int | None, study: Any, which: str) -> Any:
+    from sweeper.weights import model
+
+    return model(results, rank, seed, study, which)
+
+
 _plugin.register_default(_builtin_trainer)
 _compare.register_test(_stepdown)
+_checkpoint.register_rebuild(_rebuild)

@@ -114,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=cmd_run)
     add_report_commands(sub)
     add_live_commands(sub)
+    from sweeper.cli_weights import add_weights_commands
+
+    add_weights_commands(sub)
     return parser
 
 

@@ -18,7 +18,7 @@ MEASURE_NAMES = {"acc": "accuracy", "loss": "loss", "rmse": "RMSE", "mse": "MSE"
                  "f1": "F1", "batch_loss": "mini-batch loss", "lr": "learning rate"}
 SPLIT_NAMES = {"train": "training", "val": "validation", "test": "test"}
 # Per-trial bookkeeping columns the built-in trainer writes beside its metrics: never ranked on.
-COUNTS = ("best_epoch", "epochs_run", "iterations")
+COUNTS = ("best_epoch", "epochs_run", "iterations", "resumed_epoch")
 
 
 def split_of(metric: str) -> tuple[str | None, str]:

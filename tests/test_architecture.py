@@ -17,7 +17,7 @@ ALLOWED = {
                 "sweeper.engine.devices"},
     # the results folder's format: its file names and columns, and how damaged rows are read
     "analysis": {"sweeper.errors", "sweeper.metrics", "sweeper.engine.layout", "sweeper.engine.store",
-                 "sweeper.engine.repair"},
+                 "sweeper.engine.repair", "sweeper.engine.checkpoint"},
     # MLflow and TensorBoard: results folders as the analysis side reads them
     "integrations": {"sweeper.errors", "sweeper.metrics", "sweeper.engine.layout", "sweeper.engine.store",
                      "sweeper.analysis.*"},

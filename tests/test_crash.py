@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pandas as pd
@@ -61,6 +62,24 @@ def wait_for_rows(proc: subprocess.Popen, path: Path, n: int, timeout: float = 1
 def finish(proc: subprocess.Popen) -> tuple[int, str]:
     _, err = proc.communicate(timeout=300)
     return proc.returncode, err
+
+
+def run_file(tmp_path: Path, name: str, source: str, results: str, *extra: str) -> subprocess.Popen:
+    """`sweep run <name>.py` of a study file written from `source`, in its own process group."""
+    (tmp_path / f"{name}.py").write_text(source)
+    return subprocess.Popen([sys.executable, "-m", "sweeper.cli", "run", f"{name}.py", "--results", results, "-q",
+                             *extra], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                            start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def kill_at_rows(start: Callable[[], subprocess.Popen], trials: Path, moments: Iterable[int]) -> None:
+    """Start a sweep and SIGKILL its whole process group once trials.csv has each number of rows."""
+    for moment in moments:
+        proc = start()
+        wait_for_rows(proc, trials, moment)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 def table(folder: Path) -> pd.DataFrame:
@@ -222,3 +241,48 @@ def test_after_a_kill_only_the_pool_managers_thread_is_silenced(monkeypatch, cap
     other = threading.Thread()
     threading.excepthook(args(other))
     assert seen == [other]
+
+
+LONG = """\
+from sweeper import Split, Study
+study = Study(name="long", dataset="digits", split=Split(train=1200, val=300),
+              fixed={"hidden_size": 32, "epochs": 40, "batch_size": 32, "learning_rate": 0.05}, space={"momentum": [0.9]},
+              seeds=1, eval_every="iteration")
+"""
+
+
+def _checkpoint_epoch(folder: Path) -> int:
+    from sweeper.engine import checkpoint
+
+    try:
+        return max((checkpoint.load(p)["epoch"] for p in (folder / "checkpoints").glob("*.safetensors")), default=0)
+    except Exception:  # a file being replaced as we read it: ask again
+        return 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("executor", ["local", "dask"])
+def test_a_trial_killed_half_way_resumes_at_its_checkpoint_and_ends_as_an_uninterrupted_one(tmp_path, executor):
+    """SIGKILL of the whole sweep at about epoch 20 of a 40-epoch trial, then the same command."""
+    assert finish(run_file(tmp_path, "long", LONG, "reference", "--executor", executor, "--jobs", "1"))[0] == 0
+    folder = tmp_path / "killed" / "long"
+    proc = run_file(tmp_path, "long", LONG, "killed", "--executor", executor, "--jobs", "1")
+    deadline = time.monotonic() + 120
+    while _checkpoint_epoch(folder) < 20 and proc.poll() is None:
+        assert time.monotonic() < deadline, "no checkpoint of epoch 20"
+        time.sleep(0.02)
+    assert proc.poll() is None, "the trial ended before it could be killed half-way"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    stopped_at = _checkpoint_epoch(folder)
+    assert 20 <= stopped_at < 40 and not (folder / "trials.csv").read_text().count("\n") > 1
+    code, err = finish(run_file(tmp_path, "long", LONG, "killed", "--executor", executor, "--jobs", "1"))
+    assert code == 0, err
+    resumed, reference = table(folder), table(tmp_path / "reference" / "long")
+    assert resumed["resumed_epoch"].tolist() == [stopped_at] and reference["resumed_epoch"].tolist() == [0]
+    per_run = ["seconds", "resumed_epoch", "started", "host", "worker", "device"]
+    pd.testing.assert_frame_equal(resumed.drop(columns=per_run, errors="ignore"),
+                                  reference.drop(columns=per_run, errors="ignore"))
+    curves = [pd.read_csv(f / "curves.csv") for f in (folder, tmp_path / "reference" / "long")]
+    pd.testing.assert_frame_equal(*curves)
+    assert not list((folder / "checkpoints").glob("*.safetensors"))  # a finished trial's checkpoint goes

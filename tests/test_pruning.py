@@ -16,23 +16,30 @@ QUALITY = {0.01: 0.2, 0.03: 0.45, 0.1: 0.7, 0.3: 0.8, 1.0: 0.75, 3.0: 0.1}
 STOP_AFTER_FIRST_RUNG = False  # set by the resume test: training beyond the first rung is interrupted
 
 
+EPOCHS_TRAINED: list[int] = []  # epochs each call trained: a survivor goes on from its rung
+
+
 def train(config, seed, log):
     """A loop whose length is config["epochs"]: accuracy climbs towards the learning rate's
-    quality, with a seed's own offset (the same at every epoch, as a seed's data order)."""
+    quality, with a seed's own offset (the same at every epoch, as a seed's data order). It
+    goes on from its last checkpoint (a rung's end), as Rungs(continues=True) promises."""
     if STOP_AFTER_FIRST_RUNG and config["epochs"] > 1:
         raise KeyboardInterrupt
     offset = ((seed * 7919 + int(config["learning_rate"] * 1000)) % 13 - 6) / 300
-    acc = 0.0
-    for epoch in range(1, config["epochs"] + 1):
+    state = log.resume()
+    start, acc = (state["epoch"], state["acc"]) if state else (0, 0.0)
+    for epoch in range(start + 1, config["epochs"] + 1):
         acc = QUALITY[config["learning_rate"]] * (1 - 0.5 ** epoch) + offset
         log(epoch=epoch, val_acc=acc)
+        log.checkpoint(epoch=epoch, acc=acc)
         assert not log.should_stop()
+    EPOCHS_TRAINED.append(config["epochs"] - start)
     return {"val_acc": acc}
 
 
 def study(**overrides):
     fields = dict(name="pr", train=train, fixed={"epochs": 9}, space={"learning_rate": list(QUALITY)}, seeds=4,
-                  prune=Rungs(resource="epochs", rungs=(1, 3), keep=1 / 3))
+                  prune=Rungs(resource="epochs", rungs=(1, 3), keep=1 / 3, continues=True))
     fields.update(overrides)
     return Study(**fields)
 
@@ -97,7 +104,30 @@ def test_pruned_rows_keep_their_curves_and_are_never_ranked_as_complete(tmp_path
     assert s.loc[best, "label"] == "learning_rate=0.3"
     spent, full, unit = r.budget()
     assert (full, unit) == (6 * 4 * 9, "(configuration, seed, epochs)")
-    assert spent == rows["epochs"].sum() < full
+    # a survivor went on from its rung: a (configuration, seed) spent its furthest rung, not their sum
+    every = pd.read_csv(tmp_path / "pr" / "trials.csv")
+    assert spent == every.groupby(["learning_rate", "seed"])["epochs"].max().sum() < full
+
+
+def test_a_survivor_goes_on_from_its_rung_and_the_study_never_spends_more_than_its_full_design(tmp_path):
+    EPOCHS_TRAINED.clear()
+    _run(study(), tmp_path)
+    rows = pd.read_csv(tmp_path / "pr" / "trials.csv")
+    furthest = rows.groupby(["learning_rate", "seed"])["epochs"].max()
+    assert sum(EPOCHS_TRAINED) == furthest.sum() <= 6 * 4 * 9  # every epoch trained once: 1, then 2 more, then 6
+    assert sorted(set(EPOCHS_TRAINED)) == [1, 2, 6]
+    whole = study(prune=None, name="whole")  # the same configurations trained in full give the same full rows
+    _run(whole, tmp_path)
+    full = pd.read_csv(tmp_path / "whole" / "trials.csv").set_index(["trial", "seed"])["val_acc"]
+    kept = rows[rows["status"] == "ok"].set_index(["trial", "seed"])["val_acc"]
+    assert kept.equals(full.loc[kept.index])
+
+
+def test_a_loop_that_cannot_go_on_from_its_rung_is_refused_before_it_runs():
+    with pytest.raises(StudyError) as e:
+        study(prune=Rungs(resource="epochs", rungs=(1, 3)))
+    assert "trains 1 + 3 + 9 epochs for its 9, more than the study without pruning" in str(e.value)
+    assert "log.resume()" in str(e.value) and "continues=True" in str(e.value) and "\n" not in str(e.value)
 
 
 @pytest.mark.slow

@@ -1,10 +1,6 @@
 """Seed racing: the decision function on known numbers, and races run by the sweep loop."""
 
 import io
-import os
-import signal
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -14,7 +10,7 @@ from sweeper import Racing, StudyError, load
 from sweeper.engine.compare import score
 from sweeper.engine.racing import plan
 from sweeper.engine.runner import run_study
-from tests.conftest import ROOT, tiny_study
+from tests.conftest import tiny_study
 from tests.synthetic_results import null_studies
 
 SEEDS = list(range(20))
@@ -186,24 +182,16 @@ study = Study(name="race", dataset="digits", split=Split(train=400, val=200),
 
 @pytest.mark.slow
 def test_a_race_killed_mid_race_and_resumed_decides_as_an_uninterrupted_one(tmp_path):
-    from tests.test_crash import KEY, METRICS, finish, wait_for_rows
+    from tests.test_crash import KEY, METRICS, finish, kill_at_rows, run_file
 
     def start(results):
-        (tmp_path / "race.py").write_text(RACE_STUDY)
-        return subprocess.Popen([sys.executable, "-m", "sweeper.cli", "run", "race.py", "--results", results, "-q"],
-                                cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return run_file(tmp_path, "race", RACE_STUDY, results)
 
     assert finish(start("reference"))[0] == 0
     reference, race = _tables(tmp_path / "reference", "race")
     assert (race["state"] == "dropped").any() and (race["seeds"] > 3).any()  # a race with rounds to kill in
-    folder = tmp_path / "killed" / "race"
-    for moment in (len(reference) // 3, 2 * len(reference) // 3):  # mid-race
-        proc = start("killed")
-        wait_for_rows(proc, folder / "trials.csv", moment)
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    kill_at_rows(lambda: start("killed"), tmp_path / "killed" / "race" / "trials.csv",
+                 (len(reference) // 3, 2 * len(reference) // 3))  # mid-race
     code, err = finish(start("killed"))
     assert code == 0, err
     resumed, resumed_race = _tables(tmp_path / "killed", "race")

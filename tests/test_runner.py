@@ -27,7 +27,7 @@ def test_tidy_tables_one_row_per_configuration_and_seed(tmp_path):
     summary = _run(study, tmp_path)
     df = _trials(tmp_path)
     assert list(df.columns) == trial_columns(list(HPARAMS), [*METRICS[:4], "best_val_acc", "best_epoch", "epochs_run",
-                                                             "iterations"])
+                                                             "iterations", "resumed_epoch"])
     assert not any(c.startswith("test_") for c in df.columns)  # no test split, no test columns
     assert len(df) == 4 * 3 == summary.planned == summary.trained
     assert df.groupby("trial")["seed"].apply(sorted).map(tuple).nunique() == 1  # same seeds everywhere

@@ -5,17 +5,12 @@ same tables."""
 from __future__ import annotations
 
 import io
-import os
-import signal
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
 
 from sweeper import Racing, Rungs, Study
 from sweeper.engine.runner import run_study
-from tests.conftest import ROOT
 from tests.test_pruning import QUALITY, train
 
 KEY = ["trial", "seed"]
@@ -23,7 +18,8 @@ KEY = ["trial", "seed"]
 
 def raced(**fields: object) -> Study:
     defaults: dict = dict(name="rr", train=train, fixed={"epochs": 9}, space={"learning_rate": list(QUALITY)},
-                          seeds=Racing(start=3, max=8), prune=Rungs(resource="epochs", rungs=(1, 3), keep=1 / 3))
+                          seeds=Racing(start=3, max=8),
+                          prune=Rungs(resource="epochs", rungs=(1, 3), keep=1 / 3, continues=True))
     return Study(**{**defaults, **fields})
 
 
@@ -68,24 +64,16 @@ study = Study(name="rr", dataset="digits", split=Split(train=400, val=200),
 
 @pytest.mark.slow
 def test_a_raced_study_with_rungs_killed_mid_run_resumes_to_the_same_tables(tmp_path):
-    from tests.test_crash import finish, wait_for_rows
+    from tests.test_crash import finish, kill_at_rows, run_file
 
     def start(results):
-        (tmp_path / "rr.py").write_text(RACED_RUNGS)
-        return subprocess.Popen([sys.executable, "-m", "sweeper.cli", "run", "rr.py", "--results", results, "-q"],
-                                cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return run_file(tmp_path, "rr", RACED_RUNGS, results)
 
     assert finish(start("reference"))[0] == 0
     reference = _tables(tmp_path / "reference" / "rr")
     assert (reference[1]["state"] == "pruned").any() and (reference[2]["seeds"] > 3).any()
     folder = tmp_path / "killed" / "rr"
-    for moment in (len(reference[0]) // 3, 2 * len(reference[0]) // 3):
-        proc = start("killed")
-        wait_for_rows(proc, folder / "trials.csv", moment)
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    kill_at_rows(lambda: start("killed"), folder / "trials.csv", (len(reference[0]) // 3, 2 * len(reference[0]) // 3))
     code, err = finish(start("killed"))
     assert code == 0, err
     metrics = ["status", "epochs", "val_acc", "val_loss", "train_acc", "best_epoch"]

@@ -141,10 +141,15 @@ class Results:
         if prune:  # every rung counts, the promoted ones too; the design is every configuration at the full budget
             name = prune["resource"]
             full = None if planned is None else planned * int(prune["full"])
-            if name == "epochs" and "epochs_run" in t and t["epochs_run"].notna().any():
-                return int(t["epochs_run"].fillna(0).sum()), full, "(configuration, seed, epoch)"
-            spent = int(pd.to_numeric(t[name], errors="coerce").fillna(0).sum()) if name in t else len(t)
-            return spent, full, f"(configuration, seed, {name})"
+            epochs = name == "epochs" and "epochs_run" in t and t["epochs_run"].notna().any()
+            used = t["epochs_run"].astype("Float64") if epochs else pd.to_numeric(t[name], errors="coerce") \
+                if name in t else pd.Series(1.0, index=t.index)
+            unit = "(configuration, seed, epoch)" if epochs else f"(configuration, seed, {name})"
+            if prune.get("continues"):  # a survivor went on from its rung: a (configuration, seed) spent its furthest
+                same = [c for c in self.study.get("space", {}) if c in t and c != name] or ["trial"]
+                used = used.groupby([*(t[c].astype(str) for c in same), t["seed"]]).transform("max").where(
+                    ~t.duplicated([*same, "seed"], keep="last"), 0)
+            return int(used.fillna(0).sum()), full, unit
         if "epochs_run" in t and "epochs" in t and t["epochs_run"].notna().any():
             spent = int(t["epochs_run"].fillna(0).sum())
             per_config = t.drop_duplicates("trial")["epochs"].astype(float).mean()
@@ -179,6 +184,17 @@ class Results:
             out.loc[hit, "reason"] = [f"dropped by the seed race at {dropped.loc[t, 'seeds']} seeds, "
                                       f"{dropped.loc[t, 'reason']}" for t in out.loc[hit, "trial"]]
         return out
+
+    def model(self, rank: int = 1, seed: int | None = None, study: Any = None, which: str = "best") -> Any:
+        """The trained `nn.Module` of the configuration at `rank` (1: the best) with the kept
+        weights of `seed` (its first kept seed by default), at its best epoch (`which="last"`:
+        its last, with Study(keep_last=True)). A study's own model is rebuilt from `study` (the
+        Study, or its file), never from code in the results folder. See `sweeper.weights`."""
+        from sweeper.engine import checkpoint
+
+        if checkpoint.rebuild is None:
+            raise ResultsError("no model builder is registered; import sweeper, not sweeper.analysis alone")
+        return checkpoint.rebuild(self, rank, seed, study, which)
 
     def planned(self) -> int | None:
         """Trials the study asks for: configurations x seeds (None when it cannot be told)."""

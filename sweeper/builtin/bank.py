@@ -77,6 +77,81 @@ class Bank(ABC):
         """Take `models` out of training (diverged: their numbers are no longer finite)."""
         self.active = [m for m in self.active if m not in set(models)]
 
+    # -- state, for checkpoints and kept weights: each model's slice of the bank's tensors --
+    optimizer: Optimizer
+
+    @abstractmethod
+    def parameters(self) -> list[Tensor]:
+        """The tensors the optimizer steps, in its order (stacked along the model rows, but
+        for `OneModel`)."""
+
+    @abstractmethod
+    def named_tensors(self) -> dict[str, Tensor]:
+        """Every parameter and buffer by its name in a model's state_dict, with a first
+        dimension of model rows."""
+
+    @abstractmethod
+    def row(self, m: int) -> int | None:
+        """Model m's row in the bank's tensors (None: no longer in them)."""
+
+    def counters(self) -> dict[str, int]:
+        """Counts every model shares (BatchNorm's batches, where a model keeps one)."""
+        return {}
+
+    def set_counters(self, counts: Mapping[str, int]) -> None:  # noqa: B027 (nothing to set by default)
+        """Put back what `counters` gave."""
+
+    def weights(self, m: int) -> dict[str, Tensor]:
+        """Model m's state_dict, on the CPU (its own copy)."""
+        r = self.row(m)
+        assert r is not None, "a model no longer in the bank has no weights"
+        out = {k: t[r].detach().to("cpu", copy=True) for k, t in self.named_tensors().items()}
+        return out | {k: torch.tensor(v) for k, v in self.counters().items()}
+
+    def model_state(self, m: int) -> dict[str, Tensor]:
+        """Model m's weights and optimiser state, for a checkpoint ({} once it left the bank)."""
+        r = self.row(m)
+        if r is None:
+            return {}
+        out = {f"model/{k}": v for k, v in self.weights(m).items()}
+        for kind, tensors in self.optimizer.state.items():
+            out |= {f"opt/{kind}/{i}": self._opt_row(t, r).detach().to("cpu", copy=True) for i, t in enumerate(tensors)}
+        return out
+
+    def _opt_row(self, t: Tensor, r: int) -> Tensor:
+        return t[r]
+
+    def load_states(self, states: Mapping[int, Mapping[str, Tensor]], lrs: Mapping[int, float], steps: int,
+                    active: Sequence[int]) -> None:
+        """Put a checkpoint back into a bank built afresh with every model: each model's
+        tensors (`model_state`), learning rate and the optimiser's step count, then take out
+        the models that had stopped (their tensors, where the bank kept them, are restored too)."""
+        named, params = self.named_tensors(), self.parameters()
+        kinds = sorted({key.split("/")[1] for st in states.values() for key in st if key.startswith("opt/")})
+        state: dict[str, list[Tensor]] = {kind: [self._opt_empty(p) for p in params] for kind in kinds}
+        with torch.no_grad():
+            for m, st in states.items():
+                r = self.row(m)
+                if r is None or not st:
+                    continue
+                for k, t in named.items():
+                    t[r].copy_(st[f"model/{k}"])
+                for kind in kinds:
+                    for i in range(len(params)):
+                        self._opt_set(state[kind][i], r, st[f"opt/{kind}/{i}"])
+        self.set_counters({k[len("model/"):]: int(v) for st in states.values() for k, v in st.items()
+                           if k.endswith("num_batches_tracked")})
+        self.optimizer.state, self.optimizer.steps = state, steps
+        rows = {m: self.row(m) for m in lrs}
+        self.optimizer.hyper.restore({r: lr for m, lr in lrs.items() if (r := rows[m]) is not None})
+        self.drop([m for m in range(len(self.members)) if m not in set(active)], diverged=False)
+
+    def _opt_empty(self, param: Tensor) -> Tensor:
+        return torch.zeros_like(param, requires_grad=False)
+
+    def _opt_set(self, target: Tensor, r: int, value: Tensor) -> None:
+        target[r].copy_(value)
+
 
 def build_model(config: Mapping[str, Any], data: Tensors, model_fn: ModelFn | None) -> nn.Module:
     """The configuration's model: the user's `model(config)`, or a built-in one for the data's shape."""
@@ -136,3 +211,28 @@ class OneModel(Bank):
 
     def decay_lr(self) -> None:
         self.optimizer.decay_lr()
+
+    def parameters(self) -> list[Tensor]:
+        return self.params
+
+    def named_tensors(self) -> dict[str, Tensor]:
+        return {k: v.unsqueeze(0) for k, v in self.model.state_dict(keep_vars=True).items()
+                if not k.endswith("num_batches_tracked")}
+
+    def counters(self) -> dict[str, int]:
+        return {k: int(v) for k, v in self.model.state_dict().items() if k.endswith("num_batches_tracked")}
+
+    def set_counters(self, counts: Mapping[str, int]) -> None:
+        state = self.model.state_dict(keep_vars=True)
+        with torch.no_grad():
+            for k, v in counts.items():
+                state[k].fill_(v)
+
+    def row(self, m: int) -> int | None:
+        return 0
+
+    def _opt_row(self, t: Tensor, r: int) -> Tensor:
+        return t  # one model: the state has the parameter's own shape
+
+    def _opt_set(self, target: Tensor, r: int, value: Tensor) -> None:
+        target.copy_(value)

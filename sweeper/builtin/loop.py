@@ -22,8 +22,9 @@ at the end of its epoch.
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -38,7 +39,7 @@ from sweeper.builtin.measures import (
     summed_loss,
     user_metrics,
 )
-from sweeper.engine.plugin import Curve, Outcome
+from sweeper.engine.plugin import Curve, FitOptions, Outcome
 
 __all__ = ["Outcome", "SeedLog", "evaluate", "fit", "train"]
 
@@ -82,6 +83,18 @@ class SeedLog:
         else:
             self.stale += 1
         return bool(self.patience) and self.stale >= self.patience
+
+    def state(self) -> dict[str, Any]:
+        """What a checkpoint keeps of the log (JSON values)."""
+        return {"curves": [list(c) for c in self.curves], "last": self.last, "best_val": self.best_val,
+                "best_epoch": self.best_epoch, "best_val_loss": self.best_val_loss, "stale": self.stale,
+                "epochs_run": self.epochs_run}
+
+    def load(self, state: Mapping[str, Any]) -> None:
+        self.curves = [tuple(c) for c in state["curves"]]  # type: ignore[misc]
+        self.last = dict(state["last"])
+        self.best_val, self.best_epoch = state["best_val"], state["best_epoch"]
+        self.best_val_loss, self.stale, self.epochs_run = state["best_val_loss"], state["stale"], state["epochs_run"]
 
     def outcome(self, status: str, iterations: int) -> Outcome:
         metrics = dict(self.last)
@@ -147,21 +160,21 @@ def evaluate(bank: Bank, models: Sequence[int], x: torch.Tensor, y: torch.Tensor
             for r, (loss, score) in enumerate(zip(losses, scores, strict=True))]
 
 
-Report = Callable[..., None]  # report(c, seed, rows, flush=False): see engine/plugin.py FitOptions.report
-
-
 class _Run:
-    """One bank's training: each seed's generator and each model's log, status and iterations."""
+    """One bank's training: each seed's generator and each model's log, status, iterations and
+    best weights; its checkpoints (through `options.channel`, one per model)."""
 
-    def __init__(self, bank: Bank, data: Tensors, metrics: MetricFns | None, report: Report | None = None) -> None:
-        self.bank, self.data, self.metrics, self.report = bank, data, metrics, report
-        self.reported = [0] * len(bank.members)  # curve rows of each model already reported
+    def __init__(self, bank: Bank, data: Tensors, metrics: MetricFns | None, options: FitOptions) -> None:
+        self.bank, self.data, self.metrics, self.options = bank, data, metrics, options
+        self.channel = options.channel
+        self.reported = [0] * len(bank.members)  # curve rows of each model already handed to the channel
         self.config = bank.config
         self.rngs = [torch.Generator().manual_seed(seed) for seed in bank.seeds]
         self.logs = [SeedLog(int(bank.configs[c]["patience"]), data.regress) for c, _ in bank.members]
         self.status = ["ok"] * len(bank.members)
         self.iterations = [0] * len(bank.members)
         self.iteration = 0
+        self.kept: list[dict[str, dict[str, torch.Tensor]]] = [{} for _ in bank.members]  # "best", "last" weights
 
     def train_epoch(self, epoch: int, every: int | None, max_steps: int | None) -> None:
         """One pass over the training set, each seed in its own order."""
@@ -193,41 +206,106 @@ class _Run:
             for m, values in zip(models, evaluate(self.bank, models, x, y, self.data.regress, self.metrics), strict=True):
                 self.logs[m].evaluated(epoch, self.iteration, split, values)
 
+    def end_epoch(self, epoch: int) -> None:
+        """Each training model's best epoch and early stopping after the epoch's record: its
+        weights kept when this epoch is its best, and it stops when its patience is out."""
+        stopped = []
+        for m in self.bank.active:
+            if self.logs[m].end_epoch(epoch):
+                stopped.append(m)
+            if "best" in self.options.weights and self.logs[m].best_epoch == epoch:
+                self.kept[m]["best"] = self.bank.weights(m)
+        self.stop(stopped, "ok")
+
     def stop(self, models: Sequence[int], status: str) -> None:
         if not models:
             return
         for m in models:
             self.status[m], self.iterations[m] = status, self.iteration
+            if "last" in self.options.weights and status != "diverged":
+                self.kept[m]["last"] = self.bank.weights(m)
         self.bank.drop(models, diverged=status == "diverged")
 
-    def report_epoch(self) -> None:
+    def report(self) -> None:
         """Each model's curve rows since the last report, for a live view of the running trials."""
-        if self.report is None:
+        if self.channel is None:
             return
         for m, (c, s) in enumerate(self.bank.members):
             rows = self.logs[m].curves[self.reported[m]:]
             if rows:
-                self.report(c, self.bank.seeds[s], rows)
+                self.channel.rows(c, self.bank.seeds[s], rows)
                 self.reported[m] = len(self.logs[m].curves)
-        self.report(0, 0, [], flush=True)
+        self.channel.rows(0, 0, [], flush=True)
 
-    def outcomes(self) -> list[Outcome]:
+    # -- checkpoints: what a resumed run needs to go on as this one would -----------------
+    def checkpoint(self, epoch: int) -> None:
+        every = self.options.checkpoint_every
+        last = epoch == int(self.config["epochs"])  # where a longer run of it (a pruning rung's survivor) goes on
+        if self.channel is None or not every or (epoch % every and not last) or self.options.max_steps:
+            return
+        shared = {"epoch": epoch, "iteration": self.iteration, "steps": self.bank.optimizer.steps,
+                  "global_rng": torch.get_rng_state(), "members": len(self.bank.members)}
+        if self.data.x_train.is_cuda:
+            shared["cuda_rng"] = torch.cuda.get_rng_state(self.data.x_train.device)
+        for m, (c, s) in enumerate(self.bank.members):
+            self.channel.save(c, self.bank.seeds[s], {
+                **shared, "order_rng": self.rngs[s].get_state(), "log": self.logs[m].state(),
+                "status": self.status[m], "iterations": self.iterations[m], "active": m in self.bank.active,
+                "lr": self.bank.lr(m) if self.bank.row(m) is not None else None,
+                "tensors": self.bank.model_state(m), "kept": self.kept[m]})
+
+    def resume(self) -> int:
+        """Go on from the checkpoints an earlier attempt saved, if every model has one of the
+        same epoch; the epoch they were saved at (0: none, start afresh)."""
+        if self.channel is None:
+            return 0
+        saved = [self.channel.resume(c, self.bank.seeds[s]) for c, s in self.bank.members]
+        if not saved or any(st is None for st in saved) or len({st["epoch"] for st in saved}) != 1 \
+                or any(st["members"] != len(saved) for st in saved):
+            return 0
+        first = saved[0]
+        active = [m for m, st in enumerate(saved) if st["active"]]
+        self.bank.load_states({m: st["tensors"] for m, st in enumerate(saved)},
+                              {m: st["lr"] for m, st in enumerate(saved) if st["lr"] is not None}, first["steps"], active)
+        for m, st in enumerate(saved):
+            self.logs[m].load(st["log"])
+            self.status[m], self.iterations[m], self.kept[m] = st["status"], st["iterations"], dict(st["kept"])
+            self.rngs[self.bank.members[m][1]].set_state(st["order_rng"])
+        self.iteration = first["iteration"]
+        torch.set_rng_state(first["global_rng"])
+        if "cuda_rng" in first and self.data.x_train.is_cuda:
+            torch.cuda.set_rng_state(first["cuda_rng"], self.data.x_train.device)
+        return int(first["epoch"])
+
+    def outcomes(self, resumed: int = 0) -> list[Outcome]:
         for m in self.bank.active:
             self.iterations[m] = self.iteration
-        return [log.outcome(status, iterations)
-                for log, status, iterations in zip(self.logs, self.status, self.iterations, strict=True)]
+            if "last" in self.options.weights:
+                self.kept[m]["last"] = self.bank.weights(m)
+        out = []
+        for m, (log, status, iterations) in enumerate(zip(self.logs, self.status, self.iterations, strict=True)):
+            outcome = log.outcome(status, iterations)
+            outcome.metrics["resumed_epoch"] = resumed  # per run: the epoch it went on from (0: from the start)
+            outcome.weights = self.kept[m]
+            out.append(outcome)
+        return out
 
 
-def fit(bank: Bank, data: Tensors, eval_every: str | int = "epoch", max_steps: int | None = None,
-        metrics: MetricFns | None = None, report: Report | None = None) -> list[Outcome]:
+def fit(bank: Bank, data: Tensors, eval_every: str | int = "epoch", options: FitOptions | None = None,
+        metrics: MetricFns | None = None) -> list[Outcome]:
     """Train every model of the bank; evaluate every `eval_every` ("epoch", "iteration" or k
-    iterations); hand each epoch's curve rows to `report`. One `Outcome` per model, in the
-    bank's order (`bank.members`)."""
-    run = _Run(bank, data, metrics, report)
+    iterations). With `options`: stop after `max_steps`, keep the `weights` asked for, hand
+    each epoch's curve rows to `channel` and save a checkpoint every `checkpoint_every`
+    epochs there, or go on from the one an earlier attempt saved. One `Outcome` per model, in
+    the bank's order (`bank.members`)."""
+    options = options or FitOptions()
+    run = _Run(bank, data, metrics, options)
     every = eval_interval(eval_every)
-    run.record(0, with_test=False, models=bank.active)  # the untrained models: curves start at iteration 0
-    for epoch in range(1, int(bank.config["epochs"]) + 1):
-        run.train_epoch(epoch, every, max_steps)
+    start = run.resume()
+    if not start:
+        run.record(0, with_test=False, models=bank.active)  # the untrained models: curves start at iteration 0
+    for epoch in range(start + 1, int(bank.config["epochs"]) + 1):
+        run.train_epoch(epoch, every, options.max_steps)
         if not bank.active:  # every model diverged
             break
         for m in bank.active:
@@ -235,42 +313,49 @@ def fit(bank: Bank, data: Tensors, eval_every: str | int = "epoch", max_steps: i
         run.record(epoch, with_test=True, models=bank.active)
         for m in bank.active:
             run.logs[m].learning_rate(epoch, run.iteration, bank.lr(m))
-        if max_steps and run.iteration >= max_steps:
+        if options.max_steps and run.iteration >= options.max_steps:
             break
-        run.stop([m for m in bank.active if run.logs[m].end_epoch(epoch)], "ok")
-        run.report_epoch()
+        run.end_epoch(epoch)
+        run.report()
         if not bank.active:
             break
         bank.decay_lr()
-    return run.outcomes()
+        run.checkpoint(epoch)
+    run.report()
+    return run.outcomes(start)
 
 
 def train(config: Mapping[str, Any], seed: int, data: Tensors, eval_every: str | int = "epoch",
           max_steps: int | None = None, model_fn: ModelFn | None = None, metrics: MetricFns | None = None,
-          report: Report | None = None) -> Outcome:
+          options: FitOptions | None = None) -> Outcome:
     """Train one model, the course's way (see the module's docstring). Training runs on the
     device that holds `data`; the model is built on the CPU first, so a seed starts from
     the same weights everywhere."""
-    return fit(OneModel(config, seed, data, model_fn), data, eval_every, max_steps, metrics, report)[0]
+    return fit(OneModel(config, seed, data, model_fn), data, eval_every, _with(options, max_steps), metrics)[0]
 
 
 def train_seeds(config: Mapping[str, Any], seeds: Sequence[int], data: Tensors, eval_every: str | int = "epoch",
                 max_steps: int | None = None, model_fn: ModelFn | None = None,
-                metrics: MetricFns | None = None, report: Report | None = None) -> list[Outcome]:
+                metrics: MetricFns | None = None, options: FitOptions | None = None) -> list[Outcome]:
     """Train one model per seed, all at once (`vectorized.SeedBank`); one `Outcome` per seed."""
     from sweeper.builtin.vectorized import SeedBank
 
-    return fit(SeedBank(config, seeds, data, model_fn), data, eval_every, max_steps, metrics, report)
+    return fit(SeedBank(config, seeds, data, model_fn), data, eval_every, _with(options, max_steps), metrics)
 
 
 def train_group(configs: Sequence[Mapping[str, Any]], seeds: Sequence[int], data: Tensors,
                 eval_every: str | int = "epoch", max_steps: int | None = None, model_fn: ModelFn | None = None,
-                metrics: MetricFns | None = None, report: Report | None = None) -> list[list[Outcome]]:
+                metrics: MetricFns | None = None, options: FitOptions | None = None) -> list[list[Outcome]]:
     """Train every configuration once per seed as one stacked model (`stacked.StackedBank`):
     `out[c][s]` is what `train(configs[c], seeds[s], ...)` gives, up to floating-point noise.
     Raises `stacked.NotStackable` where the models cannot be stacked."""
     from sweeper.builtin.stacked import StackedBank
 
-    flat = fit(StackedBank(configs, seeds, data, model_fn), data, eval_every, max_steps, metrics, report)
+    flat = fit(StackedBank(configs, seeds, data, model_fn), data, eval_every, _with(options, max_steps), metrics)
     C = len(configs)
     return [[flat[s * C + c] for s in range(len(seeds))] for c in range(C)]
+
+
+def _with(options: FitOptions | None, max_steps: int | None) -> FitOptions:
+    options = options or FitOptions()
+    return options if max_steps is None else dataclasses.replace(options, max_steps=max_steps)

@@ -56,6 +56,11 @@ class Shared:
     def keep(self, index: Tensor) -> None:
         """Every model has the same numbers: nothing to drop."""
 
+    def restore(self, lrs: Mapping[Any, float]) -> None:
+        """The learning rate a checkpoint saved (every model's is the same)."""
+        if lrs:
+            self.lr = next(iter(lrs.values()))
+
     def freeze(self, rows: list[int]) -> None:
         raise ValueError("models sharing one learning rate cannot be frozen one by one")
 
@@ -116,6 +121,11 @@ class PerModel:
 
     def keep(self, index: Tensor) -> None:
         self.lr, self.wd, self.momentum, self.gamma = (t[index] for t in (self.lr, self.wd, self.momentum, self.gamma))
+
+    def restore(self, lrs: Mapping[int, float]) -> None:
+        """Each model's learning rate as a checkpoint saved it, by row (0 for a frozen model)."""
+        for row, lr in lrs.items():
+            self.lr[row] = lr
 
     def begin(self, dtype: torch.dtype) -> None:
         """Once per step: the hyperparameters in the parameters' dtype."""

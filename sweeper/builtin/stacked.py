@@ -77,6 +77,21 @@ class StackedBank(Bank):
     def live_seeds(self) -> list[int]:
         return list(self.seed_rows)
 
+    def parameters(self) -> list[Tensor]:
+        return self.model.params
+
+    def named_tensors(self) -> dict[str, Tensor]:
+        return self.model.named_tensors()
+
+    def counters(self) -> dict[str, int]:
+        return self.model.counters()
+
+    def set_counters(self, counts: Mapping[str, int]) -> None:
+        self.model.set_counters(dict(counts))
+
+    def row(self, m: int) -> int | None:
+        return self._rows.get(m)
+
     def step(self, idx: Tensor) -> list[float]:
         """One update of every model in the stacks on its seed's batch (idx: seeds x batch)."""
         x = torch.index_select(self.data.x_train, 0, idx.flatten(), out=self.batch[:idx.numel()])

@@ -49,6 +49,7 @@ class StackedLayer(nn.Module):
     def __init__(self, ctx: _Context) -> None:
         super().__init__()
         self.ctx, self.first = ctx, False
+        self.name = ""  # the layer's name in the model (its state_dict's prefix)
 
     def _stack(self, layers: list[nn.Module]) -> None:
         for name in self.param_names:
@@ -249,6 +250,7 @@ class StackedModel:
                 raise NotStackable(f"layer `{name}` is called more than once in a forward pass")
             layer = make(self.ctx, [dict(m.named_modules())[name] for m in models])
             layer.first = bool(order) and name == order[0]
+            layer.name = name
             self._replace(name, layer)
             self.layers.append(layer)
         if not self.layers or not order:
@@ -288,6 +290,22 @@ class StackedModel:
         index = torch.tensor(rows, dtype=torch.long, device=self.params[0].device)
         for layer in self.layers:
             layer.zero_rows(index)
+
+    def named_tensors(self) -> dict[str, Tensor]:
+        """Every stacked parameter and buffer by its name in a model's state_dict."""
+        return {f"{layer.name}.{n}" if layer.name else n: getattr(layer, n) for layer in self.layers
+                for n in (*layer.param_names, *layer.buffer_names) if getattr(layer, n) is not None}
+
+    def counters(self) -> dict[str, int]:
+        """BatchNorm's batch counts (one for every model), by their name in a model's state_dict."""
+        return {f"{layer.name}.num_batches_tracked" if layer.name else "num_batches_tracked": layer.batches
+                for layer in self.layers if isinstance(layer, StackedBatchNorm)}
+
+    def set_counters(self, counts: dict[str, int]) -> None:
+        for layer in self.layers:
+            key = f"{layer.name}.num_batches_tracked" if layer.name else "num_batches_tracked"
+            if isinstance(layer, StackedBatchNorm) and key in counts:
+                layer.batches = int(counts[key])
 
     def eval_chunk(self, models: int) -> int:
         return max(MIN_EVAL_CHUNK, min(EVAL_CHUNK, ACTIVATION_BUDGET // max(1, models * self.activation)))

@@ -34,6 +34,7 @@ class BuiltinTrainer(Trainer):
     name = "builtin"
     vectorizes = True
     stacks = True
+    continues = ("epochs",)  # an epoch's end is a checkpoint: a run of more epochs goes on from it
     V1_DEFAULTS = hparams.V1_DEFAULTS
 
     def __init__(self, study: Any) -> None:
@@ -65,6 +66,7 @@ class BuiltinTrainer(Trainer):
         self._has_test: bool | None = None  # whether the user's data has a test split, once loaded
         self.own_names = [n for n in {**study.fixed, **study.space} if n not in self.params()]
         self.data_key = uuid.uuid4().hex  # names the user's data in each worker's cache
+        self.io: dict[str, Any] = {}  # the data's input shape and outputs, once `prepare` has seen them
 
     # -- what a study may say --------------------------------------------------------
     def params(self) -> Mapping[str, Param]:
@@ -84,7 +86,7 @@ class BuiltinTrainer(Trainer):
         test = self._has_test if self.own_data is not None else self.study_data[2].test
         splits = ["train", "val", "test"] if test else ["train", "val"]
         names = [f"{s}_{m}" for s in splits for m in ("loss", primary, *self.metric_fns)]
-        return names + [f"best_val_{primary}", "best_epoch", "epochs_run", "iterations"]
+        return names + [f"best_val_{primary}", "best_epoch", "epochs_run", "iterations", "resumed_epoch"]
 
     def check_config(self, config: Mapping[str, Any]) -> None:
         if config.get("nesterov") and (config.get("optimizer") != "sgd" or config.get("momentum", 0) == 0):
@@ -127,12 +129,14 @@ class BuiltinTrainer(Trainer):
             code["data"] = code_hash(own) if callable(own) and not _is_data(own) else owndata.fingerprint(own)
         return code
 
-    def describe(self) -> dict[str, str]:
-        out = {f"metric {name}": describe_callable(fn) for name, fn in self.metric_fns.items()}
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {f"metric {name}": describe_callable(fn) for name, fn in self.metric_fns.items()}
         if self.model_fn is not None:
             out["model"] = describe_callable(self.model_fn)
         if self.own_data is not None and callable(self.own_data) and not _is_data(self.own_data):
             out["data"] = describe_callable(self.own_data)
+        if self.io:  # what a kept model is rebuilt for (`Results.model`)
+            out["model_io"] = dict(self.io)
         return out
 
     # -- the driver: data and a first model, checked before anything is written --------
@@ -148,7 +152,47 @@ class BuiltinTrainer(Trainer):
             self._regress, self._has_test, n_outputs = own.regress, own.x_test is not None, own.n_outputs
         x, y, n_train = probe.examples(self.spec, own)
         probe.check(configs, x, y, n_train, n_outputs, self.model_fn, self.metric_fns, self.own_names)
+        self.io = {"inputs": list(x.shape[1:]), "outputs": n_outputs}
         return "own" if own is not None else self.spec.dataset
+
+    # -- kept weights ----------------------------------------------------------------
+    def architecture(self, config: Mapping[str, Any], io: Mapping[str, Any] | None = None) -> Any:
+        """The configuration's model, untrained: the user's `model(config)`, or the built-in
+        one for the data's shapes (`io`, as study.json records them, or those `prepare` found)."""
+        from sweeper.builtin.bank import build_model
+        from sweeper.builtin.models import build
+
+        if self.model_fn is not None:
+            return build_model(config, None, self.model_fn)  # type: ignore[arg-type]
+        shapes = io or self.io
+        if not shapes:
+            raise DataError("the data's shapes are not known: call prepare() first")
+        return build(config, tuple(shapes["inputs"]), int(shapes["outputs"]))
+
+    def evaluate(self, model: Any, split: str, options: FitOptions) -> dict[str, float]:
+        """What the trainer records for `split` at an epoch's end, for a model trained before."""
+        from sweeper.builtin.loop import evaluate, splits
+
+        data = self._tensors(options)
+        found = {name: (x, y) for name, x, y in splits(data, with_test=True)}
+        if split not in found:
+            raise DataError(f"the study's data has no {split} split" + (
+                "; add test=True to its Split, e.g. split=Split(train=2000, val=500, test=True)"
+                if split == "test" and self.own_data is None else "; return (train, val, test) from `data`"))
+        x, y = found[split]
+        model = model.to(x.device).eval()
+
+        class One:  # the evaluation of the driver, on this one model
+            def eval_chunk(self, n: int) -> int:
+                from sweeper.builtin.bank import EVAL_CHUNK
+
+                return EVAL_CHUNK
+
+            def outputs(self, chunk: Any, models: Any) -> Any:
+                return model(chunk).unsqueeze(0)
+
+        return evaluate(One(), [0], x, y, data.regress, self.metric_fns)[0]  # type: ignore[arg-type]
+
 
     # -- a worker --------------------------------------------------------------------
     def setup(self, options: FitOptions) -> None:
@@ -159,10 +203,9 @@ class BuiltinTrainer(Trainer):
 
         data = self._data(options, config)
         if self.vectorize and len(seeds) > 1:
-            return train_seeds(config, seeds, data, self.eval_every, options.max_steps, self.model_fn, self.metric_fns,
-                               options.report)
-        return [train(config, seed, data, self.eval_every, options.max_steps, self.model_fn, self.metric_fns,
-                      options.report) for seed in seeds]
+            return train_seeds(config, seeds, data, self.eval_every, None, self.model_fn, self.metric_fns, options)
+        return [train(config, seed, data, self.eval_every, None, self.model_fn, self.metric_fns, options)
+                for seed in seeds]
 
     def stack_key(self, config: Mapping[str, Any]) -> Any:
         """Everything but the optimiser's numbers and patience: the model, its data, the
@@ -177,8 +220,8 @@ class BuiltinTrainer(Trainer):
         from sweeper.builtin.stacked import NotStackable
 
         try:
-            return train_group(configs, seeds, self._data(options, configs[0]), self.eval_every, options.max_steps,
-                               self.model_fn, self.metric_fns, options.report)
+            return train_group(configs, seeds, self._data(options, configs[0]), self.eval_every, None,
+                               self.model_fn, self.metric_fns, options)
         except NotStackable:
             return [self.fit(config, seeds, options.for_member(c)) for c, config in enumerate(configs)]
 

@@ -92,6 +92,22 @@ class SeedBank(Bank):
         self.optimizer.keep(keep)
         super().drop(models, diverged)
 
+    def parameters(self) -> list[Tensor]:
+        return list(self.params.values())
+
+    def named_tensors(self) -> dict[str, Tensor]:
+        return {**self.params, **{k: v for k, v in self.buffers.items() if not k.endswith("num_batches_tracked")}}
+
+    def counters(self) -> dict[str, int]:  # every seed trains the same number of batches
+        return {k: int(v[0]) for k, v in self.buffers.items() if k.endswith("num_batches_tracked")}
+
+    def set_counters(self, counts: Mapping[str, int]) -> None:
+        for k, v in counts.items():
+            self.buffers[k].fill_(v)
+
+    def row(self, m: int) -> int | None:
+        return self.active.index(m) if m in self.active else None
+
     def _index(self, rows: list[int]) -> Tensor:
         return torch.tensor(rows, dtype=torch.long, device=self.device)
 

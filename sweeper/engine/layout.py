@@ -37,5 +37,17 @@ PROGRESS_EVERY_S = 2.0
 LIVE = "live"  # live/<trial>.<seed>.csv: a running trial's curve rows, until its row is in trials.csv
 
 
+CHECKPOINTS = "checkpoints"  # checkpoints/<trial>.<seed>.safetensors: a running trial's state, to resume from
+WEIGHTS = "weights"  # weights/<trial>.<seed>.<best|last>.safetensors: a trial's kept weights
+
+
 def live_file(folder: Path, trial: str, seed: int) -> Path:
     return folder / LIVE / f"{trial}.{seed}.csv"
+
+
+def checkpoint_file(folder: Path, trial: str, seed: int) -> Path:
+    return folder / CHECKPOINTS / f"{trial}.{seed}.safetensors"
+
+
+def weights_file(folder: Path, trial: str, seed: int, which: str = "best") -> Path:
+    return folder / WEIGHTS / f"{trial}.{seed}.{which}.safetensors"

@@ -8,6 +8,8 @@ serve`) and the MLflow sync to read while it runs (`engine/layout.py` names the 
   every epoch's end (and at most every second for a user's own loop, whose `log` calls are
   buffered), whole lines at a time. The driver deletes it once the trial's row is in
   trials.csv (its curves are then in curves.csv), and clears the folder when a run starts.
+- checkpoints/<trial>.<seed>.safetensors: a running trial's state at its last epoch's end,
+  to resume from if the sweep is stopped; removed once the trial's row is stored.
 
 Where the rows are written depends on where the trial runs: a local worker (or the driver
 itself) appends to the file directly (`FileSink`); a Dask worker, which may be on another
@@ -16,6 +18,7 @@ machine, sends them to the driver as a Dask event (`DaskSink`), and the driver w
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -29,20 +32,23 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sweeper.engine.layout import CURVE_COLUMNS, LIVE, PROGRESS, PROGRESS_EVERY_S, live_file
+from sweeper.engine import checkpoint
+from sweeper.engine.layout import CURVE_COLUMNS, LIVE, PROGRESS, PROGRESS_EVERY_S, checkpoint_file, live_file
 
 FLUSH_EVERY_S = 1.0  # a user's loop: buffered `log` rows are written at least this often
 
 
 class FileSink:
-    """Appends a trial's rows to its live file (whole lines, one write each, fsynced)."""
+    """Writes a trial's rows and checkpoints into the results folder, from the process that
+    trains it (a local worker, or the driver)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
 
     def emit(self, trial: str, seed: int, rows: Sequence[Sequence[Any]], fresh: bool) -> None:
-        """Append `rows` (curve rows without trial and seed); `fresh` starts the file anew
-        (a trial run again after its worker died must not repeat the first attempt's rows)."""
+        """Append `rows` (curve rows without trial and seed) to the trial's live file, whole
+        lines in one write; `fresh` starts the file anew (a trial run again after its worker
+        died, or resumed, must not repeat the rows of the attempt before)."""
         path = live_file(self.folder, trial, seed)
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
@@ -60,36 +66,58 @@ class FileSink:
         except OSError:
             pass  # a view of a running trial, never a reason to fail it
 
+    def checkpoint(self, trial: str, seed: int, data: bytes) -> None:
+        """A trial's resume state (engine/checkpoint.py bytes), replacing the one before."""
+        checkpoint.save(checkpoint_file(self.folder, trial, seed), data)
+
 
 class DaskSink:
-    """Sends a trial's rows from a Dask worker to the driver as an event on `topic`."""
+    """Sends a trial's rows and checkpoints from a Dask worker, which may be on another
+    machine, to the driver as events on `topic`; the driver writes them (`dask_listener`)."""
 
     def __init__(self, topic: str) -> None:
         self.topic = topic
 
-    def emit(self, trial: str, seed: int, rows: Sequence[Sequence[Any]], fresh: bool) -> None:
+    def _send(self, msg: dict[str, Any]) -> None:
         try:
             from distributed import get_worker
 
-            get_worker().log_event(self.topic, {"trial": trial, "seed": seed, "rows": [list(r) for r in rows],
-                                                "fresh": fresh})
+            get_worker().log_event(self.topic, msg)
         except (ImportError, ValueError):  # not on a Dask worker (a task run in the driver): nothing to tell
             pass
 
+    def emit(self, trial: str, seed: int, rows: Sequence[Sequence[Any]], fresh: bool) -> None:
+        self._send({"trial": trial, "seed": seed, "rows": [list(r) for r in rows], "fresh": fresh})
 
-class Reporter:
-    """What a task's trainer calls with a model's new curve rows: `report(c, seed, rows)` for
-    the task's c-th configuration (its trial id from `trials`). Rows are buffered and written
-    with `flush=True` (the built-in trainer, at every epoch's end) or at least every
-    FLUSH_EVERY_S (a user's loop, at each `log` call), and with `flush()` at the task's end."""
+    def checkpoint(self, trial: str, seed: int, data: bytes) -> None:
+        self._send({"trial": trial, "seed": seed, "checkpoint": data})
 
-    def __init__(self, sink: Any, trials: Sequence[str]) -> None:
+
+class Channel:
+    """A task's way to the results folder while it trains, handed to its trainer as
+    `FitOptions.channel`, for the task's configurations (c indexes `trials`):
+
+    - `rows(c, seed, rows, flush=False)`: new curve rows, buffered and written with
+      `flush=True` (the built-in trainer, at every epoch's end) or at least every
+      FLUSH_EVERY_S (a user's loop, at each `log` call), and by `flush()` at the task's end;
+    - `save(c, seed, state)`: the state to resume from if the trial is stopped (a dict of
+      tensors and JSON values, engine/checkpoint.py), replacing the one before;
+    - `resume(c, seed)`: the state saved last by an earlier attempt, or None.
+    """
+
+    def __init__(self, sink: Any, trials: Sequence[str], resume: Mapping[tuple[str, int], bytes] | None = None) -> None:
         self.sink, self.trials = sink, list(trials)
+        self.saved = dict(resume or {})
         self.started: set[tuple[str, int]] = set()
         self.buffer: dict[tuple[str, int], list[Sequence[Any]]] = {}
         self.last = time.monotonic()
 
-    def __call__(self, c: int, seed: int, rows: Sequence[Sequence[Any]], flush: bool = False) -> None:
+    def member(self, c: int) -> _Member:
+        """This channel as the c-th configuration sees it when it is trained on its own (its
+        trainer speaks of itself as configuration 0)."""
+        return _Member(self, c)
+
+    def rows(self, c: int, seed: int, rows: Sequence[Sequence[Any]], flush: bool = False) -> None:
         if rows:
             self.buffer.setdefault((self.trials[c], seed), []).extend(rows)
         if flush or time.monotonic() - self.last >= FLUSH_EVERY_S:
@@ -99,9 +127,37 @@ class Reporter:
         for (trial, seed), rows in self.buffer.items():
             fresh = (trial, seed) not in self.started
             self.started.add((trial, seed))
-            self.sink.emit(trial, seed, rows, fresh)
+            if self.sink is not None:
+                self.sink.emit(trial, seed, rows, fresh)
         self.buffer.clear()
         self.last = time.monotonic()
+
+    def save(self, c: int, seed: int, state: Mapping[str, Any]) -> None:
+        if self.sink is not None:
+            self.sink.checkpoint(self.trials[c], seed, checkpoint.dumps(state))
+
+    def resume(self, c: int, seed: int) -> dict[str, Any] | None:
+        data = self.saved.get((self.trials[c], seed))
+        return None if data is None else checkpoint.loads(data)
+
+
+class _Member:
+    """A Channel seen by one configuration of a group trained one at a time."""
+
+    def __init__(self, channel: Channel, c: int) -> None:
+        self.channel, self.c = channel, c
+
+    def rows(self, c: int, seed: int, rows: Sequence[Sequence[Any]], flush: bool = False) -> None:
+        self.channel.rows(self.c, seed, rows, flush)
+
+    def save(self, c: int, seed: int, state: Mapping[str, Any]) -> None:
+        self.channel.save(self.c, seed, state)
+
+    def resume(self, c: int, seed: int) -> dict[str, Any] | None:
+        return self.channel.resume(self.c, seed)
+
+    def flush(self) -> None:
+        self.channel.flush()
 
 
 def clear(folder: Path) -> None:
@@ -111,10 +167,14 @@ def clear(folder: Path) -> None:
 
 def finished(folder: Path, trial: str, seed: int) -> None:
     """A trial's row is in trials.csv: its live file goes."""
-    try:
+    with contextlib.suppress(OSError):
         live_file(folder, trial, seed).unlink()
-    except OSError:
-        pass
+
+
+def spent(folder: Path, trial: str, seed: int) -> None:
+    """A checkpoint no trial will go on from any more goes."""
+    with contextlib.suppress(OSError):
+        checkpoint_file(folder, trial, seed).unlink()
 
 
 def _now() -> str:
@@ -165,7 +225,11 @@ def dask_listener(client: Any, topic: str, folder: Path, done: Callable[[str, in
 
     def handler(event: Any) -> None:
         _, msg = event if isinstance(event, tuple) else (None, event)
-        if isinstance(msg, Mapping) and not done(msg["trial"], int(msg["seed"])):
+        if not isinstance(msg, Mapping) or done(msg["trial"], int(msg["seed"])):
+            return
+        if "checkpoint" in msg:
+            sink.checkpoint(msg["trial"], int(msg["seed"]), msg["checkpoint"])
+        else:
             sink.emit(msg["trial"], int(msg["seed"]), msg["rows"], bool(msg.get("fresh")))
 
     client.subscribe_topic(topic, handler)

@@ -58,6 +58,7 @@ class Outcome:
     metrics: dict[str, float]
     curves: list[Curve] = field(default_factory=list)
     error: str = ""
+    weights: dict[str, Any] = field(default_factory=dict)  # "best" (and "last"): the model's state_dict, if kept
 
 
 @dataclass(frozen=True)
@@ -68,18 +69,19 @@ class FitOptions:
     device: str = "cpu"  # cpu, cuda or auto
     data_root: str = "data"  # where named datasets live (a worker may override it)
     debug: bool = False  # let exceptions of user code propagate (`sweep run --pdb`)
-    live: Any = None  # where running trials' curve rows go (engine/live.py), set by the runner
-    # report(c, seed, rows, flush=False): a model's new curve rows, for the task's c-th
-    # configuration; set in the worker for each task (None: nobody watches)
-    report: Callable[..., None] | None = field(default=None, compare=False)
+    live: Any = None  # where running trials' rows and checkpoints go (engine/live.py), set by the runner
+    # the task's way to the results folder while it trains (engine/live.py Channel: rows,
+    # save, resume), set in the worker for each task; None where nothing watches or resumes
+    channel: Any = field(default=None, compare=False)
+    checkpoint_every: int | None = None  # epochs between resume checkpoints (None: none)
+    weights: tuple[str, ...] = ()  # the weights to keep of each trial: "best" (its best epoch's), "last"
 
     def for_member(self, c: int) -> FitOptions:
         """These options for the c-th configuration of a group trained one at a time, whose
-        `fit` reports as configuration 0."""
-        report = self.report
-        if report is None or c == 0:
+        `fit` speaks of it as configuration 0."""
+        if self.channel is None or c == 0:
             return self
-        return dataclasses.replace(self, report=lambda _, seed, rows, flush=False: report(c, seed, rows, flush))
+        return dataclasses.replace(self, channel=self.channel.member(c))
 
 
 class Trainer(ABC):
@@ -94,6 +96,9 @@ class Trainer(ABC):
     stacks = False
     #: the file of the user's code, to name in errors raised in it (see `trial.describe_error`)
     source_file = ""
+    #: budget hyperparameters (such as "epochs") whose longer run goes on from a shorter one's
+    #: checkpoint: pruning's survivors continue from their rung instead of training again
+    continues: tuple[str, ...] = ()
 
     def params(self) -> Mapping[str, Param]:
         """The hyperparameters this trainer understands, in the order of trials.csv's columns."""
@@ -135,6 +140,16 @@ class Trainer(ABC):
     @abstractmethod
     def fit(self, config: Mapping[str, Any], seeds: Sequence[int], options: FitOptions) -> list[Outcome]: ...
 
+    def architecture(self, config: Mapping[str, Any], io: Mapping[str, Any] | None = None) -> Any:
+        """The configuration's model, untrained, for kept weights to be loaded into (`io`: the
+        data's shapes as study.json records them)."""
+        raise StudyError(f"a study trained by its own `train` keeps no weights ({self.name} trainer): save them "
+                         "from the loop, e.g. with log.checkpoint(model=model.state_dict())")
+
+    def evaluate(self, model: Any, split: str, options: FitOptions) -> dict[str, float]:
+        """A trained model's loss and metrics on one split of the study's data (`prepare` first)."""
+        raise StudyError(f"the {self.name} trainer cannot evaluate a kept model")
+
     def stack_key(self, config: Mapping[str, Any]) -> Hashable | None:
         """Configurations with equal keys can be trained together by `fit_group`; None: this
         one is trained on its own. Called in the driver, for every configuration, with `stack`."""
@@ -174,13 +189,19 @@ class Log:
     appends one curve row per keyword (split `val`, metric `f1`); `step=` numbers rows
     within an epoch. A name without a split prefix is logged with an empty split.
     `log.dry_run` is True under `sweep run --dry-run`: sweeper cannot cut a user's loop
-    short, but the loop can (one batch, one epoch)."""
+    short, but the loop can (one batch, one epoch).
 
-    def __init__(self, dry_run: bool = False, report: Callable[[list[Curve]], None] | None = None) -> None:
+    A loop can make a stopped sweep resume it where it was: `log.checkpoint(epoch=e,
+    model=model.state_dict(), optimizer=opt.state_dict())` after each epoch saves what it
+    is given (tensors, state dicts, numbers) with the RNGs' states and the curves so far;
+    `log.resume()` at the start returns what was saved last, with the RNGs and curves put
+    back, or None for a fresh start."""
+
+    def __init__(self, dry_run: bool = False, channel: Any = None, seed: int = 0) -> None:
         self.curves: list[Curve] = []
         self.dry_run = dry_run
         self._step = 0
-        self._report = report  # streams the rows to a live view while the loop runs
+        self._channel, self._seed = channel, seed  # rows to a live view, checkpoints to the results folder
 
     def __call__(self, epoch: int | None = None, step: int | None = None, **values: float) -> None:
         if step is None:
@@ -191,8 +212,39 @@ class Log:
             split, metric = _split_name(name)
             rows.append((int(epoch or 0), int(step), split, metric, _number(name, value)))
         self.curves += rows
-        if self._report is not None:
-            self._report(rows)
+        if self._channel is not None:
+            self._channel.rows(0, self._seed, rows)
+
+    def checkpoint(self, **state: Any) -> None:
+        """Save `state` for a resumed sweep to pick up (see the class's docstring)."""
+        if self._channel is None or self.dry_run:
+            return
+        import numpy as np
+        import torch
+
+        kind, keys, pos, has_gauss, gauss = np.random.get_state()
+        saved = {"user": state, "curves": [list(c) for c in self.curves], "step": self._step,
+                 "random": [list(x) if isinstance(x, tuple) else x for x in random.getstate()],
+                 "numpy": [kind, torch.from_numpy(np.asarray(keys).astype(np.int64)), pos, has_gauss, gauss],
+                 "torch": torch.get_rng_state()}
+        self._channel.save(0, self._seed, saved)
+
+    def resume(self) -> dict[str, Any] | None:
+        """What `checkpoint` saved last, with the RNGs and curves as they were then; None: none."""
+        saved = None if self._channel is None else self._channel.resume(0, self._seed)
+        if saved is None:
+            return None
+        import numpy as np
+        import torch
+
+        version, keys, gauss = saved["random"]
+        random.setstate((version, tuple(keys), gauss))
+        kind, keys, pos, has_gauss, cached = saved["numpy"]
+        np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+        torch.set_rng_state(saved["torch"])
+        self.curves = [tuple(c) for c in saved["curves"]]  # type: ignore[misc]
+        self._step = saved["step"]
+        return dict(saved["user"])
 
     def should_stop(self) -> bool:
         """Always False: pruning (`Study(prune=Rungs(...))`) decides between rungs, never
@@ -250,7 +302,7 @@ class FunctionTrainer(Trainer):
         out = []
         for seed in seeds:
             seed_everything(seed)
-            log = Log(dry_run=options.max_steps is not None, report=_seed_report(options.report, seed))
+            log = Log(dry_run=options.max_steps is not None, channel=options.channel, seed=seed)
             try:
                 returned = self.fn(dict(config), seed, log)
             except Pruned as e:
@@ -263,17 +315,6 @@ class FunctionTrainer(Trainer):
             out.append(Outcome("ok" if finite else "diverged", metrics, log.curves,
                                "" if finite else "a returned metric is NaN or infinite"))
         return out
-
-
-def _seed_report(report: Callable[..., None] | None, seed: int) -> Callable[[list[Curve]], None] | None:
-    """A user loop's `log` rows for the live view of its seed (FitOptions.report)."""
-    if report is None:
-        return None
-
-    def send(rows: list[Curve]) -> None:
-        report(0, seed, rows)
-
-    return send
 
 
 def _returned_metrics(returned: Any) -> dict[str, float]:

@@ -77,6 +77,10 @@ class Rungs:
     rungs: tuple[int, ...] = (1, 3)  # budgets below the full one at which to decide, increasing
     keep: float = 1 / 3  # fraction of the configurations kept at each rung, whatever the test says
     alpha: float = 0.05  # level of the paired test that protects configurations outside the top fraction
+    # whether a survivor's training goes on from its rung's checkpoint; None: as the trainer
+    # declares (the built-in one does, for epochs); a study's own `train` does when it resumes
+    # through `log.resume()`, and says so with continues=True
+    continues: bool | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.resource, str) or not self.resource:
@@ -90,13 +94,16 @@ class Rungs:
             raise StudyError(f"Rungs: `keep` = {self.keep!r} must be a fraction between 0 and 1, such as 1/3")
         if not (isinstance(self.alpha, float) and 0 < self.alpha < 1):
             raise StudyError(f"Rungs: `alpha` = {self.alpha!r} must be a number between 0 and 1, such as 0.05")
+        if self.continues not in (None, True, False):
+            raise StudyError(f"Rungs: `continues` = {self.continues!r} must be None, True or False")
 
     def levels(self, full: int) -> list[int]:
         """Every budget trained, the full one last: [1, 3, 12]."""
         return [*self.rungs, full]
 
-    def check(self, full: object, searched: bool) -> None:
-        """The study's value of the resource must be one integer above every rung."""
+    def check(self, full: object, searched: bool, trainer: Any = None) -> None:
+        """The study's value of the resource must be one integer above every rung, and a
+        survivor must go on from its rung (else it would train more than the full budget)."""
         name = self.resource
         if searched:
             raise StudyError(f"prune=Rungs(resource={name!r}): `{name}` is searched; the budget that pruning cuts "
@@ -107,6 +114,15 @@ class Rungs:
         if not racing._is_int(full) or full <= self.rungs[-1]:  # type: ignore[operator]
             raise StudyError(f"prune=Rungs(rungs={self.rungs}): every rung must be below the study's `{name}` = "
                              f"{full!r}, the full budget")
+        if trainer is not None and not self.continuing(trainer):
+            spent = " + ".join(map(str, self.levels(int(full))))  # type: ignore[call-overload]
+            raise StudyError(f"prune=Rungs(rungs={self.rungs}): a survivor that starts each rung afresh trains "
+                             f"{spent} {name} for its {full}, more than the study without pruning; make `train` go "
+                             "on from log.resume() and pass Rungs(..., continues=True)")
+
+    def continuing(self, trainer: Any) -> bool:
+        """Whether a survivor goes on from its last rung's checkpoint."""
+        return self.continues if self.continues is not None else self.resource in getattr(trainer, "continues", ())
 
 
 @dataclass
@@ -186,6 +202,7 @@ class Prune(Schedule):
         self.steps: dict[str, Step] = {}
         self.race = racing.Plan()
         self.memo: dict[Any, Any] = {}
+        self.continues = self.rungs.continuing(study.trainer)
 
     def rung_id(self, trial: str, budget: int) -> str:
         if budget == self.full:
@@ -246,12 +263,26 @@ class Prune(Schedule):
     def wanted(self) -> list[Work]:
         out = []
         for t, step in self.steps.items():
-            for budget in self.levels[:step.rung + 1]:
+            for index, budget in enumerate(self.levels[:step.rung + 1]):
                 seeds = self.rung_seeds
                 if budget == self.full and t in self.race.entries:
                     seeds = self.seeds[:self.race.wanted(t)]
-                out.append(Work(self.rung_id(t, budget), {**self.configs[t], self.rungs.resource: budget}, tuple(seeds)))
+                # a survivor goes on from where its last rung ended, seed by seed
+                previous = self.rung_id(t, self.levels[index - 1]) if index and self.continues else None
+                resume = {s: previous for s in self.rung_seeds} if previous else {}
+                out.append(Work(self.rung_id(t, budget), {**self.configs[t], self.rungs.resource: budget}, tuple(seeds),
+                                resume))
         return out
+
+    def spent_checkpoints(self, trial: str, seed: int, status: str) -> list[tuple[str, int]]:
+        """A promoted rung's checkpoint stays for the next rung to go on from; once that one's
+        row is stored, the rung's goes."""
+        if status == PROMOTED and self.continues:
+            return []
+        t, budget = self.rung_of.get(trial, (trial, self.full))
+        index = self.levels.index(budget)
+        previous = [(self.rung_id(t, self.levels[index - 1]), seed)] if index and self.continues else []
+        return [(trial, seed), *previous]
 
     def final(self, trial: str) -> list[tuple[str, int]]:
         step = self.steps[trial]

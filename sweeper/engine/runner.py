@@ -35,6 +35,7 @@ from sweeper.engine import live
 from sweeper.engine.devices import resolve_device
 from sweeper.engine.executors import Executor, make_executor
 from sweeper.engine.identity import Identity, identity_of
+from sweeper.engine.layout import checkpoint_file
 from sweeper.engine.options import RunOptions
 from sweeper.engine.plugin import FitOptions
 from sweeper.engine.progress import Progress
@@ -144,6 +145,8 @@ def _sweep(sweep: _Sweep, stream: TextIO) -> None:
     sweep.progress.close()
     sweep.summary.seconds = time.monotonic() - start
     sweep.summary.best = sweep.best_label()
+    if sweep.study.weights == "best":  # the best configuration's seeds keep their weights, the others' go
+        sweep.store.keep_weights(sweep.best_trials())
     shown.close("finished")
     live.clear(sweep.store.folder)
 
@@ -163,8 +166,10 @@ class _Sweep:
                  summary: RunSummary) -> None:
         self.study, self.identity, self.store, self.pool, self.summary = study, identity, store, pool, summary
         self.trainer = study.trainer
+        keep = () if study.weights == "none" else ("best", "last") if study.keep_last else ("best",)
         self.fit_options = FitOptions(1 if options.dry_run else None, options.device, options.data_root, options.debug,
-                                      live=pool.live_sink(store.folder, lambda trial, seed: (trial, seed) in self.rows))
+                                      live=pool.live_sink(store.folder, lambda trial, seed: (trial, seed) in self.rows),
+                                      checkpoint_every=study.checkpoint_every, weights=keep)
         self.worker_defaults = self.trainer.defaults()  # names added since the folder was made get today's default
         self.progress = Progress(study.name, summary.planned, 0, options.stream or sys.stderr, options.show_progress)
         self.sampler = make_sampler(study)
@@ -186,6 +191,7 @@ class _Sweep:
         self.scores: dict[str, dict[int, float]] = {}  # trial -> seed -> metric, ok rows only
         self.row_configs: dict[str, dict[str, Any]] = {}  # trial -> its configuration as trials.csv records it
         self.tables: dict[str, Any] = {}  # the schedule's decision tables as last written
+        self.resume_from: dict[tuple[str, int], tuple[str, int]] = {}  # (trial, seed) -> the checkpoint it goes on from
 
     def run(self) -> None:
         self._advance()
@@ -278,11 +284,23 @@ class _Sweep:
                     seeds.append(seed)
             if seeds:
                 missing.append((work.trial, {**self.worker_defaults, **work.config}, tuple(seeds)))
+                self.resume_from.update({(work.trial, s): (work.resume.get(s, work.trial), s) for s in seeds})
         tasks = pack(missing, self.trainer, self.fit_options, vectorize=self.study.vectorize, stack=self.study.stack,
                      workers=self.pool.workers)
         for task in tasks:
-            self._submit(task)
+            self._submit(self._with_checkpoints(task))
         return bool(tasks)
+
+    def _with_checkpoints(self, task: TrialTask) -> TrialTask:
+        """The task with the checkpoints it can go on from: its own trials' (a run stopped
+        half-way) or, for a pruning rung, those its configuration's last rung ended with."""
+        saved = []
+        for trial, _ in task.members:
+            for seed in task.seeds:
+                path = checkpoint_file(self.store.folder, *self.resume_from.get((trial, seed), (trial, seed)))
+                if path.is_file():
+                    saved.append(((trial, seed), path.read_bytes()))
+        return dataclasses.replace(task, resume=tuple(saved)) if saved else task
 
     def _submit(self, task: TrialTask) -> None:
         try:
@@ -318,7 +336,11 @@ class _Sweep:
 
     def _store(self, result: TrialResult) -> None:
         row = self.rows.add(self.store.append(result, self.row_configs[result.trial], self.summary.dataset))
+        for which, data in result.weights.items():  # written by the driver, whatever executor trained it
+            self.store.write_weights(result.trial, result.seed, which, data)
         live.finished(self.store.folder, result.trial, result.seed)
+        for trial, seed in self.schedule.spent_checkpoints(result.trial, result.seed, result.status):
+            live.spent(self.store.folder, trial, seed)
         self.summary.failed += result.status == "failed"
         self.summary.diverged += result.status == "diverged"
         if result.status == "failed" and not self.summary.first_error:
@@ -341,6 +363,23 @@ class _Sweep:
         return {"planned": self.summary.planned, "done": self.progress.done, "trained": self.summary.trained,
                 "failed": self.summary.failed, "diverged": self.summary.diverged,
                 "eta_seconds": None if eta is None else round(eta, 1), "best": self.best_label()}
+
+    def best_trials(self) -> list[str]:
+        """The rows' ids of the best configuration, as the report ranks it: the best mean over
+        its final rows among those that lost no seed (`compare.score`), else among all."""
+        scored = []
+        for trial in self.schedule.configs:
+            final = self.schedule.final(trial)
+            values = [self.rows.value(t, s) for t, s in final if (t, s) in self.rows]
+            got = [v for v in values if v is not None]
+            if got:
+                lost = len(got) < len(final) or not self.schedule.settled(trial, self.rows)
+                mean = sum(got) / len(got)
+                scored.append((lost, -mean if self.study.direction == "maximize" else mean, trial))
+        if not scored:
+            return []
+        best = min(scored)[2]
+        return sorted({t for t, _ in self.schedule.final(best)})
 
     def best_label(self) -> str:
         means = {t: statistics.fmean(v.values()) for t, v in self.scores.items() if v}

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sweeper.engine.compare import score
@@ -33,6 +33,7 @@ class Work:
     trial: str
     config: dict[str, Any]
     seeds: tuple[int, ...]
+    resume: dict[int, str] = field(default_factory=dict)  # seed -> the trial whose checkpoint this one goes on from
 
 
 class Rows:
@@ -118,6 +119,10 @@ class Schedule(ABC):
 
     def holds(self, key: tuple[str, int]) -> bool:
         return False
+
+    def spent_checkpoints(self, trial: str, seed: int, status: str) -> list[tuple[str, int]]:
+        """The checkpoints no trial will go on from once this row is stored: its own."""
+        return [(trial, seed)]
 
     @abstractmethod
     def final(self, trial: str) -> list[tuple[str, int]]:

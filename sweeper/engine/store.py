@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sweeper.engine import repair
+from sweeper.engine import checkpoint, repair
 from sweeper.engine.layout import (  # noqa: F401 (the folder's names, for readers of the store too)
     CURVE_COLUMNS,
     CURVES,
@@ -44,8 +44,10 @@ from sweeper.engine.layout import (  # noqa: F401 (the folder's names, for reade
     SOURCE,
     TAIL_COLUMNS,
     TRIALS,
+    WEIGHTS,
     column_groups,
     trial_columns,
+    weights_file,
 )
 from sweeper.engine.trial import TrialResult
 from sweeper.errors import ResultsError, StorageError
@@ -125,6 +127,10 @@ class ResultsStore:
             return None
         _cut_torn_tail(path)
         return repair.read_table(path, key)
+
+    def lock(self) -> None:
+        """Hold the folder's lock (ResultsError if a running sweep holds it)."""
+        self._lock()
 
     def _lock(self) -> None:
         import fcntl
@@ -271,6 +277,23 @@ class ResultsStore:
         if self._records is not None:
             self._records.append({c: "" if v is None else str(v) for c, v in written.items()})
         return written
+
+    def write_weights(self, trial: str, seed: int, which: str, data: bytes) -> None:
+        """A trial's weights (safetensors bytes), written atomically beside the tables."""
+        try:
+            checkpoint.save(weights_file(self.folder, trial, seed, which), data)
+        except OSError as e:
+            raise self._full(e) from None
+
+    def keep_weights(self, trials: Iterable[str]) -> int:
+        """Remove the weights of every trial but `trials`; how many files went."""
+        keep = set(trials)
+        gone = 0
+        for path in (self.folder / WEIGHTS).glob("*.safetensors") if (self.folder / WEIGHTS).is_dir() else []:
+            if path.name.split(".")[0] not in keep:
+                path.unlink()
+                gone += 1
+        return gone
 
     def write_table(self, name: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
         """Replace a table derived from trials.csv (racing.csv) in one atomic step."""

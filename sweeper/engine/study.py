@@ -29,6 +29,7 @@ from sweeper.metrics import direction_of
 DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10")
 TASKS = ("classify", "small_digit", "regress")
 BAYES_SAMPLERS = ("tpe", "gp")
+WEIGHTS = ("best", "all", "none")  # whose weights a study keeps: the best configuration's seeds, every trial's, none
 MAX_CONFIGS = 10_000  # a grid or a trial budget beyond this is a typo, not a study
 MAX_SEEDS = 1000  # seeds per configuration; past this a sweep is a mistake rather than a plan
 FORESEEN = 1_000  # combinations of a random/Bayesian search's choices checked at load time
@@ -108,6 +109,11 @@ class Study:
     vectorize: bool = False  # train a configuration's seeds together (torch.func): same rows, faster for small models
     prune: Rungs | None = None  # Rungs(resource="epochs", rungs=(1, 3)): stop configurations early (engine/pruning.py)
     stack: bool = False  # train configurations that differ only in optimiser settings as one model: same rows, faster for MLPs
+    # which trials' weights (at their best epoch) stay in results/<name>/weights/: those of the best
+    # configuration's seeds, every trial's, or none; `keep_last` keeps the last epoch's too
+    weights: str = "best"
+    keep_last: bool = False
+    checkpoint_every: int | None = 1  # epochs between the checkpoints a stopped trial resumes from (None: none)
     description: str = ""
     _trainer: Trainer = field(init=False, repr=False, compare=False)
 
@@ -160,7 +166,7 @@ class Study:
             raise StudyError("field `prune`: pruning works with grid and random search; a sampler that learns "
                              "(Bayesian search) would be told the values of stopped configurations: use "
                              "sampler='random' or drop prune")
-        self.prune.check(self.config({}).get(self.prune.resource), self.prune.resource in self.space)
+        self.prune.check(self.config({}).get(self.prune.resource), self.prune.resource in self.space, self._trainer)
 
     def _check_name(self, name: str, where: str) -> None:
         params = self._trainer.params()
@@ -259,6 +265,12 @@ class Study:
             raise bad("vectorize", "True or False")
         if not isinstance(self.stack, bool):
             raise bad("stack", "True or False")
+        if self.weights not in WEIGHTS:
+            raise bad("weights", f"one of {list(WEIGHTS)}: whose weights to keep" + closest(str(self.weights), WEIGHTS))
+        if not isinstance(self.keep_last, bool):
+            raise bad("keep_last", "True or False")
+        if self.checkpoint_every is not None and (not _is_int(self.checkpoint_every) or self.checkpoint_every < 1):
+            raise bad("checkpoint_every", "None or an integer >= 1 (epochs between checkpoints)")
 
     # -- derived views -------------------------------------------------------------
     @property
@@ -344,7 +356,8 @@ class Study:
         if self.racing is not None:
             d["racing"] = dataclasses.asdict(self.racing)
         if self.prune is not None:
-            d["prune"] = {**dataclasses.asdict(self.prune), "full": self.full_budget}
+            d["prune"] = {**dataclasses.asdict(self.prune), "full": self.full_budget,
+                          "continues": self.prune.continuing(self._trainer)}
         d["metrics"] = list(self.metrics)
         d["trainer"] = self._trainer.name
         d.update(self._trainer.describe())

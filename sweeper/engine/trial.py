@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sweeper.engine.live import Reporter
+from sweeper.engine import checkpoint
+from sweeper.engine.live import Channel
 from sweeper.engine.plugin import Curve, FitOptions, Outcome, Trainer
 
 _PACKAGE = str(Path(__file__).resolve().parent.parent)
@@ -36,6 +37,7 @@ class TrialTask:
     trainer: Trainer
     options: FitOptions = field(default_factory=FitOptions)
     group: tuple[tuple[str, dict[str, Any]], ...] = ()  # stacked: the other (trial, config) trained with this one
+    resume: tuple[tuple[tuple[str, int], bytes], ...] = ()  # ((trial, seed), checkpoint bytes) to resume from
 
     @property
     def members(self) -> list[tuple[str, dict[str, Any]]]:
@@ -52,6 +54,7 @@ class TrialResult:
     seconds: float  # of training, not of loading data; seeds trained together share their time equally
     error: str = ""
     curves: list[Curve] = field(default_factory=list)
+    weights: dict[str, bytes] = field(default_factory=dict)  # "best", "last": safetensors bytes (engine/checkpoint.py)
 
     def metric(self, name: str) -> float:
         return self.metrics.get(name, math.nan)
@@ -70,9 +73,10 @@ def run_trial(task: TrialTask) -> list[TrialResult]:
 
     with _ONE_AT_A_TIME:
         torch.set_num_threads(1)
-        if task.options.live is not None:  # running trials' curves, for a live view
-            report = Reporter(task.options.live, [trial for trial, _ in task.members])
-            task = dataclasses.replace(task, options=dataclasses.replace(task.options, report=report))
+        # the task's way to the results folder: running trials' curves, checkpoints, and
+        # what an earlier attempt saved to resume from
+        channel = Channel(task.options.live, [trial for trial, _ in task.members], dict(task.resume))
+        task = dataclasses.replace(task, options=dataclasses.replace(task.options, channel=channel))
         try:
             if task.group:
                 return _timed_group(task)
@@ -80,8 +84,7 @@ def run_trial(task: TrialTask) -> list[TrialResult]:
                 return _timed(task, task.seeds)
             return [result for seed in task.seeds for result in _timed(task, (seed,))]
         finally:
-            if task.options.report is not None:
-                task.options.report.flush()  # type: ignore[attr-defined]
+            channel.flush()
 
 
 def _timed(task: TrialTask, seeds: Sequence[int]) -> list[TrialResult]:
@@ -128,7 +131,8 @@ def _timed_group(task: TrialTask) -> list[TrialResult]:
 
 def _result(trial: str, seed: int, out: Outcome, seconds: float) -> TrialResult:
     error = out.error or ("loss became NaN or infinite" if out.status == "diverged" else "")
-    return TrialResult(trial, seed, out.status, out.metrics, seconds, error, out.curves)
+    weights = {which: checkpoint.dumps(state) for which, state in out.weights.items() if state}
+    return TrialResult(trial, seed, out.status, out.metrics, seconds, error, out.curves, weights)
 
 
 def describe_error(e: BaseException, source_file: str = "") -> str:
