@@ -1,7 +1,9 @@
 """results/<study>/: trials.csv, curves.csv and the study snapshot, written to survive a kill.
 
 trials.csv's columns follow the study: `trial, seed, status`, the configuration's
-hyperparameters, `dataset`, the metrics its trainer writes, `seconds, error`. The header is
+hyperparameters, `dataset`, the metrics its trainer writes, `seconds, error`, then where and
+when the row was made: `started` (UTC), `host`, `device`, `worker` (a folder made before
+these were recorded gains them with its first new row, older rows empty there). The header is
 written when the folder is made; a row that brings a new column (a metric a user's loop
 returns only now, a hyperparameter added to a grid) rewrites the file once with the column
 added in its place, older rows empty there. A row whose trial failed or diverged keeps its
@@ -41,9 +43,11 @@ from sweeper.engine.layout import (  # noqa: F401 (the folder's names, for reade
     RACING_COLUMNS,
     SNAPSHOT,
     SOURCE,
+    PROVENANCE_COLUMNS,
     TAIL_COLUMNS,
     TRIALS,
     column_groups,
+    tail_start,
     trial_columns,
 )
 from sweeper.engine.trial import TrialResult
@@ -150,16 +154,24 @@ class ResultsStore:
         return old
 
     def _check_snapshot(self, old: Mapping[str, Any] | None, snapshot: Mapping[str, Any]) -> None:
+        """Refuse a folder whose rows mean something else: another fingerprint or dataset, or
+        user code that changed (`identity.changes`: only what both snapshots record)."""
+        from sweeper.engine.identity import changes
+
         if old is None:
             return
         old = {"dataset_used": snapshot["dataset_used"], **old}  # a rebuilt snapshot cannot know it
-        if old.get("fingerprint") == snapshot["fingerprint"] and old.get("dataset_used") == snapshot["dataset_used"]:
+        code = changes(old.get("code") or {}, snapshot.get("code") or {})
+        if old.get("fingerprint") == snapshot["fingerprint"] and old.get("dataset_used") == snapshot["dataset_used"] \
+                and not code:
             return
+        named = set((snapshot.get("code") or {}).get("roles") or {}) if code else set()  # said by `code` already
         changed = [k for k in sorted(set(old) | set(snapshot))
                    if k not in ("fingerprint", "seeds", "n_trials", "description", "saved", "identity",
-                                "planned_configs")
+                                "planned_configs", "code", *named)
                    and old.get(k) != snapshot.get(k)]
-        detail = "; ".join(f"{k}: {old.get(k)!r} -> {snapshot.get(k)!r}" for k in changed[:3]) or "definition changed"
+        fields = [f"{k}: {old.get(k)!r} -> {snapshot.get(k)!r}" for k in changed]
+        detail = "; ".join((code + fields)[:3]) or "definition changed"
         raise ResultsError(
             f"{self.folder} holds results of a different version of study '{snapshot['name']}' ({detail}); "
             f"give the study a new name, or pass --restart to move the old results aside and start over"
@@ -203,8 +215,7 @@ class ResultsStore:
     def _header(path: Path) -> list[str]:
         with path.open(newline="") as f:
             header = next(csv.reader(f), [])
-        if header[:len(KEY_COLUMNS)] != KEY_COLUMNS or header[-len(TAIL_COLUMNS):] != TAIL_COLUMNS \
-                or "dataset" not in header:
+        if tail_start(header) is None:
             raise ResultsError(f"{path} has columns {header[:4]}... that sweeper does not write; "
                                "pass --restart to move the old results aside")
         return header
@@ -242,7 +253,8 @@ class ResultsStore:
         except OSError as e:
             raise self._full(e) from None
         row = {"trial": result.trial, "seed": result.seed, "status": result.status, **config,
-               "dataset": dataset, **metrics, "seconds": round(result.seconds, 4), "error": result.error}
+               "dataset": dataset, **metrics, "seconds": round(result.seconds, 4), "error": result.error,
+               **result.provenance()}
         buf = io.StringIO()
         csv.DictWriter(buf, self.columns, lineterminator="\n", restval="").writerow(row)
         try:
@@ -262,11 +274,13 @@ class ResultsStore:
 
     def _widen(self, config: list[str], metrics: list[str]) -> None:
         """Add columns that a row brings and the header lacks: rewrite trials.csv once, with
-        each new column in its group (configuration or metrics), older rows empty there."""
+        each new column in its group (configuration, metrics, or the provenance columns of a
+        folder made before them), older rows empty there."""
         have_config, have_metrics = column_groups(self.columns)
         new_config = [c for c in config if c not in have_config]
         new_metrics = [m for m in metrics if m not in have_metrics and m not in have_config]
-        if not new_config and not new_metrics:
+        if not new_config and not new_metrics \
+                and self.columns[-len(PROVENANCE_COLUMNS):] == PROVENANCE_COLUMNS:
             return
         rows = self.rows()
         self.columns = trial_columns(have_config + new_config, have_metrics + new_metrics)

@@ -1,6 +1,8 @@
 """Loading a study file: run it as Python and take its `study`.
 
-A study file is user code, so anything can happen while it runs; whatever happens becomes
+It runs as `python file.py` would run it: its folder first on sys.path, so that it imports the
+modules beside it (loaded afresh, as they are now, when the same process loads it again).
+Those modules travel to the workers by value (`engine/usercode.py`). A study file is user code, so anything can happen while it runs; whatever happens becomes
 one StudyError line that names the file (and the line, where there is one): a syntax error,
 bytes that are not in the file's encoding, an exception of any kind, even one that is not an
 `Exception` (a `BaseException` subclass, `sys.exit(...)`), and `os._exit(...)`, which
@@ -20,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 
+from sweeper.engine import usercode
 from sweeper.engine.study import Study
 from sweeper.errors import StudyError, SweeperError
 
@@ -58,7 +61,9 @@ def load_study(path: str | Path) -> Study:
         raise StudyError(f"{path}: {e}; remove it from the study file") from None
     module = types.ModuleType(MODULE_NAME)
     module.__file__ = str(path)
+    usercode.ran_file(MODULE_NAME, str(path))
     namespace = module.__dict__
+    _beside(path)
     try:
         with _exit_is_an_exception(), _registered(module):
             exec(code, namespace)
@@ -81,6 +86,19 @@ def load_study(path: str | Path) -> Study:
     if not isinstance(study, Study):
         raise StudyError(f"{path}: `study` is a {type(study).__name__}, not a Study; write `study = Study(...)`")
     return study
+
+
+def _beside(path: Path) -> None:
+    """The study's folder first on sys.path, as `python file.py` puts it, and its neighbours
+    imported afresh (a module changed since this process last imported it is read again)."""
+    folder = str(path.resolve().parent)
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if "." not in name and name != "__main__" and file and str(Path(file).resolve().parent) == folder:
+            del sys.modules[name]
+    if folder in sys.path:
+        sys.path.remove(folder)
+    sys.path.insert(0, folder)
 
 
 class _HardExit(BaseException):

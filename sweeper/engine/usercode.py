@@ -1,0 +1,377 @@
+"""The user's own code that a study reaches: what identifies it, and what must travel to the workers.
+
+A study passes functions (or classes) as `model`, `data`, `metrics` and `train`. What they
+compute depends on more than their own lines: the classes they build, the helpers they call,
+the constants they read, in the study file and in the user's modules beside it. `reach`
+follows those references: the globals a function's code reads (and the attributes it reads
+of the user's modules), the modules it imports, its closure and default values, a class's
+methods, nested classes and base classes. It stops at code that is not the user's: the
+standard library, installed packages, sweeper itself (`is_user_file`).
+
+Each function's and class's source is hashed as a syntax tree without docstrings (so a
+comment, a docstring or blank lines change nothing), each plain constant kept as its value.
+What it finds serves two ends: the study's identity (`engine/identity.py` records it in
+study.json by name, so that a refused resume names what changed) and the trip to the workers
+(`engine/shipping.py` pickles the user's modules by value).
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import dis
+import functools
+import hashlib
+import inspect
+import os
+import site
+import sys
+import sysconfig
+import textwrap
+import tokenize
+import types
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+_PACKAGE = Path(__file__).resolve().parent.parent  # sweeper itself
+_PLAIN = (int, float, complex, str, bytes, bool, type(None))
+_VALUE_REPR = 200  # a constant whose repr is longer is no setting: it is data, and not recorded
+
+
+@functools.cache
+def _not_users() -> tuple[str, ...]:
+    """Folders whose code is not the user's: the interpreter's, installed packages, sweeper."""
+    paths = {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    paths |= {*getattr(site, "getsitepackages", list)(), site.getusersitepackages(), sys.prefix,
+              sys.base_prefix, sys.exec_prefix, str(_PACKAGE)}
+    return tuple(os.path.join(os.path.realpath(p), "") for p in paths if p)
+
+
+@functools.cache
+def is_user_file(filename: str) -> bool:
+    """Whether code in `filename` is the user's own: a file outside the interpreter's
+    folders, installed packages and sweeper (a study file, a module beside it, a notebook
+    saved as a script)."""
+    if not filename or filename.startswith("<"):
+        return False
+    path = os.path.realpath(filename)
+    return os.path.isfile(path) and not path.startswith(_not_users())
+
+
+def source_file(obj: Any) -> str:
+    """The file that defines a user's function or class ('' where there is none)."""
+    code = getattr(unwrap(obj), "__code__", None)
+    if code is not None:
+        return str(code.co_filename) if not code.co_filename.startswith("<") else ""
+    if isinstance(obj, type):
+        return _class_file(obj)
+    try:
+        return inspect.getsourcefile(obj) or ""
+    except TypeError:
+        return ""
+
+
+def describe_callable(fn: Any) -> str:
+    """'train (studies/own_loop.py:12)': a user function as study.json and errors name it."""
+    name = getattr(fn, "__qualname__", None) or type(fn).__name__
+    try:
+        where = f" ({inspect.getsourcefile(fn)}:{inspect.getsourcelines(fn)[1]})"
+    except (OSError, TypeError):
+        where = ""
+    return f"{name}{where}"
+
+
+def code_hash(obj: Any) -> str:
+    """A hash of a function's or class's source text (its bytecode where the source is not at
+    hand), comments included: the fingerprints of folders written before `record` existed hold it."""
+    try:
+        text = inspect.getsource(obj)
+    except (OSError, TypeError):
+        code = getattr(obj, "__code__", None)
+        text = repr((code.co_code, code.co_consts)) if code else getattr(obj, "__qualname__", repr(type(obj)))
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+# -- following the references --------------------------------------------------------
+def unwrap(obj: Any) -> Any:
+    """The function behind a partial, a bound method, or a decorator that kept `__wrapped__`
+    (functools.wraps, lru_cache)."""
+    for _ in range(20):
+        if isinstance(obj, functools.partial):
+            obj = obj.func
+        elif isinstance(obj, (types.MethodType, staticmethod, classmethod)):
+            obj = obj.__func__
+        elif not isinstance(obj, type) and hasattr(obj, "__wrapped__"):
+            obj = obj.__wrapped__
+        else:
+            return obj
+    return obj
+
+
+_RAN_FILES: dict[str, str] = {}  # module name -> file, of modules run and let go (a study file's)
+
+
+def ran_file(module: str, file: str) -> None:
+    """Note that code of `module` came from `file`, though the module is not kept in sys.modules."""
+    _RAN_FILES[module] = file
+
+
+def _class_file(cls: type) -> str:
+    """A class's file: its module's, or its methods' (a study file's module is gone once it ran)."""
+    module = sys.modules.get(cls.__module__)
+    file = getattr(module, "__file__", None) or (_RAN_FILES.get(cls.__module__) if module is None else None)
+    if file:
+        return str(file)
+    for value in vars(cls).values():
+        code = getattr(unwrap(value), "__code__", None)
+        if code is not None and not code.co_filename.startswith("<"):
+            return str(code.co_filename)
+    return ""
+
+
+def _names(code: types.CodeType) -> tuple[set[str], set[str], set[str]]:
+    """The global names a code object reads, every name it reads an attribute by, and the
+    modules it imports: its own and those of the code nested in it (inner functions, lambdas)."""
+    read, attributes, imported = set(), set(code.co_names), set()
+    for ins in dis.get_instructions(code):
+        if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
+            read.add(str(ins.argval))
+        elif ins.opname == "IMPORT_NAME":
+            imported.add(str(ins.argval))
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            r, a, i = _names(const)
+            read, attributes, imported = read | r, attributes | a, imported | i
+    return read, attributes, imported
+
+
+def _plain(value: Any) -> bool:
+    """A setting rather than data: a number, a string, or a small container of them."""
+    if isinstance(value, _PLAIN):
+        return True
+    if isinstance(value, (tuple, list, frozenset, set)):
+        return len(value) <= 50 and all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return len(value) <= 50 and all(_plain(k) and _plain(v) for k, v in value.items())
+    return False
+
+
+class Reach:
+    """The user's functions, classes and constants reachable from some roots."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, str] = {}  # key ("class WaveNet (study.py)") -> hash, or a constant's repr
+        self.modules: dict[str, types.ModuleType] = {}  # the user's modules met on the way
+        self.others: list[tuple[str, Any]] = []  # (who refers to it, value) for everything else met
+        self._seen: set[int] = set()
+        self._files: dict[str, _Index | None] = {}
+
+    def follow(self, obj: Any, via: str = "") -> None:
+        """Record `obj` if it is the user's, and everything it reaches."""
+        todo = [(obj, via)]
+        while todo:
+            obj, via = todo.pop()
+            obj = unwrap(obj)
+            if id(obj) in self._seen:
+                continue
+            self._seen.add(id(obj))
+            if isinstance(obj, types.FunctionType) and is_user_file(obj.__code__.co_filename):
+                self.objects[self.key(obj, via)] = self.hash(obj)
+                todo += self._function_refs(obj)
+            elif isinstance(obj, type) and is_user_file(_class_file(obj)):
+                self.objects[self.key(obj)] = self.hash(obj)
+                todo += self._class_refs(obj)
+            elif not isinstance(obj, (type, types.FunctionType, types.ModuleType, types.BuiltinFunctionType)) \
+                    and is_user_file(_class_file(type(obj))):
+                todo.append((type(obj), ""))  # an instance of the user's class (a callable object)
+
+    def _function_refs(self, fn: types.FunctionType) -> list[tuple[Any, str]]:
+        code, namespace = fn.__code__, fn.__globals__
+        read, attributes, imported = _names(code)
+        home = Path(code.co_filename).name
+        out: list[tuple[Any, str]] = []
+        values = [(name, namespace[name], f"value {name} ({home})") for name in sorted(read) if name in namespace]
+        cells = zip(code.co_freevars, fn.__closure__ or (), strict=False)
+        values += [(name, _cell(cell), f"value {name} (in {fn.__qualname__})") for name, cell in cells]
+        values += [("", v, "") for v in (*(fn.__defaults__ or ()), *(fn.__kwdefaults__ or {}).values())]
+        package = str(namespace.get("__package__") or "")
+        for name in sorted(imported):
+            module = sys.modules.get(name) or sys.modules.get(f"{package}.{name}" if package else name)
+            values.append((name, module, ""))
+        for name, value, key in values:
+            if isinstance(value, types.ModuleType):
+                if is_user_file(str(getattr(value, "__file__", "") or "")):
+                    self.modules[value.__name__] = value
+                    out += [(getattr(value, a), a) for a in sorted(attributes) if a in vars(value)]
+            elif isinstance(value, (types.FunctionType, type)) or callable(value) and not _plain(value):
+                out.append((value, name))
+            elif _plain(value) and key:
+                text = repr(value)
+                self.objects[key] = text if len(text) <= _VALUE_REPR else _digest(text)
+            elif value is not _EMPTY:
+                self.others.append((f"`{name}` in {fn.__qualname__}" if name else fn.__qualname__, value))
+        return out
+
+    def _class_refs(self, cls: type) -> list[tuple[Any, str]]:
+        out: list[tuple[Any, str]] = [(base, "") for base in cls.__mro__[1:]]
+        for value in vars(cls).values():
+            if isinstance(value, property):
+                value = [f for f in (value.fget, value.fset, value.fdel) if f is not None]
+            for member in value if isinstance(value, list) else [value]:
+                member = unwrap(member)
+                if isinstance(member, types.FunctionType) and is_user_file(member.__code__.co_filename):
+                    out += self._function_refs(member)  # a method: its source is the class's
+                elif isinstance(member, type):
+                    out.append((member, ""))
+        return out
+
+    # -- naming and hashing ---------------------------------------------------------
+    @staticmethod
+    def key(obj: Any, via: str = "") -> str:
+        """'class WaveNet (study.py)', 'function load_waves (waves.py)'; a lambda by the
+        name that reached it, or by its line."""
+        if isinstance(obj, type):
+            return f"class {obj.__qualname__} ({Path(_class_file(obj)).name})"
+        code = getattr(obj, "__code__", None)
+        name = getattr(obj, "__qualname__", type(obj).__name__)
+        if code is None:
+            return f"object {name}"
+        file = Path(code.co_filename).name
+        if obj.__name__ == "<lambda>":
+            return f"function {via} ({file})" if via else f"function <lambda> ({file}:{code.co_firstlineno})"
+        return f"function {name} ({file})"
+
+    def hash(self, obj: Any) -> str:
+        """The hash of an object's source as a syntax tree, docstrings and its own name left
+        out; its bytecode where no source can be found."""
+        node = self._node(obj)
+        if node is None:
+            code = getattr(obj, "__code__", None)
+            if code is not None:
+                return _digest(_bytecode(code))
+            return _digest(repr(sorted((k, repr(v)) for k, v in vars(obj).items() if _plain(v))))
+        return _digest(ast.dump(_normalised(node), annotate_fields=False, include_attributes=False))
+
+    def _node(self, obj: Any) -> ast.AST | None:
+        file = _class_file(obj) if isinstance(obj, type) else getattr(getattr(obj, "__code__", None), "co_filename", "")
+        index = self._index(file) if file else None
+        if index is None:
+            try:
+                index = _Index(ast.parse(textwrap.dedent(inspect.getsource(obj))), snippet=True)
+            except (OSError, TypeError, SyntaxError):
+                return None
+        if isinstance(obj, type):
+            classes = index.classes.get(obj.__name__, [])
+            lines = [c.co_firstlineno for v in vars(obj).values() if (c := getattr(unwrap(v), "__code__", None))]
+            inside = [n for n in classes if any(n.lineno <= line <= (n.end_lineno or n.lineno) for line in lines)]
+            return next(iter(inside or classes), None)
+        line = 1 if index.snippet else obj.__code__.co_firstlineno
+        if obj.__name__ == "<lambda>":
+            lambdas = index.lambdas.get(line, [])
+            return lambdas[0] if len(lambdas) == 1 else None
+        return index.functions.get((obj.__name__, line))
+
+    def _index(self, file: str) -> _Index | None:
+        if file not in self._files:
+            try:
+                with tokenize.open(file) as f:
+                    self._files[file] = _Index(ast.parse(f.read()))
+            except (OSError, SyntaxError, ValueError):
+                self._files[file] = None
+        return self._files[file]
+
+
+class _Index:
+    """A file's definitions by what finds them: a function by name and first line (its
+    first decorator's), a class by name, a lambda by line."""
+
+    def __init__(self, tree: ast.Module, snippet: bool = False) -> None:
+        self.snippet = snippet  # source from inspect.getsource: lines count from 1
+        self.functions: dict[tuple[str, int], ast.AST] = {}
+        self.classes: dict[str, list[ast.ClassDef]] = {}
+        self.lambdas: dict[int, list[ast.Lambda]] = {}
+        for n in ast.walk(tree):
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                first = 1 if snippet else min([n.lineno, *(d.lineno for d in n.decorator_list)])
+                self.functions.setdefault((n.name, first), n)
+            elif isinstance(n, ast.ClassDef):
+                self.classes.setdefault(n.name, []).append(n)
+            elif isinstance(n, ast.Lambda):
+                self.lambdas.setdefault(1 if snippet else n.lineno, []).append(n)
+
+
+_EMPTY = object()
+
+
+def _cell(cell: Any) -> Any:
+    try:
+        return cell.cell_contents
+    except ValueError:  # a closure variable not yet assigned
+        return _EMPTY
+
+
+def _normalised(node: ast.AST) -> ast.AST:
+    """A copy without docstrings and without the definition's own name (the key names it)."""
+    node = copy.deepcopy(node)
+    for n in ast.walk(node):
+        body = getattr(n, "body", None)
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and body \
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                and isinstance(body[0].value.value, str):
+            n.body = body[1:] or [ast.Pass()]
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        node.name = ""
+    return node
+
+
+def _bytecode(code: types.CodeType) -> str:
+    parts = [code.co_code.hex(), repr(code.co_names)]
+    parts += [_bytecode(c) if isinstance(c, types.CodeType) else repr(c) for c in code.co_consts]
+    return "|".join(parts)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+def reach(roots: Mapping[str, Any]) -> tuple[dict[str, str], Reach]:
+    """Follow the roots' references: returns each role's key (`{"model": "function build
+    (study.py)"}`) and what was reached. A root is hashed even where it is not the user's."""
+    found = Reach()
+    roles = {}
+    for role, obj in roots.items():
+        target = unwrap(obj)
+        if not isinstance(target, (type, types.FunctionType)) and callable(target):
+            target = type(target)  # a callable object: its class
+        roles[role] = found.key(target, role)
+        found.objects[roles[role]] = found.hash(target)
+        found.follow(obj, role)
+    return roles, found
+
+
+def defined_at() -> tuple[str, int] | None:
+    """(file, line) of the innermost call in the user's own files on the stack: where the
+    object being made is defined. None where there is none (a notebook, sweeper's own code)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if is_user_file(frame.f_code.co_filename):
+            return frame.f_code.co_filename, frame.f_lineno
+        frame = frame.f_back  # type: ignore[assignment]
+    return None
+
+
+def line_of(file: str, line: int, name: str) -> int:
+    """The line of the string `name` in the statement of `file` that starts at or spans
+    `line` (a key of a `Study(...)` call's `fixed` or `space`); `line` where it is not there."""
+    try:
+        with tokenize.open(file) as f:
+            tree = ast.parse(f.read())
+    except (OSError, SyntaxError, ValueError):
+        return line
+    statements = [n for n in ast.walk(tree) if isinstance(n, ast.stmt) and n.lineno <= line <= (n.end_lineno or n.lineno)]
+    if not statements:
+        return line
+    innermost = min(statements, key=lambda n: (n.end_lineno or n.lineno) - n.lineno)
+    found = [n.lineno for n in ast.walk(innermost) if isinstance(n, ast.Constant) and n.value == name]
+    return min(found, default=line)
