@@ -75,9 +75,10 @@ def examples(spec: datasets.DataSpec | None, own: datasets.Tensors | None) -> tu
 
 def check(configs: Sequence[Mapping[str, Any]], x: torch.Tensor, y: torch.Tensor, n_train: int, n_outputs: int,
           model_fn: Callable[..., Any] | None, metric_fns: Mapping[str, Callable[..., Any]],
-          own_names: Mapping[str, str]) -> nn.Module:
-    """Check the study's first model on `x` (see the module's docstring) and return it;
-    `own_names` are the study's own hyperparameters, each with its "file:line"."""
+          own_names: Mapping[str, str]) -> tuple[nn.Module, dict[str, Any]]:
+    """Check the study's first model on `x` (see the module's docstring); return it, and the
+    part of its configuration that building it read. `own_names` are the study's own
+    hyperparameters, each with its "file:line"."""
     from sweeper.builtin.models import build
 
     for config in configs:
@@ -105,9 +106,10 @@ def check(configs: Sequence[Mapping[str, Any]], x: torch.Tensor, y: torch.Tensor
     if model_fn is not None and unread:
         name = unread[0]
         at = f"{own_names[name]}: " if own_names[name] else ""
-        raise StudyError(f"{at}hyperparameter `{name}`{closest(name, config.read)} is never read by the model "
+        known = (set(configs[0]) | config.read) - set(unread)  # the trainer's names and those the model read
+        raise StudyError(f"{at}hyperparameter `{name}`{closest(name, known)} is never read by the model "
                          f"function, nor by the built-in trainer; remove it or read config[{name!r}] in the model")
-    return model
+    return model, {k: configs[0][k] for k in sorted(config.read, key=str) if k in configs[0]}
 
 
 def _check_outputs(out: Any, x: torch.Tensor, y: torch.Tensor, n_outputs: int, model_fn: Any) -> None:

@@ -165,9 +165,9 @@ class BuiltinTrainer(Trainer):
             self._regress, self._has_test, n_outputs = own.regress, own.x_test is not None, own.n_outputs
             self._data_summary = probe.summary(own)
         x, y, n_train = probe.examples(self.spec, own)
-        model = probe.check(configs, x, y, n_train, n_outputs, self.model_fn, self.metric_fns, self.name_lines)
-        if self.model_fn is not None:
-            config = json.loads(json.dumps(self.effective(configs[0]), sort_keys=True, default=str))
+        model, read = probe.check(configs, x, y, n_train, n_outputs, self.model_fn, self.metric_fns, self.name_lines)
+        if self.model_fn is not None:  # built with what it read of the first configuration: compared where that is the same
+            config = json.loads(json.dumps(read, sort_keys=True, default=str))
             self._structure = {"config": config, "modules": probe.structure(model)}
         return "own" if own is not None else self.spec.dataset
 

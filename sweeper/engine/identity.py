@@ -135,20 +135,23 @@ def changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
 
 
 def structure_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
-    """How a model's modules differ, when both were built for the same configuration."""
+    """How a model's modules differ, when both were built from the same configuration: a
+    module's settings, else its parameters' shapes (which follow from the settings)."""
     if not old or not new or old.get("config") != new.get("config"):
         return []
     before, after = old.get("modules") or {}, new.get("modules") or {}
-    out = [f"{path} added" for path in after if path not in before]
+    out = []
     for path, was in before.items():
         now = after.get(path)
         if now is None:
             out.append(f"{path} removed")
             continue
-        out += [f"{path}: {k} {was[k]} -> {now[k]}" for k in was if k in now and was[k] != now[k]]
-        out += [f"{path}: {k} removed" for k in was if k not in now and k.startswith("param ")]
-        out += [f"{path}: {k} added" for k in now if k not in was and k.startswith("param ")]
-    return out
+        settings = [f"{path}: {k} {was[k]} -> {now[k]}" for k in was
+                    if k in now and was[k] != now[k] and not k.startswith("param ")]
+        shapes = [f"{path}: {k} {was.get(k, 'none')} -> {now.get(k, 'none')}" for k in {**was, **now}
+                  if k.startswith("param ") and was.get(k) != now.get(k)]
+        out += settings or shapes
+    return out + [f"{path} added" for path in after if path not in before]
 
 
 def _short(key: str) -> str:

@@ -71,6 +71,8 @@ def load_study(path: str | Path) -> Study:
         raise
     except SweeperError as e:
         message = str(e)
+        if message.startswith(f"{path}:"):  # the study names the line itself (that of a misspelt key)
+            raise StudyError(message) from None
         if "field `" not in message:  # raised by a primitive such as uniform(): quote the line that called it
             message += f" (in `{_source_in(path, e)}`)"
         raise StudyError(f"{path}{_line_in(path, e)}: {message}") from None
@@ -88,13 +90,18 @@ def load_study(path: str | Path) -> Study:
     return study
 
 
+_FOLDERS: set[str] = set()  # study folders this process has put on sys.path
+
+
 def _beside(path: Path) -> None:
-    """The study's folder first on sys.path, as `python file.py` puts it, and its neighbours
-    imported afresh (a module changed since this process last imported it is read again)."""
+    """The study's folder first on sys.path, as `python file.py` puts it, and the modules
+    beside this or an earlier study file imported afresh when imported again (a changed
+    helper is read again; another folder's helpers.py is not mistaken for this one's)."""
     folder = str(path.resolve().parent)
+    _FOLDERS.add(folder)
     for name, module in list(sys.modules.items()):
         file = getattr(module, "__file__", None)
-        if "." not in name and name != "__main__" and file and str(Path(file).resolve().parent) == folder:
+        if "." not in name and name != "__main__" and file and str(Path(file).resolve().parent) in _FOLDERS:
             del sys.modules[name]
     if folder in sys.path:
         sys.path.remove(folder)

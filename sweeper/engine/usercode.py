@@ -178,13 +178,21 @@ class Reach:
             self._seen.add(id(obj))
             if isinstance(obj, types.FunctionType) and is_user_file(obj.__code__.co_filename):
                 self.objects[self.key(obj, via)] = self.hash(obj)
+                self._home(obj)
                 todo += self._function_refs(obj)
             elif isinstance(obj, type) and is_user_file(_class_file(obj)):
                 self.objects[self.key(obj)] = self.hash(obj)
+                self._home(obj)
                 todo += self._class_refs(obj)
             elif not isinstance(obj, (type, types.FunctionType, types.ModuleType, types.BuiltinFunctionType)) \
                     and is_user_file(_class_file(type(obj))):
                 todo.append((type(obj), ""))  # an instance of the user's class (a callable object)
+
+    def _home(self, obj: Any) -> None:
+        """Note the module that defines a user's function or class, where it is an imported one."""
+        module = sys.modules.get(obj.__module__)
+        if module is not None and is_user_file(str(getattr(module, "__file__", "") or "")):
+            self.modules[module.__name__] = module
 
     def _function_refs(self, fn: types.FunctionType) -> list[tuple[Any, str]]:
         code, namespace = fn.__code__, fn.__globals__
