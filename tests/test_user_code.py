@@ -58,9 +58,10 @@ def test_an_edit_of_a_helper_the_data_function_calls_is_refused_naming_it(waves,
         _run(waves, tmp_path / "results", seeds=3)
 
 
-def test_comments_docstrings_new_grid_values_and_seeds_change_nothing(waves, tmp_path):
+def test_comments_docstrings_a_renamed_model_function_grid_values_and_seeds_change_nothing(waves, tmp_path):
     _run(waves, tmp_path / "results")
-    _edit(waves, "def build(config):\n", 'def build(config):\n    """The model."""\n    # a comment\n\n')
+    _edit(waves, "def build(config):\n", 'def make_model(config):\n    """The model."""\n    # a comment\n\n')
+    _edit(waves, "model=build", "model=make_model")
     _edit(waves, "class WaveNet(nn.Module):\n", 'class WaveNet(nn.Module):\n    """A 1-D CNN."""\n')
     _edit(waves.parent / "waves_helpers.py", "    g = torch", "    # the same signals\n    g = torch")
     _edit(waves, '"learning_rate": [0.05, 0.1]', '"learning_rate": [0.02, 0.05, 0.1]')

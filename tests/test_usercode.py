@@ -171,3 +171,13 @@ def test_the_modules_of_what_is_reached_are_found_however_it_was_imported(tmp_pa
                    .replace("helpers.noise(40)", "noise(40)"))
     _, found = reach(study.trainer.user_code())
     assert list(found.modules) == ["helpers"]
+
+
+def test_constants_read_through_a_module_defaults_and_dataclasses_are_recorded_by_value(tmp_path):
+    helpers = HELPERS + "\n\nimport dataclasses\n\n\n@dataclasses.dataclass\nclass Shape:\n    depth: int = 2\n\n\nSHAPE = Shape()\n"
+    study = STUDY.replace('def build(config, act=torch.relu):\n    return Net(config["width"])',
+                          'def build(config, act=torch.relu, n=WIDTH):\n    return Net(config["width"] * helpers.SHAPE.depth '
+                          '+ helpers.SCALE)')
+    objects = _record(tmp_path, study=study, helpers=helpers)["objects"]
+    assert objects["value SCALE (helpers.py)"] == "3" and objects["value n (default of build)"] == "8"
+    assert objects["value SHAPE (helpers.py)"] == "Shape(depth=2)" and "class Shape (helpers.py)" in objects

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import ast
 import copy
+import dataclasses
 import dis
+import enum
 import functools
 import hashlib
 import inspect
@@ -41,14 +43,15 @@ _VALUE_REPR = 200  # a constant whose repr is longer is no setting: it is data, 
 
 @functools.cache
 def _not_users() -> tuple[str, ...]:
-    """Folders whose code is not the user's: the interpreter's, installed packages, sweeper."""
-    paths = {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
-    paths |= {*getattr(site, "getsitepackages", list)(), site.getusersitepackages(), sys.prefix,
-              sys.base_prefix, sys.exec_prefix, str(_PACKAGE)}
+    """Folders whose code is not the user's: the interpreter's library and scripts (a
+    virtual environment's and its base's), installed packages, sweeper."""
+    paths = {*getattr(site, "getsitepackages", list)(), site.getusersitepackages(), str(_PACKAGE)}
+    for prefix in {sys.prefix, sys.base_prefix, sys.exec_prefix}:
+        scheme = sysconfig.get_paths(vars={"base": prefix, "platbase": prefix, "installed_base": prefix})
+        paths |= {scheme[k] for k in ("stdlib", "platstdlib", "purelib", "platlib", "scripts") if k in scheme}
     return tuple(os.path.join(os.path.realpath(p), "") for p in paths if p)
 
 
-@functools.cache
 def is_user_file(filename: str) -> bool:
     """Whether code in `filename` is the user's own: a file outside the interpreter's
     folders, installed packages and sweeper (a study file, a module beside it, a notebook
@@ -146,14 +149,17 @@ def _names(code: types.CodeType) -> tuple[set[str], set[str], set[str]]:
     return read, attributes, imported
 
 
-def _plain(value: Any) -> bool:
-    """A setting rather than data: a number, a string, or a small container of them."""
-    if isinstance(value, _PLAIN):
+def _setting(value: Any) -> bool:
+    """A setting rather than data: a number, a string, a small container of them, an enum's
+    member, or a dataclass of settings (all with a repr that shows their value)."""
+    if isinstance(value, (*_PLAIN, enum.Enum)):
         return True
-    if isinstance(value, (tuple, list, frozenset, set)):
-        return len(value) <= 50 and all(_plain(v) for v in value)
+    if isinstance(value, (tuple, list, frozenset)):
+        return len(value) <= 50 and all(_setting(v) for v in value)
     if isinstance(value, dict):
-        return len(value) <= 50 and all(_plain(k) and _plain(v) for k, v in value.items())
+        return len(value) <= 50 and all(_setting(k) and _setting(v) for k, v in value.items())
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return all(_setting(getattr(value, f.name)) for f in dataclasses.fields(value))
     return False
 
 
@@ -195,29 +201,36 @@ class Reach:
             self.modules[module.__name__] = module
 
     def _function_refs(self, fn: types.FunctionType) -> list[tuple[Any, str]]:
+        """What a function's code refers to: the code to follow next. Constants are recorded
+        on the way, by their name and where they live; anything else is kept in `others`."""
         code, namespace = fn.__code__, fn.__globals__
         read, attributes, imported = _names(code)
         home = Path(code.co_filename).name
-        out: list[tuple[Any, str]] = []
-        values = [(name, namespace[name], f"value {name} ({home})") for name in sorted(read) if name in namespace]
+        refs = [(name, namespace[name], f"value {name} ({home})") for name in sorted(read) if name in namespace]
         cells = zip(code.co_freevars, fn.__closure__ or (), strict=False)
-        values += [(name, _cell(cell), f"value {name} (in {fn.__qualname__})") for name, cell in cells]
-        values += [("", v, "") for v in (*(fn.__defaults__ or ()), *(fn.__kwdefaults__ or {}).values())]
+        refs += [(name, _cell(cell), f"value {name} (in {fn.__qualname__})") for name, cell in cells]
+        defaults = fn.__defaults__ or ()
+        params = code.co_varnames[code.co_argcount - len(defaults):code.co_argcount]
+        refs += [(name, value, f"value {name} (default of {fn.__qualname__})")
+                 for name, value in [*zip(params, defaults), *(fn.__kwdefaults__ or {}).items()]]
         package = str(namespace.get("__package__") or "")
-        for name in sorted(imported):
-            module = sys.modules.get(name) or sys.modules.get(f"{package}.{name}" if package else name)
-            values.append((name, module, ""))
-        for name, value, key in values:
+        refs += [(name, sys.modules.get(name) or sys.modules.get(f"{package}.{name}"), "") for name in sorted(imported)]
+        out: list[tuple[Any, str]] = []
+        while refs:
+            name, value, key = refs.pop(0)
             if isinstance(value, types.ModuleType):
-                if is_user_file(str(getattr(value, "__file__", "") or "")):
+                file = str(getattr(value, "__file__", "") or "")
+                if is_user_file(file):  # its attributes this code reads (this code's own: read them again)
                     self.modules[value.__name__] = value
-                    out += [(getattr(value, a), a) for a in sorted(attributes) if a in vars(value)]
-            elif isinstance(value, (types.FunctionType, type)) or callable(value) and not _plain(value):
+                    refs += [(a, vars(value)[a], f"value {a} ({Path(file).name})") for a in sorted(attributes)
+                             if a in vars(value)]
+            elif isinstance(value, (types.FunctionType, type)) or callable(value) and not _setting(value):
                 out.append((value, name))
-            elif _plain(value) and key:
+            elif _setting(value) and key:
                 text = repr(value)
                 self.objects[key] = text if len(text) <= _VALUE_REPR else _digest(text)
-            elif value is not _EMPTY:
+                out.append((type(value), ""))  # a user's dataclass: its class too
+            elif value is not _EMPTY and value is not None:
                 self.others.append((f"`{name}` in {fn.__qualname__}" if name else fn.__qualname__, value))
         return out
 
@@ -258,7 +271,7 @@ class Reach:
             code = getattr(obj, "__code__", None)
             if code is not None:
                 return _digest(_bytecode(code))
-            return _digest(repr(sorted((k, repr(v)) for k, v in vars(obj).items() if _plain(v))))
+            return _digest(repr(sorted((k, repr(v)) for k, v in vars(obj).items() if _setting(v))))
         return _digest(ast.dump(_normalised(node), annotate_fields=False, include_attributes=False))
 
     def _node(self, obj: Any) -> ast.AST | None:
