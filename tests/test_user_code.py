@@ -167,3 +167,12 @@ def test_local_workers_find_the_helper_module_and_an_unpicklable_part_is_one_lin
     assert code == 2 and len(err.splitlines()) == 1, err
     assert err.startswith(f"sweep: error: field `data`: waves ({waves}:24) cannot be sent to worker processes"), err
     assert not (tmp_path / "other").exists()
+
+
+def test_a_comment_in_a_folder_written_before_the_code_record_is_still_a_change_and_said_so(tmp_path):
+    shutil.copytree(FIXTURE, tmp_path / "fx")
+    study_file = tmp_path / "fx" / "study" / "waves_study.py"
+    _edit(study_file, "def build(config):\n", "def build(config):\n    # a comment\n")
+    with pytest.raises(ResultsError, match=r"\(the source text of data, metric err, model: this folder was written "
+                                           r"before sweeper told comments and docstrings apart, and counts them\)"):
+        _run(study_file, tmp_path / "fx" / "results")

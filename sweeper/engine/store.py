@@ -165,12 +165,16 @@ class ResultsStore:
         if old.get("fingerprint") == snapshot["fingerprint"] and old.get("dataset_used") == snapshot["dataset_used"] \
                 and not code:
             return
-        named = set((snapshot.get("code") or {}).get("roles") or {}) if code else set()  # said by `code` already
-        changed = [k for k in sorted(set(old) | set(snapshot))
-                   if k not in ("fingerprint", "seeds", "n_trials", "description", "saved", "identity",
-                                "planned_configs", "code", *named)
-                   and old.get(k) != snapshot.get(k)]
+        roles = set((snapshot.get("code") or {}).get("roles") or {})  # the user's functions, by role
+        told = roles if old.get("code") else set()  # by `code`, more precisely than by their names
+        changed = [k for k in sorted(snapshot) if k not in ("fingerprint", "seeds", "n_trials", "description", "saved",
+                                                            "identity", "planned_configs", "code", *told)
+                   and old.get(k) != snapshot[k] and (k not in old or type(old[k]) is type(snapshot[k]))
+                   and not (k in roles and _named(old[k]) == _named(snapshot[k]))]  # moved, or the same name
         fields = [f"{k}: {old.get(k)!r} -> {snapshot.get(k)!r}" for k in changed]
+        if not code and not fields and roles and (old.get("identity") or {}).get("scheme") == 2:
+            fields = [f"the source text of {', '.join(sorted(roles))}: this folder was written before sweeper told "
+                      "comments and docstrings apart, and counts them"]
         detail = "; ".join((code + fields)[:3]) or "definition changed"
         raise ResultsError(
             f"{self.folder} holds results of a different version of study '{snapshot['name']}' ({detail}); "
@@ -294,6 +298,11 @@ class ResultsStore:
         return StorageError(
             f"cannot write to {e.filename or self.folder} ({e.strerror}); {self.appended} trials of this run were "
             f"saved in {self.folder / TRIALS} before it; free some space and run the same command again to resume")
+
+
+def _named(described: Any) -> Any:
+    """'build' of 'build (studies/x.py:12)': a user's function as study.json names it, without where."""
+    return described.split(" (")[0] if isinstance(described, str) else described
 
 
 def _csv_line(values: Iterable[Any]) -> str:
