@@ -45,6 +45,12 @@ class TestExecutorContract:
     def test_every_backend_is_tested(self) -> None:
         assert set(EXECUTORS) == {"sequential", "local", "dask"}
 
+    def test_it_declares_what_the_sweep_loop_needs(self, pool: Executor) -> None:
+        assert isinstance(pool.workers, int) and pool.workers >= 1
+        assert isinstance(pool.asynchronous, bool) and isinstance(pool.takes_scheduler, bool)
+        where = pool.describe()
+        assert where and "\n" not in where and ("in this process" in where or str(pool.workers) in where)
+
     def test_each_future_completes_once_with_its_result(self, pool: Executor) -> None:
         futures = {pool.submit(operator.neg, i): i for i in range(6)}
         seen = [futures[f] for f in pool.as_completed(futures)]

@@ -92,10 +92,12 @@ def test_readers_skip_damage_without_writing_and_say_so(done, damage, capsys):
     hurt(done / file)
     before = {p.name: p.read_bytes() for p in done.iterdir() if p.is_file()}
     r = sweeper.load(done)
-    assert len(r.trials) in (3, 4) and r.notes and "skipped" in r.notes[0]
+    assert len(r.curves) and len(r.trials) in (3, 4)  # curves.csv is read when first asked for, and said so then
+    assert r.notes and "skipped" in r.notes[0] and file in r.notes[0]
     assert r.summary is not None
     assert main(["show", str(done)]) == 0
-    assert "sweep: warning:" in capsys.readouterr().err
+    shown = capsys.readouterr().err
+    assert ("sweep: warning:" in shown) == (file == "trials.csv")  # `sweep show` never reads curves.csv
     assert main(["ls", "--results", str(done.parent)]) == 0
     assert {p.name: p.read_bytes() for p in done.iterdir() if p.is_file()} == before  # nothing written
 
@@ -262,3 +264,19 @@ def test_report_over_all_studies_goes_on_past_one_it_cannot_draw(tmp_path, capsy
     out, err = capsys.readouterr()
     assert "could not write the report of other (ValueError: cannot draw this one)" in err
     assert out.startswith("tiny: ")
+
+
+@pytest.mark.parametrize(("old", "new"), [("val_acc", "val_accuracy"), ("momentum", "mom")])
+def test_a_column_renamed_by_hand_is_explained_in_one_line_and_nothing_is_written(done: Path, old, new) -> None:
+    path = done / "trials.csv"
+    lines = _lines(path)
+    path.write_text(lines[0].replace(f",{old},", f",{new},") + "".join(lines[1:]))
+    before = {p.name: p.read_bytes() for p in done.iterdir() if p.is_file()}
+    with pytest.raises(ResultsError) as e:
+        run(done.parent)
+    message = str(e.value)
+    assert f"has no column `{old}`" in message and f"but has `{new}`" in message and "renamed by hand" in message
+    assert "--restart" in message and "\n" not in message
+    assert {p.name: p.read_bytes() for p in done.iterdir() if p.is_file()} == before
+    if old == "val_acc":  # and a reader says so, instead of showing a study with no values
+        assert any("renamed by hand" in note for note in sweeper.load(done).notes)

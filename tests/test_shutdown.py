@@ -91,6 +91,22 @@ def test_sigterm_and_sighup_stop_the_sweep_like_ctrl_c(tmp_path, sig, code):
     assert len(kept) >= 2 and (kept["status"] == "ok").all()
 
 
+@pytest.mark.parametrize("executor", ["local", "dask"])
+def test_sighup_to_the_whole_process_group_stops_the_sweep_without_a_traceback(tmp_path, executor):
+    """A closed terminal sends SIGHUP to every process of its group: the workers and the
+    resource trackers must leave it to the driver (a tracker that died of it printed a
+    KeyError traceback per semaphore)."""
+    proc = start(tmp_path, "results", "--jobs", "2", "--executor", executor)
+    wait_for_rows(proc, tmp_path / "results" / "crash" / "trials.csv", 2)
+    kids = _descendants(proc)
+    os.killpg(proc.pid, signal.SIGHUP)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 129, err
+    assert "Traceback" not in err and "KeyError" not in err, err
+    assert "SIGHUP received" in err and "run the same command again to resume" in err
+    _assert_all_gone(kids)
+
+
 def test_sigterm_stops_a_dask_sweep_and_its_local_cluster(tmp_path):
     proc = start(tmp_path, "results", "--jobs", "2", "--executor", "dask")
     wait_for_rows(proc, tmp_path / "results" / "crash" / "trials.csv", 1)

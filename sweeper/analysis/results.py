@@ -54,8 +54,20 @@ class Results:
     folder: Path
     study: dict[str, Any]
     trials: pd.DataFrame
-    curves: pd.DataFrame
+    _curves: pd.DataFrame | None = field(default=None, repr=False)  # read when first asked for (`curves`)
     notes: list[str] = field(default_factory=list)  # what could not be read and was left out
+
+    @property
+    def curves(self) -> pd.DataFrame:
+        """curves.csv (see `read_curves`), read on first use: the largest file of a folder,
+        and one that `sweep show` and the statistics never need."""
+        if self._curves is None:
+            path = self.folder / CURVES
+            try:
+                self._curves = read_curves(path, self.notes) if path.exists() else read_curves(None)
+            except (OSError, ValueError) as e:
+                raise ResultsError(f"{self.folder}: cannot read {CURVES} ({e}); was it written by `sweep run`?") from None
+        return self._curves
 
     @property
     def name(self) -> str:
@@ -207,13 +219,24 @@ def read_folder(folder: Path) -> Results:
     try:
         study = read_snapshot(folder, notes)
         trials = read_trials(folder / TRIALS, study, notes)
-        curves = read_curves(folder / CURVES, notes) if (folder / CURVES).exists() else read_curves(None)
     except (OSError, ValueError) as e:
         raise ResultsError(f"{folder}: cannot read the results ({e}); was it written by `sweep run`?") from None
     metric = str(study.get("metric", "val_acc"))
     if metric not in trials:  # no row has written it yet (an empty study, a user's loop not yet heard from)
+        if len(trials) and (guess := _renamed(trials, metric)):
+            notes.append(f"{folder / TRIALS} has no column `{metric}`, the study's metric, but has `{guess}`: "
+                         f"was it renamed by hand? Rename it back to `{metric}` in the file's first line")
         trials[metric] = pd.Series(dtype="float64")
-    return Results(folder, study, trials, curves, notes)
+    return Results(folder, study, trials, None, notes)
+
+
+def _renamed(trials: pd.DataFrame, metric: str) -> str | None:
+    """The metric column that may be `metric` renamed: the closest name among the metrics' columns."""
+    import difflib
+
+    _, metrics = column_groups(list(trials.columns))
+    close = difflib.get_close_matches(metric, metrics, n=1, cutoff=0.6)
+    return close[0] if close else None
 
 
 def read_snapshot(folder: Path, notes: list[str] | None = None) -> dict[str, Any]:
@@ -231,7 +254,7 @@ def read_trials(path: Path, study: dict[str, Any] | None = None, notes: list[str
     if table.damaged and notes is not None:
         notes.append(table.describe())
     header = table.header or [*KEY_COLUMNS, "dataset", *TAIL_COLUMNS]  # an empty file: an empty study
-    raw = pd.DataFrame(table.rows, columns=header, dtype=str)
+    raw = table.frame() if table.header else pd.DataFrame(columns=header, dtype=str)
     if tail_start(header) is None:
         raise ResultsError(f"{path} has columns {header[:4]}...; it was not written by sweeper")
     config, metrics = column_groups(header)
@@ -304,7 +327,7 @@ def read_curves(path: Path | None, notes: list[str] | None = None) -> pd.DataFra
         table = repair.read_table(path)
         if table.damaged and notes is not None:
             notes.append(table.describe())
-        frame = pd.DataFrame(table.rows, columns=table.header or CURVE_COLUMNS)[CURVE_COLUMNS]
+        frame = (table.frame() if table.header else pd.DataFrame(columns=CURVE_COLUMNS))[CURVE_COLUMNS]
         frame = frame.assign(value=pd.to_numeric(frame["value"], errors="coerce"))
         frame = frame.astype({k: v for k, v in dtypes.items() if k not in ("split", "metric")})
     for col, first in (("split", SPLITS), ("metric", CURVE_METRICS)):

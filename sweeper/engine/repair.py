@@ -66,16 +66,30 @@ class Table:
     path: Path
     header: list[str]
     rows: list[list[str]] = field(default_factory=list)
-    raw: list[str] = field(default_factory=list)  # each kept record's text, as in the file
+    raw: list[str] = field(default_factory=list)  # each kept record's text, as in the file (read leniently only)
     unreadable: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
+    parsed: Any = None  # the records as a DataFrame of strings, where the fast reader read them
 
     @property
     def damaged(self) -> int:
         return len(self.unreadable) + len(self.duplicates)
 
+    def frame(self) -> Any:
+        """The records as a pandas DataFrame of strings, in the header's columns."""
+        import pandas as pd
+
+        if self.parsed is None:
+            self.parsed = pd.DataFrame(self.rows, columns=self.header, dtype=str)
+        return self.parsed
+
     def records(self) -> list[dict[str, str]]:
+        if self.parsed is not None:
+            return self.parsed.to_dict("records")  # type: ignore[no-any-return]
         return [dict(zip(self.header, r, strict=True)) for r in self.rows]
+
+    def __len__(self) -> int:
+        return len(self.parsed) if self.parsed is not None else len(self.rows)
 
     def describe(self, moved_to: Path | None = None) -> str:
         """One line: what was wrong and, if moved, where it went."""
@@ -95,8 +109,60 @@ def _plural(n: int, word: str) -> str:
 
 
 def read_table(path: Path, key: Sequence[str] = ()) -> Table:
-    """Parse a table leniently; `key` names the columns of which only the first row counts
-    (trial, seed for trials.csv). Nothing is written."""
+    """Parse a table; `key` names the columns of which only the first row counts (trial,
+    seed for trials.csv). A sound table (the common case, and the large one: curves.csv) is
+    read by pandas' C parser and checked column by column; a damaged one is read again
+    record by record, leniently, to keep all that can be kept. Nothing is written."""
+    return _read_fast(path, key) or _read_lenient(path, key)
+
+
+def _read_fast(path: Path, key: Sequence[str]) -> Table | None:
+    """The table, if every record is sound and no field is quoted (what sweep run writes but
+    for error messages); None where anything is not, for the lenient reader to sort out."""
+    import pandas as pd
+
+    data = path.read_bytes()
+    if b'"' in data or b"\r" in data or not data.endswith(b"\n"):
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    lines = text.split("\n")[:-1]
+    header = lines[0].split(",") if lines else []
+    if not header or any(line.count(",") != len(header) - 1 for line in lines):
+        return None  # a record with too few or too many fields, or a blank line
+    frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False, engine="c")
+    if list(frame.columns) != header or len(frame) != len(lines) - 1:
+        return None  # a header pandas renamed (duplicate names)
+    for name, check in _vector_checks(key).items():
+        if name in header and not bool(check(frame[name]).all()):
+            return None
+    if key and frame.duplicated([k for k in key if k in header]).any():
+        return None
+    return Table(path, header, parsed=frame)
+
+
+def _vector_checks(key: Sequence[str]) -> dict[str, Callable[[Any], Any]]:
+    """CHECKS on whole columns."""
+    import pandas as pd
+
+    def ints(col: Any) -> Any:
+        return col.str.fullmatch(r"\s*[+-]?\d+\s*")
+
+    def numbers(col: Any) -> Any:
+        return (col == "") | pd.to_numeric(col, errors="coerce").notna() | col.str.strip().str.lower().isin(
+            ["nan", "inf", "-inf", "+inf", "infinity", "-infinity"])
+
+    checks: dict[str, Callable[[Any], Any]] = {"trial": lambda c: c != "", "seed": ints, "epoch": ints,
+                                               "iteration": ints, "value": numbers}
+    if "seed" in key:
+        checks["status"] = lambda c: c.isin(STATUSES)
+    return checks
+
+
+def _read_lenient(path: Path, key: Sequence[str]) -> Table:
+    """Record by record: a record that fails its checks is set aside, the rest kept."""
     text = path.read_bytes().decode("utf-8", errors="replace")
     lines = text.splitlines(keepends=True)
     if not lines:
@@ -150,9 +216,15 @@ def repair_table(path: Path, key: Sequence[str] = ()) -> str | None:
     """Move a table's unreadable and duplicate records into `<table>.damaged` (appended to,
     never overwritten) and rewrite the table without them. Returns the one line that says so,
     or None when the table was sound."""
-    table = read_table(path, key)
+    return set_aside(read_table(path, key))
+
+
+def set_aside(table: Table) -> str | None:
+    """`repair_table` for a table already read: its damaged records moved into
+    `<table>.damaged`, the file rewritten without them; the line that says so, or None."""
     if not table.damaged:
         return None
+    path = table.path
     aside = path.with_name(path.name + DAMAGED_SUFFIX)
     moved = "".join(line if line.endswith("\n") else line + "\n" for line in table.unreadable + table.duplicates)
     with aside.open("a", encoding="utf-8", newline="") as f:  # first, so that nothing is ever only in memory

@@ -107,7 +107,7 @@ def run_study(study: Study, options: RunOptions | None = None, **changes: Any) -
         config_columns = list(study.config({}))
         store.open(snapshot, options.source, restart=options.restart or options.dry_run,
                    columns=trial_columns(config_columns + [n for n in study.space if n not in config_columns],
-                                         known or []))
+                                         known or []), required=[*study.fixed, *study.space, study.metric])
         run_log = provenance.begin(store, study)  # runs.jsonl: versions, command line, git commit
         if identity[0].scheme == 1 and study.sampler == "bayes" and study.bayes_startup is None:
             study = dataclasses.replace(study, bayes_startup=OPTUNA_STARTUP)  # as release 0.1 proposed

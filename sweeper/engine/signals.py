@@ -13,9 +13,11 @@ written and fsynced as it arrives), and the workers end with the driver anyway, 
 - a Dask worker of the local cluster exits when the pipe its parent holds open closes
   (distributed's `AsyncProcess` does this for every process a Nanny starts).
 
-Workers are started with SIGINT blocked (`workers_ignore_ctrl_c`), so a Ctrl-C, which a
-terminal sends to the whole process group, reaches the driver alone even while a worker is
-still importing torch and has not yet installed its own handler.
+Workers are started with SIGINT and SIGHUP blocked (`workers_ignore_ctrl_c`), so a Ctrl-C or
+a closed terminal, which reach the whole process group, reach the driver alone even while a
+worker is still importing torch and has not yet installed its own handler; so do loky's and
+multiprocessing's resource trackers, which would otherwise die of a group's SIGHUP, be
+started again, and print a traceback for every semaphore their predecessor held.
 """
 
 from __future__ import annotations
@@ -81,24 +83,32 @@ def stop_on_signals() -> Iterator[None]:
 
 @contextlib.contextmanager
 def workers_ignore_ctrl_c() -> Iterator[None]:
-    """Block SIGINT in this thread while it starts worker processes: a child inherits the
-    blocked mask across fork and exec, so a Ctrl-C never interrupts a worker that is still
-    importing (each would print a traceback). The driver loses nothing: the kernel hands the
-    signal to another of its threads, or to this one once the mask is restored.
+    """Block SIGINT and SIGHUP in this thread while it starts worker processes: a child
+    inherits the blocked mask across fork and exec, so a Ctrl-C or a closed terminal never
+    interrupts a worker that is still importing (each would print a traceback). The driver
+    loses nothing: the kernel hands the signal to another of its threads, or to this one
+    once the mask is restored.
 
-    multiprocessing's resource tracker unblocks SIGINT in the thread that first starts it,
-    so it is started here first."""
+    The resource trackers (multiprocessing's, and loky's for its workers) are started here,
+    inside the mask: they ignore SIGINT and SIGTERM on their own, not SIGHUP."""
     if not hasattr(signal, "pthread_sigmask"):
         yield
         return
     from multiprocessing import resource_tracker
 
-    resource_tracker.ensure_running()
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, _HANGUP)
     try:
+        resource_tracker.ensure_running()  # it unblocks SIGINT and SIGTERM in the thread that starts it
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        from joblib.externals.loky.backend import resource_tracker as loky_tracker
+
+        loky_tracker.ensure_running()
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+_HANGUP = {signal.SIGHUP} if hasattr(signal, "SIGHUP") else set()
 
 
 def die_with_driver(driver: int) -> None:

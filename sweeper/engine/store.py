@@ -22,6 +22,7 @@ a stale lock never needs cleaning) keeps a second `sweep run` of the same study 
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import json
 import os
@@ -82,13 +83,16 @@ class ResultsStore:
         self.columns: list[str] = trial_columns([], [])  # trials.csv's header, once open
         self.repairs: list[str] = []  # one line for each table whose damaged records were moved aside
         self.appended = 0  # trials written by this run
+        self._records: list[dict[str, str]] | None = None  # trials.csv's rows, once opened
 
     # -- opening ---------------------------------------------------------------------
     def open(self, snapshot: Mapping[str, Any] | Callable[[Mapping[str, Any] | None], Mapping[str, Any]],
-             source: str | None, restart: bool = False, columns: Sequence[str] | None = None) -> ResultsStore:
+             source: str | None, restart: bool = False, columns: Sequence[str] | None = None,
+             required: Sequence[str] = ()) -> ResultsStore:
         """Lock the folder (made if new), check and write the study's snapshot, repair the
         tables. `snapshot` may be a function of the old snapshot (None for a folder without
-        rows); `columns` is the header of a new trials.csv."""
+        rows); `columns` is the header of a new trials.csv, `required` the columns every row
+        of the study has (its hyperparameters and its metric)."""
         check_writable(self.folder.parent)
         if restart and self.folder.exists():
             self._lock()
@@ -99,11 +103,15 @@ class ResultsStore:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             self._lock()
-            old = self.old_snapshot()
+            trials = self._read(TRIALS, ("trial", "seed"))  # each table is read once, here
+            old = self.old_snapshot(bool(trials and len(trials)))
             new = snapshot(old) if callable(snapshot) else snapshot
             self._check_snapshot(old, new)
+            if old is not None and trials is not None:  # before anything is written: a refused folder stays as it was
+                check_header(self.folder / TRIALS, self._checked(trials.header, self.folder / TRIALS),
+                             list(columns or []), required)
             self._write_snapshot(new, source)
-            self._repair(list(columns) if columns is not None else trial_columns([], []))
+            self._repair(list(columns) if columns is not None else trial_columns([], []), trials)
         except OSError as e:  # a full or read-only disk
             self.close()
             raise StorageError(f"cannot write to {e.filename or self.folder} ({e.strerror}); nothing was trained; "
@@ -112,6 +120,15 @@ class ResultsStore:
             self.close()
             raise
         return self
+
+    def _read(self, name: str, key: tuple[str, ...] = ()) -> repair.Table | None:
+        """A table as it is on disk, a torn last line cut off first (what a kill mid-append
+        leaves); None where the file is missing or empty."""
+        path = self.folder / name
+        if not path.exists() or path.stat().st_size == 0:
+            return None
+        _cut_torn_tail(path)
+        return repair.read_table(path, key)
 
     def _lock(self) -> None:
         import fcntl
@@ -141,11 +158,11 @@ class ResultsStore:
     def close(self) -> None:
         self._unlock()
 
-    def old_snapshot(self) -> dict[str, Any] | None:
+    def old_snapshot(self, has_rows: bool | None = None) -> dict[str, Any] | None:
         """The study.json of a folder that holds rows, else None (nothing to stay compatible
         with); a damaged one rebuilt from the study.py saved beside it."""
         path = self.folder / SNAPSHOT
-        if not (self.folder / TRIALS).exists() or not self.rows():
+        if not (has_rows if has_rows is not None else bool(self.rows())):
             return None
         old = repair.read_snapshot(path) or repair.rebuild_snapshot(self.folder, SOURCE)
         if old is None:
@@ -187,38 +204,34 @@ class ResultsStore:
         if source is not None:
             _atomic_write(self.folder / SOURCE, source)
 
-    def _repair(self, columns: list[str]) -> None:
-        """Cut torn last lines, check headers, and drop curve rows of trials with no row."""
-        for name, header_for_new in ((TRIALS, columns), (CURVES, CURVE_COLUMNS)):
-            path = self.folder / name
-            if not path.exists() or path.stat().st_size == 0:
-                _atomic_write(path, _csv_line(header_for_new))
-                continue
-            _cut_torn_tail(path)
-        self.columns = self._header(self.folder / TRIALS)
-        with (self.folder / CURVES).open(newline="") as f:
-            curve_header = next(csv.reader(f), [])
-        if curve_header != CURVE_COLUMNS:
-            raise ResultsError(f"{self.folder / CURVES} has columns {curve_header[:4]}... that sweeper does not write; "
+    def _repair(self, columns: list[str], trials: repair.Table | None = None) -> None:
+        """Check the headers, set damaged records aside, drop curve rows of trials with no
+        row; from the tables as read (`trials`, if given), each file parsed once."""
+        curves = self._read(CURVES)
+        for name, table, header_for_new in ((TRIALS, trials, columns), (CURVES, curves, CURVE_COLUMNS)):
+            if table is None:
+                _atomic_write(self.folder / name, _csv_line(header_for_new))
+        trials = trials or repair.Table(self.folder / TRIALS, list(columns))
+        self.columns = self._checked(trials.header, self.folder / TRIALS)
+        if curves is not None and curves.header != CURVE_COLUMNS:
+            raise ResultsError(f"{self.folder / CURVES} has columns {curves.header[:4]}... that sweeper does not write; "
                                "pass --restart to move the old results aside")
-        for name in (TRIALS, CURVES):
-            note = repair.repair_table(self.folder / name, ("trial", "seed") if name == TRIALS else ())
+        for table in (trials, curves):
+            note = repair.set_aside(table) if table is not None else None
             if note:
                 self.repairs.append(note)
-        keep = {(r["trial"], r["seed"]) for r in self.rows()}
-        curves = self.folder / CURVES
-        with curves.open(newline="") as f:
-            rows = list(csv.reader(f))
-        kept = [rows[0]] + [r for r in rows[1:] if (r[0], r[1]) in keep]
-        if len(kept) != len(rows):
-            buf = io.StringIO()
-            csv.writer(buf, lineterminator="\n").writerows(kept)
-            _atomic_write(curves, buf.getvalue())
+        self._records = trials.records()
+        if curves is not None and len(curves):
+            frame = curves.frame()
+            keep = {(r["trial"], r["seed"]) for r in self._records}
+            kept = [(t, s) in keep for t, s in zip(frame["trial"], frame["seed"], strict=True)]
+            if not all(kept):
+                buf = io.StringIO()
+                frame[kept].to_csv(buf, index=False, lineterminator="\n")
+                _atomic_write(self.folder / CURVES, buf.getvalue())
 
     @staticmethod
-    def _header(path: Path) -> list[str]:
-        with path.open(newline="") as f:
-            header = next(csv.reader(f), [])
+    def _checked(header: list[str], path: Path) -> list[str]:
         if tail_start(header) is None:
             raise ResultsError(f"{path} has columns {header[:4]}... that sweeper does not write; "
                                "pass --restart to move the old results aside")
@@ -226,10 +239,14 @@ class ResultsStore:
 
     # -- reading and writing ----------------------------------------------------------
     def rows(self) -> list[dict[str, str]]:
+        """trials.csv's rows, damaged records left out: as read when the folder was opened,
+        with the rows written since."""
+        if self._records is not None:
+            return list(self._records)
         path = self.folder / TRIALS
         if not path.exists():
             return []
-        return repair.read_table(path, ("trial", "seed")).records()  # damaged records are left out
+        return repair.read_table(path, ("trial", "seed")).records()
 
     def drop(self, keep: Any) -> int:
         """Rewrite trials.csv with only the rows for which keep(row) is true; return how many went."""
@@ -241,7 +258,7 @@ class ResultsStore:
             w.writeheader()
             w.writerows(kept)
             _atomic_write(self.folder / TRIALS, buf.getvalue())
-            self._repair(self.columns)
+            self._repair(self.columns, self._read(TRIALS, ("trial", "seed")))
         return len(rows) - len(kept)
 
     def append(self, result: TrialResult, config: Mapping[str, Any], dataset: str) -> dict[str, Any]:
@@ -266,7 +283,10 @@ class ResultsStore:
         except OSError as e:  # the row is not written, and the rows before it stay whole
             raise self._full(e) from None
         self.appended += 1
-        return {c: row.get(c, "") for c in self.columns}
+        written = {c: row.get(c, "") for c in self.columns}
+        if self._records is not None:
+            self._records.append({c: "" if v is None else str(v) for c, v in written.items()})
+        return written
 
     def write_table(self, name: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
         """Replace a table derived from trials.csv (racing.csv) in one atomic step."""
@@ -303,6 +323,23 @@ class ResultsStore:
 def _named(described: Any) -> Any:
     """'build' of 'build (studies/x.py:12)': a user's function as study.json names it, without where."""
     return described.split(" (")[0] if isinstance(described, str) else described
+
+
+def check_header(path: Path, header: Sequence[str], expected: Sequence[str], required: Sequence[str]) -> None:
+    """A column every row of the study has, missing from a header that has one the study
+    does not write in the same group (hyperparameters, metrics): a column renamed by hand.
+    Refused, with the fix, rather than resumed into rows that lack it."""
+    if not expected:
+        return
+    for have, want in zip(column_groups(header), column_groups(expected), strict=True):
+        strange = [c for c in have if c not in want]
+        for name in required:
+            if name in want and name not in have and strange:
+                guess = difflib.get_close_matches(name, strange, n=1, cutoff=0.0)[0]
+                raise ResultsError(f"{path} has no column `{name}`, which every row of this study has, but has "
+                                   f"`{guess}`, which the study does not write: was it renamed by hand? Rename it back "
+                                   f"to `{name}` in the file's first line, or pass --restart to move the old results "
+                                   "aside")
 
 
 def _csv_line(values: Iterable[Any]) -> str:
