@@ -180,4 +180,11 @@ def test_constants_read_through_a_module_defaults_and_dataclasses_are_recorded_b
                           '+ helpers.SCALE)')
     objects = _record(tmp_path, study=study, helpers=helpers)["objects"]
     assert objects["value SCALE (helpers.py)"] == "3" and objects["value n (default of build)"] == "8"
-    assert objects["value SHAPE (helpers.py)"] == "Shape(depth=2)" and "class Shape (helpers.py)" in objects
+    assert objects["value SHAPE (helpers.py)"] == "Shape()" and "class Shape (helpers.py)" in objects
+
+
+def test_a_module_constant_is_what_its_file_says_not_what_a_run_set_it_to(tmp_path):
+    study = _study(tmp_path)
+    before = record(study.trainer.user_code())
+    sys.modules["helpers"].SCALE = 4  # a flag a test or a notebook cell sets: no edit of the code
+    assert record(study.trainer.user_code()) == before

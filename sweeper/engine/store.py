@@ -182,6 +182,7 @@ class ResultsStore:
         if old.get("fingerprint") == snapshot["fingerprint"] and old.get("dataset_used") == snapshot["dataset_used"] \
                 and not code:
             return
+        snapshot = json.loads(json.dumps(snapshot, default=str))  # as study.json will hold it (tuples as lists)
         roles = set((snapshot.get("code") or {}).get("roles") or {})  # the user's functions, by role
         told = roles if old.get("code") else set()  # by `code`, more precisely than by their names
         changed = [k for k in sorted(snapshot) if k not in ("fingerprint", "seeds", "n_trials", "description", "saved",

@@ -202,32 +202,37 @@ class Reach:
 
     def _function_refs(self, fn: types.FunctionType) -> list[tuple[Any, str]]:
         """What a function's code refers to: the code to follow next. Constants are recorded
-        on the way, by their name and where they live; anything else is kept in `others`."""
+        on the way, by their name and where they live: a module's by the expression its file
+        assigns them (what the file says, not what a run set them to), others by their value;
+        anything else is kept in `others`."""
         code, namespace = fn.__code__, fn.__globals__
         read, attributes, imported = _names(code)
-        home = Path(code.co_filename).name
-        refs = [(name, namespace[name], f"value {name} ({home})") for name in sorted(read) if name in namespace]
+        home = code.co_filename
+        refs = [(name, namespace[name], f"value {name} ({Path(home).name})", home)
+                for name in sorted(read) if name in namespace]
         cells = zip(code.co_freevars, fn.__closure__ or (), strict=False)
-        refs += [(name, _cell(cell), f"value {name} (in {fn.__qualname__})") for name, cell in cells]
+        refs += [(name, _cell(cell), f"value {name} (in {fn.__qualname__})", "") for name, cell in cells]
         defaults = fn.__defaults__ or ()
         params = code.co_varnames[code.co_argcount - len(defaults):code.co_argcount]
-        refs += [(name, value, f"value {name} (default of {fn.__qualname__})")
+        refs += [(name, value, f"value {name} (default of {fn.__qualname__})", "")
                  for name, value in [*zip(params, defaults), *(fn.__kwdefaults__ or {}).items()]]
         package = str(namespace.get("__package__") or "")
-        refs += [(name, sys.modules.get(name) or sys.modules.get(f"{package}.{name}"), "") for name in sorted(imported)]
+        refs += [(name, sys.modules.get(name) or sys.modules.get(f"{package}.{name}"), "", "") for name in sorted(imported)]
         out: list[tuple[Any, str]] = []
         while refs:
-            name, value, key = refs.pop(0)
+            name, value, key, file = refs.pop(0)
             if isinstance(value, types.ModuleType):
                 file = str(getattr(value, "__file__", "") or "")
                 if is_user_file(file):  # its attributes this code reads (this code's own: read them again)
                     self.modules[value.__name__] = value
-                    refs += [(a, vars(value)[a], f"value {a} ({Path(file).name})") for a in sorted(attributes)
+                    refs += [(a, vars(value)[a], f"value {a} ({Path(file).name})", file) for a in sorted(attributes)
                              if a in vars(value)]
             elif isinstance(value, (types.FunctionType, type)) or callable(value) and not _setting(value):
                 out.append((value, name))
             elif _setting(value) and key:
-                text = repr(value)
+                index = self._index(file) if file else None
+                text = index.assigned.get(name) if index is not None else None
+                text = text or repr(value)
                 self.objects[key] = text if len(text) <= _VALUE_REPR else _digest(text)
                 out.append((type(value), ""))  # a user's dataclass: its class too
             elif value is not _EMPTY and value is not None:
@@ -305,13 +310,15 @@ class Reach:
 
 class _Index:
     """A file's definitions by what finds them: a function by name and first line (its
-    first decorator's), a class by name, a lambda by line."""
+    first decorator's), a class by name, a lambda by line; and the expressions the file's
+    top level assigns to each name."""
 
     def __init__(self, tree: ast.Module, snippet: bool = False) -> None:
         self.snippet = snippet  # source from inspect.getsource: lines count from 1
         self.functions: dict[tuple[str, int], ast.AST] = {}
         self.classes: dict[str, list[ast.ClassDef]] = {}
         self.lambdas: dict[int, list[ast.Lambda]] = {}
+        self.assigned: dict[str, str] = {}
         for n in ast.walk(tree):
             if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 first = 1 if snippet else min([n.lineno, *(d.lineno for d in n.decorator_list)])
@@ -320,6 +327,25 @@ class _Index:
                 self.classes.setdefault(n.name, []).append(n)
             elif isinstance(n, ast.Lambda):
                 self.lambdas.setdefault(1 if snippet else n.lineno, []).append(n)
+        for n in _top_level(tree.body):
+            targets = n.targets if isinstance(n, ast.Assign) else [n.target]
+            names = [t.id for target in targets for t in ast.walk(target) if isinstance(t, ast.Name)]
+            for name in names:
+                plain = not isinstance(n, ast.AugAssign) and n.value is not None and len(names) == 1
+                text = ast.unparse(n.value) if plain and n.value is not None else ast.unparse(n)
+                self.assigned[name] = f"{self.assigned[name]}; {text}" if name in self.assigned else text
+
+
+def _top_level(body: list[ast.stmt]) -> list[ast.Assign | ast.AnnAssign | ast.AugAssign]:
+    """A module's assignments, those under its top-level `if`, `try` and `with` included."""
+    out: list[ast.Assign | ast.AnnAssign | ast.AugAssign] = []
+    for n in body:
+        if isinstance(n, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            out.append(n)
+        for block in ("body", "orelse", "finalbody"):
+            if isinstance(n, (ast.If, ast.Try, ast.With)) and getattr(n, block, None):
+                out += _top_level(getattr(n, block))
+    return out
 
 
 _EMPTY = object()
