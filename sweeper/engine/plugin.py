@@ -7,7 +7,8 @@ calls it at three moments:
   rules), `check_config` for each configuration it can foresee (a grid, the choices of a
   search), so that impossible work is refused before anything runs;
 - in the driver, once per run: `prepare` (find the data, check that it fits; returns the
-  name of the data the rows will record);
+  name of the data the rows will record), then `user_code`, `structure` and `describe`,
+  for what study.json records of the user's code and data (`engine/identity.py`);
 - in a worker, once per task: `fit(config, seeds, options)`, one `Outcome` per seed. It may
   raise: the engine turns the exception into `failed` rows naming the file and line. With
   `stack`, configurations with the same `stack_key` go to one task together, and the worker

@@ -2,7 +2,9 @@
 
 It runs as `python file.py` would run it: its folder first on sys.path, so that it imports the
 modules beside it (loaded afresh, as they are now, when the same process loads it again).
-Those modules travel to the workers by value (`engine/usercode.py`). A study file is user code, so anything can happen while it runs; whatever happens becomes
+Those modules travel to the workers by value (`engine/shipping.py`).
+
+A study file is user code, so anything can happen while it runs; whatever happens becomes
 one StudyError line that names the file (and the line, where there is one): a syntax error,
 bytes that are not in the file's encoding, an exception of any kind, even one that is not an
 `Exception` (a `BaseException` subclass, `sys.exit(...)`), and `os._exit(...)`, which

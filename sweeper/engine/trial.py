@@ -5,7 +5,9 @@ runs. It hands the task to the study's trainer plug-in and returns one result pe
 the task (one seed, or with `vectorize` all the seeds of a configuration still to train, or
 with `stack` those seeds of several configurations).
 Each result says when its training started (UTC), on which host, device and worker
-process: trials.csv's last columns. It never raises for a problem in training: an exception becomes a `failed` result whose
+process: trials.csv's last columns. A task travels as cloudpickle's bytes (`TrialTask.__reduce__`).
+
+It never raises for a problem in training: an exception becomes a `failed` result whose
 error names the file and line where it was raised (the user's own, where user code
 raised it), a NaN or infinite loss a `diverged` one. With `FitOptions.debug` (`sweep run
 --pdb`) the exception propagates instead, so that a debugger stops in the user's code.
