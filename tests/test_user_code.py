@@ -176,3 +176,19 @@ def test_a_comment_in_a_folder_written_before_the_code_record_is_still_a_change_
     with pytest.raises(ResultsError, match=r"\(the source text of data, metric err, model: this folder was written "
                                            r"before sweeper told comments and docstrings apart, and counts them\)"):
         _run(study_file, tmp_path / "fx" / "results")
+
+
+def test_a_run_stopped_by_ctrl_c_says_so_in_its_line(tmp_path):
+    from sweeper.engine.runner import Interrupted
+
+    def train(config, seed, log):
+        if seed == 1:
+            raise KeyboardInterrupt
+        return {"val_acc": 0.5}
+
+    study = sweeper.Study(name="stopped", train=train, fixed={"learning_rate": 0.1}, seeds=2)
+    with pytest.raises(Interrupted):
+        run_study(study, results_root=tmp_path, data_root="unused", jobs=1, executor="sequential",
+                  show_progress=False, stream=io.StringIO())
+    (run,) = [json.loads(line) for line in (tmp_path / "stopped" / "runs.jsonl").read_text().splitlines()]
+    assert (run["status"], run["rows"]) == ("interrupted", 1) and run["finished"] is not None
