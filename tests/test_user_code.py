@@ -191,4 +191,5 @@ def test_a_run_stopped_by_ctrl_c_says_so_in_its_line(tmp_path):
         run_study(study, results_root=tmp_path, data_root="unused", jobs=1, executor="sequential",
                   show_progress=False, stream=io.StringIO())
     (run,) = [json.loads(line) for line in (tmp_path / "stopped" / "runs.jsonl").read_text().splitlines()]
-    assert (run["status"], run["rows"]) == ("interrupted", 1) and run["finished"] is not None
+    rows = len((tmp_path / "stopped" / "trials.csv").read_text().splitlines()) - 1
+    assert (run["status"], run["rows"]) == ("interrupted", rows) and run["finished"] is not None
