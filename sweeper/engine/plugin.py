@@ -30,7 +30,7 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sweeper.engine.usercode import code_hash, describe_callable, source_file
+from sweeper.engine.source import code_hash, describe_callable, source_file
 from sweeper.errors import StudyError, closest
 
 __all__ = ["Config", "FitOptions", "FunctionTrainer", "Log", "MissingHyperparameter", "Outcome", "Param", "Pruned",

@@ -13,7 +13,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from sweeper.engine.usercode import describe_callable, reach, unwrap
+from sweeper.engine.source import describe_callable
+from sweeper.engine.usercode import reach, unwrap
 from sweeper.errors import StudyError
 
 

@@ -22,8 +22,8 @@ from sweeper.engine import samplers
 from sweeper.engine.plugin import Trainer, trainer_for
 from sweeper.engine.pruning import Rungs
 from sweeper.engine.racing import Racing
+from sweeper.engine.source import defined_at, line_of
 from sweeper.engine.space import Dimension, as_dimension, describe, expand_grid, grid_size
-from sweeper.engine.usercode import defined_at, line_of
 from sweeper.errors import SearchSpaceError, StudyError, closest
 from sweeper.metrics import direction_of
 

@@ -62,40 +62,6 @@ def is_user_file(filename: str) -> bool:
     return os.path.isfile(path) and not path.startswith(_not_users())
 
 
-def source_file(obj: Any) -> str:
-    """The file that defines a user's function or class ('' where there is none)."""
-    code = getattr(unwrap(obj), "__code__", None)
-    if code is not None:
-        return str(code.co_filename) if not code.co_filename.startswith("<") else ""
-    if isinstance(obj, type):
-        return _class_file(obj)
-    try:
-        return inspect.getsourcefile(obj) or ""
-    except TypeError:
-        return ""
-
-
-def describe_callable(fn: Any) -> str:
-    """'train (studies/own_loop.py:12)': a user function as study.json and errors name it."""
-    name = getattr(fn, "__qualname__", None) or type(fn).__name__
-    try:
-        where = f" ({inspect.getsourcefile(fn)}:{inspect.getsourcelines(fn)[1]})"
-    except (OSError, TypeError):
-        where = ""
-    return f"{name}{where}"
-
-
-def code_hash(obj: Any) -> str:
-    """A hash of a function's or class's source text (its bytecode where the source is not at
-    hand), comments included: the fingerprints of folders written before `record` existed hold it."""
-    try:
-        text = inspect.getsource(obj)
-    except (OSError, TypeError):
-        code = getattr(obj, "__code__", None)
-        text = repr((code.co_code, code.co_consts)) if code else getattr(obj, "__qualname__", repr(type(obj)))
-    return hashlib.sha1(text.encode()).hexdigest()[:12]
-
-
 # -- following the references --------------------------------------------------------
 def unwrap(obj: Any) -> Any:
     """The function behind a partial, a bound method, or a decorator that kept `__wrapped__`
@@ -120,7 +86,7 @@ def ran_file(module: str, file: str) -> None:
     _RAN_FILES[module] = file
 
 
-def _class_file(cls: type) -> str:
+def class_file(cls: type) -> str:
     """A class's file: its module's, or its methods' (a study file's module is gone once it ran)."""
     module = sys.modules.get(cls.__module__)
     file = getattr(module, "__file__", None) or (_RAN_FILES.get(cls.__module__) if module is None else None)
@@ -186,12 +152,12 @@ class Reach:
                 self.objects[self.key(obj, via)] = self.hash(obj)
                 self._home(obj)
                 todo += self._function_refs(obj)
-            elif isinstance(obj, type) and is_user_file(_class_file(obj)):
+            elif isinstance(obj, type) and is_user_file(class_file(obj)):
                 self.objects[self.key(obj)] = self.hash(obj)
                 self._home(obj)
                 todo += self._class_refs(obj)
             elif not isinstance(obj, (type, types.FunctionType, types.ModuleType, types.BuiltinFunctionType)) \
-                    and is_user_file(_class_file(type(obj))):
+                    and is_user_file(class_file(type(obj))):
                 todo.append((type(obj), ""))  # an instance of the user's class (a callable object)
 
     def _home(self, obj: Any) -> None:
@@ -258,7 +224,7 @@ class Reach:
         """'class WaveNet (study.py)', 'function load_waves (waves.py)'; a lambda by the
         name that reached it, or by its line."""
         if isinstance(obj, type):
-            return f"class {obj.__qualname__} ({Path(_class_file(obj)).name})"
+            return f"class {obj.__qualname__} ({Path(class_file(obj)).name})"
         code = getattr(obj, "__code__", None)
         name = getattr(obj, "__qualname__", type(obj).__name__)
         if code is None:
@@ -280,7 +246,7 @@ class Reach:
         return _digest(ast.dump(_normalised(node), annotate_fields=False, include_attributes=False))
 
     def _node(self, obj: Any) -> ast.AST | None:
-        file = _class_file(obj) if isinstance(obj, type) else getattr(getattr(obj, "__code__", None), "co_filename", "")
+        file = class_file(obj) if isinstance(obj, type) else getattr(getattr(obj, "__code__", None), "co_filename", "")
         index = self._index(file) if file else None
         if index is None:
             try:
@@ -395,30 +361,3 @@ def reach(roots: Mapping[str, Any]) -> tuple[dict[str, str], Reach]:
         found.objects[roles[role]] = found.hash(target)
         found.follow(obj, role)
     return roles, found
-
-
-def defined_at() -> tuple[str, int] | None:
-    """(file, line) of the innermost call in the user's own files on the stack: where the
-    object being made is defined. None where there is none (a notebook, sweeper's own code)."""
-    frame = sys._getframe(1)
-    while frame is not None:
-        if is_user_file(frame.f_code.co_filename):
-            return frame.f_code.co_filename, frame.f_lineno
-        frame = frame.f_back  # type: ignore[assignment]
-    return None
-
-
-def line_of(file: str, line: int, name: str) -> int:
-    """The line of the string `name` in the statement of `file` that starts at or spans
-    `line` (a key of a `Study(...)` call's `fixed` or `space`); `line` where it is not there."""
-    try:
-        with tokenize.open(file) as f:
-            tree = ast.parse(f.read())
-    except (OSError, SyntaxError, ValueError):
-        return line
-    statements = [n for n in ast.walk(tree) if isinstance(n, ast.stmt) and n.lineno <= line <= (n.end_lineno or n.lineno)]
-    if not statements:
-        return line
-    innermost = min(statements, key=lambda n: (n.end_lineno or n.lineno) - n.lineno)
-    found = [n.lineno for n in ast.walk(innermost) if isinstance(n, ast.Constant) and n.value == name]
-    return min(found, default=line)
