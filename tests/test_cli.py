@@ -45,7 +45,7 @@ def test_bad_study_is_one_line_and_exit_code_2(tmp_path):
     out = sweep("run", "bad.py", cwd=tmp_path)
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
-    assert "bad.py:2:" in out.stderr and "`momentun`" in out.stderr and "did you mean `momentum`" in out.stderr
+    assert "bad.py:3:" in out.stderr and "`momentun`" in out.stderr  # the line that spells the key and "did you mean `momentum`" in out.stderr
 
 
 def test_bad_flag_value_is_refused_by_the_parser(tmp_path):

@@ -12,6 +12,7 @@ import contextlib
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from sweeper.engine.runner import run_study
+from sweeper.engine.store import PROVENANCE_COLUMNS
 from sweeper.engine.studyfile import load_study
 
 pytest.importorskip("distributed")
@@ -131,10 +133,11 @@ def _finish(proc: subprocess.Popen) -> str:
 
 
 def trials(folder: Path) -> dict[tuple[str, str], dict[str, str]]:
-    """trials.csv as {(trial, seed): row without its timing}; fails on a repeated row."""
+    """trials.csv as {(trial, seed): row without its timing and provenance}; fails on a repeated row."""
     with (folder / "trials.csv").open(newline="") as f:
         rows = list(csv.DictReader(f))
-    table = {(r["trial"], r["seed"]): {k: v for k, v in r.items() if k != "seconds"} for r in rows}
+    table = {(r["trial"], r["seed"]): {k: v for k, v in r.items() if k not in ("seconds", *PROVENANCE_COLUMNS)}
+             for r in rows}
     assert len(table) == len(rows), "a (trial, seed) row is repeated"
     return table
 
@@ -194,6 +197,20 @@ def test_a_worker_killed_in_the_middle_of_a_sweep_loses_no_row(cluster, study_fi
     assert at_kill < PLANNED
     assert f"{PLANNED} of {PLANNED} trials done ({PLANNED} trained now, 0 from earlier runs, 0 failed" in out
     assert trials(tmp_path / "results" / "on_dask") == local_trials
+
+
+def test_a_study_that_imports_a_module_beside_it_runs_on_workers_without_its_folder(cluster, tmp_path) -> None:
+    """The workers run elsewhere (their own folder, no study folder on their path): the
+    helper module and the model class travel by value."""
+    address, _ = cluster
+    study = tmp_path / "study"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "before_code_record" / "study", study)
+    out = _finish(_sweep(study / "waves_study.py", tmp_path / "results", address))
+    assert "4 of 4 trials done (4 trained now, 0 from earlier runs, 0 failed" in out
+    rows = trials(tmp_path / "results" / "waves")
+    with (tmp_path / "results" / "waves" / "trials.csv").open(newline="") as f:
+        workers = {r["worker"] for r in csv.DictReader(f)}
+    assert workers <= {"w0", "w1"} and all(r["status"] == "ok" for r in rows.values())
 
 
 def test_losing_the_scheduler_stops_the_sweep_with_one_clear_error(tmp_path) -> None:

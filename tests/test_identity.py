@@ -13,6 +13,7 @@ import pytest
 
 from sweeper import Split, Study
 from sweeper.builtin import hparams
+from sweeper.engine.identity import SCHEME
 from sweeper.engine.plugin import Param
 from sweeper.engine.runner import run_study
 from sweeper.errors import ResultsError
@@ -66,7 +67,7 @@ def test_results_of_release_0_1_resume_after_a_hyperparameter_is_added(legacy, m
 def test_new_results_resume_after_a_hyperparameter_is_added(tmp_path, monkeypatch):
     first = _run(tiny_study(), tmp_path)
     recorded = json.loads((tmp_path / "tiny" / "study.json").read_text())["identity"]
-    assert recorded["scheme"] == 2 and "label_smoothing" not in recorded["defaults"]
+    assert recorded["scheme"] == SCHEME and "label_smoothing" not in recorded["defaults"]
     new_hyperparameter(monkeypatch)
     again = _run(tiny_study(), tmp_path)
     assert first.trained == 4 and again.trained == 0 and again.reused == 4

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from sweeper import Racing, Rungs, Study
+from sweeper.engine.layout import PROVENANCE_COLUMNS
 from sweeper.engine.runner import run_study
 from tests.test_pruning import QUALITY, train
 
@@ -30,7 +31,8 @@ def _run(study: Study, root, **options: object):
 
 def _tables(folder) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     trials = pd.read_csv(folder / "trials.csv").sort_values(KEY).reset_index(drop=True)
-    return trials.drop(columns=["seconds"]), pd.read_csv(folder / "pruning.csv"), pd.read_csv(folder / "racing.csv")
+    return (trials.drop(columns=["seconds", *PROVENANCE_COLUMNS]), pd.read_csv(folder / "pruning.csv"),
+            pd.read_csv(folder / "racing.csv"))
 
 
 def test_a_raced_study_with_rungs_prunes_on_the_first_seeds_and_races_the_survivors(tmp_path):

@@ -8,7 +8,9 @@
 The columns follow the study (see `engine/store.py`): the configuration's columns are typed
 from their values (True/False as booleans, whole numbers as integers, numbers as floats,
 anything else as a categorical in the order the study lists its choices), `status` is a
-categorical, metrics are floats and counts integers (nullable where a failed trial has none).
+categorical, metrics are floats and counts integers (nullable where a failed trial has none),
+`started` a UTC timestamp, `host`, `device` and `worker` text (empty in rows written before
+they were recorded).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from sweeper.engine.store import (
     TAIL_COLUMNS,
     TRIALS,
     column_groups,
+    tail_start,
 )
 from sweeper.errors import ResultsError
 from sweeper.metrics import COUNTS, direction_of
@@ -285,7 +288,7 @@ def read_trials(path: Path, study: dict[str, Any] | None = None, notes: list[str
         notes.append(table.describe())
     header = table.header or [*KEY_COLUMNS, "dataset", *TAIL_COLUMNS]  # an empty file: an empty study
     raw = table.frame() if table.header else pd.DataFrame(columns=header, dtype=str)
-    if header[:len(KEY_COLUMNS)] != KEY_COLUMNS or header[-len(TAIL_COLUMNS):] != TAIL_COLUMNS or "dataset" not in raw:
+    if tail_start(header) is None:
         raise ResultsError(f"{path} has columns {header[:4]}...; it was not written by sweeper")
     config, metrics = column_groups(header)
     raw = raw[raw["status"] != ""]
@@ -306,6 +309,8 @@ def read_trials(path: Path, study: dict[str, Any] | None = None, notes: list[str
 def _convert(col: str, values: pd.Series) -> Any:
     if col == "seed":
         return values.astype("int64")
+    if col == "started":  # UTC; empty in rows written before it was recorded
+        return pd.to_datetime(values.replace("", None), utc=True, format="ISO8601")
     if col == "status":
         return pd.Categorical(values, categories=STATUSES)
     if col == "dataset":

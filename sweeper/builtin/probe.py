@@ -3,10 +3,12 @@
 - `resolve_dataset`: the dataset's files are there (or its fallback's, loudly), and the
   split fits, read from the files' headers only.
 - `check`: every configuration's batch fits in the training split; the first
-  configuration's model (the user's or a built-in one) builds, is an `nn.Module` and runs
-  on a few examples of the data's shape; the user's metrics run on its outputs; and every
-  hyperparameter name the study gives is read by some part of it. A problem is one
-  StudyError line, not a row of failed trials.
+  configuration's model (the user's or a built-in one) builds, is an `nn.Module`, runs on a
+  few examples of the data's shape and gives one output per class (or regression target);
+  the user's metrics run on its outputs; and every hyperparameter name the study gives is
+  read by some part of it. A problem is one StudyError line, not a row of failed trials.
+- `structure` and `summary`: what that model is made of, and what the user's data is, as
+  study.json records them.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import torch
 from torch import nn
 
 from sweeper.builtin import data as datasets
+from sweeper.engine.plugin import Config, describe_callable
 from sweeper.errors import DataError, StudyError, closest
 
 PROBE_EXAMPLES = 64
@@ -44,7 +47,7 @@ def resolve_dataset(study_data: tuple[Any, ...], data_root: str, log: Callable[[
     return spec
 
 
-class Reads(dict):  # type: ignore[type-arg]
+class Reads(Config):
     """A configuration that remembers which names were read from it."""
 
     def __init__(self, *args: Any) -> None:
@@ -72,7 +75,10 @@ def examples(spec: datasets.DataSpec | None, own: datasets.Tensors | None) -> tu
 
 def check(configs: Sequence[Mapping[str, Any]], x: torch.Tensor, y: torch.Tensor, n_train: int, n_outputs: int,
           model_fn: Callable[..., Any] | None, metric_fns: Mapping[str, Callable[..., Any]],
-          own_names: Sequence[str]) -> None:
+          own_names: Mapping[str, str]) -> tuple[nn.Module, dict[str, Any]]:
+    """Check the study's first model on `x` (see the module's docstring); return it, and the
+    part of its configuration that building it read. `own_names` are the study's own
+    hyperparameters, each with its "file:line"."""
     from sweeper.builtin.models import build
 
     for config in configs:
@@ -94,12 +100,31 @@ def check(configs: Sequence[Mapping[str, Any]], x: torch.Tensor, y: torch.Tensor
     except Exception as e:
         raise StudyError(f"field `model`: the model cannot take inputs of shape {tuple(x.shape[1:])} "
                          f"({type(e).__name__}: {e})") from None
+    _check_outputs(out, x, y, n_outputs, model_fn)
     _check_metrics(metric_fns, out, y)
     unread = [n for n in own_names if n not in config.read]
     if model_fn is not None and unread:
         name = unread[0]
-        raise StudyError(f"hyperparameter `{name}`{closest(name, config.read)} is never read by the model "
+        at = f"{own_names[name]}: " if own_names[name] else ""
+        known = (set(configs[0]) | config.read) - set(unread)  # the trainer's names and those the model read
+        raise StudyError(f"{at}hyperparameter `{name}`{closest(name, known)} is never read by the model "
                          f"function, nor by the built-in trainer; remove it or read config[{name!r}] in the model")
+    return model, {k: configs[0][k] for k in sorted(config.read, key=str) if k in configs[0]}
+
+
+def _check_outputs(out: Any, x: torch.Tensor, y: torch.Tensor, n_outputs: int, model_fn: Any) -> None:
+    """One output per class (one logit for a binary task), or per regression target."""
+    width = tuple(getattr(out, "shape", ()))[1:]
+    if width == (n_outputs,):
+        return
+    regress = y.is_floating_point()
+    wanted = (f"{n_outputs} regression target{'s' * (n_outputs > 1)}" if regress else
+              "a binary task (one logit)" if n_outputs == 1 else f"{n_outputs} classes")
+    who = describe_callable(model_fn) if model_fn is not None else "the built-in model"
+    got = f"{width[0]} output{'s' * (width[0] != 1)} per example" if len(width) == 1 else \
+        f"outputs of shape {tuple(getattr(out, 'shape', ()))} for {len(x)} examples"
+    raise StudyError(f"field `model`: {who} gives {got}, but the data has {wanted}; its last layer must give "
+                     f"(examples, {n_outputs})")
 
 
 def _check_metrics(metric_fns: Mapping[str, Callable[..., Any]], out: torch.Tensor, y: torch.Tensor) -> None:
@@ -112,3 +137,52 @@ def _check_metrics(metric_fns: Mapping[str, Callable[..., Any]], out: torch.Tens
                              f"(shape {tuple(out.shape)}) and targets (shape {tuple(y.shape)})") from None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise StudyError(f"field `metrics`: `{name}` returned {value!r}, not a number")
+
+
+def structure(model: nn.Module) -> dict[str, dict[str, str]]:
+    """Each module of `model` by its path ("WaveNet.conv1"): its type, the settings its
+    `extra_repr` shows (`kernel_size`: "5") and its parameters' shapes ("param weight": "16x1x5")."""
+    root = type(model).__name__
+    out = {}
+    for name, module in model.named_modules():
+        entry = {"type": type(module).__name__, **_settings(module.extra_repr())}
+        for pname, p in module.named_parameters(recurse=False):
+            entry[f"param {pname}"] = "x".join(str(n) for n in p.shape) or "scalar"
+        out[f"{root}.{name}" if name else root] = entry
+    return out
+
+
+def _settings(text: str) -> dict[str, str]:
+    """'1, 16, kernel_size=(5,), stride=(1,)' as {"args": "1, 16", "kernel_size": "5", "stride": "1"}."""
+    items, depth, start = [], 0, 0
+    for i, ch in enumerate(text + ","):
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            items.append(text[start:i].strip())
+            start = i + 1
+    out, args = {}, []
+    for item in filter(None, items):
+        key, eq, value = item.partition("=")
+        if eq and key.strip().isidentifier():
+            value = value.strip()
+            out[key.strip()] = value[1:-2] if value.startswith("(") and value.endswith(",)") else value
+        else:
+            args.append(item)
+    return {"args": ", ".join(args), **out} if args else out
+
+
+def summary(own: datasets.Tensors) -> dict[str, Any]:
+    """The user's data as study.json describes it: the task, the classes or targets, and each
+    split's shapes and types."""
+    splits: dict[str, tuple[Any, Any]] = {"train": (own.x_train, own.y_train), "val": (own.x_val, own.y_val)}
+    if own.x_test is not None:
+        splits["test"] = (own.x_test, own.y_test)
+    out: dict[str, Any] = {"task": "regress", "targets": own.n_outputs} if own.regress else \
+        {"task": "classify", "classes": own.n_outputs}
+    for name, (x, y) in splits.items():
+        out[name] = f"x {tuple(x.shape)} {str(x.dtype).removeprefix('torch.')}, " \
+                    f"y {tuple(y.shape)} {str(y.dtype).removeprefix('torch.')}"
+    return out

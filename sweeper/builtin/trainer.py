@@ -14,6 +14,7 @@ the loop.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -65,8 +66,11 @@ class BuiltinTrainer(Trainer):
         self._regress: bool | None = study.task == "regress" if known else None  # None: inferred from the data
         self._has_test: bool | None = None  # whether the user's data has a test split, once loaded
         self.own_names = [n for n in {**study.fixed, **study.space} if n not in self.params()]
+        self.name_lines = {n: study.where(n) for n in self.own_names}  # "file:line" of each, for errors
         self.data_key = uuid.uuid4().hex  # names the user's data in each worker's cache
         self.io: dict[str, Any] = {}  # the data's input shape and outputs, once `prepare` has seen them
+        self._structure: dict[str, Any] = {}  # the user's model, as `prepare` built it
+        self._data_summary: dict[str, Any] = {}  # the user's data, as `prepare` loaded it
 
     # -- what a study may say --------------------------------------------------------
     def params(self) -> Mapping[str, Param]:
@@ -129,12 +133,25 @@ class BuiltinTrainer(Trainer):
             code["data"] = code_hash(own) if callable(own) and not _is_data(own) else owndata.fingerprint(own)
         return code
 
+    def user_code(self) -> dict[str, Any]:
+        code: dict[str, Any] = {f"metric {name}": fn for name, fn in self.metric_fns.items()}
+        if self.model_fn is not None:
+            code["model"] = self.model_fn
+        if self.own_data is not None and callable(self.own_data) and not _is_data(self.own_data):
+            code["data"] = self.own_data
+        return code
+
+    def structure(self) -> dict[str, Any]:
+        return self._structure
+
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {f"metric {name}": describe_callable(fn) for name, fn in self.metric_fns.items()}
         if self.model_fn is not None:
             out["model"] = describe_callable(self.model_fn)
-        if self.own_data is not None and callable(self.own_data) and not _is_data(self.own_data):
-            out["data"] = describe_callable(self.own_data)
+        if self.own_data is not None:
+            own = self.own_data
+            given = describe_callable(own) if callable(own) and not _is_data(own) else "passed as tensors or Datasets"
+            out["data"] = {"from": given, **self._data_summary}
         if self.io:  # what a kept model is rebuilt for (`Results.model`)
             out["model_io"] = dict(self.io)
         return out
@@ -150,9 +167,13 @@ class BuiltinTrainer(Trainer):
         else:
             own = self._tensors(FitOptions(data_root=data_root))
             self._regress, self._has_test, n_outputs = own.regress, own.x_test is not None, own.n_outputs
+            self._data_summary = probe.summary(own)
         x, y, n_train = probe.examples(self.spec, own)
-        probe.check(configs, x, y, n_train, n_outputs, self.model_fn, self.metric_fns, self.own_names)
+        model, read = probe.check(configs, x, y, n_train, n_outputs, self.model_fn, self.metric_fns, self.name_lines)
         self.io = {"inputs": list(x.shape[1:]), "outputs": n_outputs}
+        if self.model_fn is not None:  # built with what it read of the first configuration: compared where that is the same
+            config = json.loads(json.dumps(read, sort_keys=True, default=str))
+            self._structure = {"config": config, "modules": probe.structure(model)}
         return "own" if own is not None else self.spec.dataset
 
     # -- kept weights ----------------------------------------------------------------

@@ -6,10 +6,16 @@ study says and those recorded defaults, never from the library's current table: 
 hyperparameter or changing a default in a later release leaves every existing folder
 resumable, with the same ids.
 
-- Scheme 2: the id hashes the effective configuration (names that have no effect in it
+- Scheme 3: the id hashes the effective configuration (names that have no effect in it
   left out, so momentum under Adam never makes a second configuration); the fingerprint
-  covers what shapes rows (data, split, fixed values, the user's code) but not a grid's
-  values, so a grid may grow and only the new configurations are trained.
+  covers what shapes rows (data, split, fixed values) but not a grid's values, so a grid may
+  grow and only the new configurations are trained. The user's code is not in it: study.json
+  records it (`record`: each function's, class's and constant's hash, as `engine/usercode.py`
+  finds them from the functions the study passes, and the model's modules), and `changes`
+  compares it with what the folder recorded, so that a refusal names what changed while a
+  comment or a docstring changes nothing.
+- Scheme 2: folders written before the code record. Ids as scheme 3; the fingerprint also
+  hashes the source text of the functions the study passes, as those folders computed it.
 - Scheme 1: release 0.1's folders, which record no defaults. Their ids hash the whole
   configuration over release 0.1's table of 16 hyperparameters, and their fingerprint is
   computed as 0.1 did, so they resume with nothing retrained.
@@ -17,6 +23,7 @@ resumable, with the same ids.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Mapping
@@ -24,8 +31,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sweeper.engine.plugin import Trainer
+from sweeper.engine.usercode import reach
 
-SCHEME = 2
+SCHEME = 3
 # Study fields at release 0.1 and their defaults; fields that shaped rows and proposals then.
 _V1_DEFAULTS = {"dataset": "mnist", "fallback": None, "task": "classify", "sampler": "grid", "bayes_sampler": "tpe",
                 "n_trials": None, "seeds": 5, "sampler_seed": 0, "metric": "val_acc", "direction": None,
@@ -33,7 +41,7 @@ _V1_DEFAULTS = {"dataset": "mnist", "fallback": None, "task": "classify", "sampl
                 "description": ""}
 _V1_ROWS = ("dataset", "fallback", "task", "split", "fixed", "space", "sampler", "eval_every", "standardize")
 _V1_PROPOSALS = ("metric", "direction", "concurrent_configs", "sampler_seed", "bayes_sampler")
-# Scheme 2: fields that shape rows, and those that shape which configurations are proposed.
+# Schemes 2 and 3: fields that shape rows, and those that shape which configurations are proposed.
 SHAPES_ROWS = ("dataset", "fallback", "task", "split", "sampler", "eval_every", "standardize", "prune")
 SHAPES_PROPOSALS = ("space", "metric", "direction", "concurrent_configs", "sampler_seed", "bayes_sampler")
 
@@ -64,7 +72,7 @@ class Identity:
 
     def fingerprint(self, study: Any, trainer: Trainer) -> str:
         """What must not change under existing results (see the module's docstring)."""
-        full = study.to_dict()
+        full = {**study.to_dict(), "dataset": study.dataset, "split": dataclasses.asdict(study.split)}
         if self.scheme == 1:
             full["task"] = full["task"] or "classify"
             shaping = _V1_ROWS + (_V1_PROPOSALS if not study.is_grid else ())
@@ -75,7 +83,8 @@ class Identity:
         defaults = study.field_defaults()
         d = {k: full.get(k) for k in shaping if k not in defaults or full.get(k) != defaults[k]}
         d["fixed"] = self.resolve(study.fixed)
-        d["code"] = trainer.code()
+        recorded = trainer.user_code() if self.scheme >= 3 else {}  # compared by `changes` instead
+        d["code"] = {role: h for role, h in trainer.code().items() if role not in recorded}
         if study.sampler == "bayes":  # the start-up actually used, whether set or by default
             d["bayes_startup"] = study.startup_trials
         return _hash(d, 12)
@@ -92,3 +101,58 @@ def identity_of(snapshot: Mapping[str, Any] | None, trainer: Trainer) -> Identit
     if isinstance(recorded, Mapping):
         return Identity(int(recorded["scheme"]), dict(recorded["defaults"]))
     return Identity(1, dict(getattr(trainer, "V1_DEFAULTS", {})))
+
+
+def record(roots: Mapping[str, Any], structure: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """What study.json records of the user's code: {"roles", "objects", "structure"} (empty
+    where the study passes no code)."""
+    if not roots:
+        return {}
+    roles, found = reach(roots)
+    out: dict[str, Any] = {"roles": roles, "objects": dict(sorted(found.objects.items()))}
+    if structure:
+        out["structure"] = dict(structure)
+    return out
+
+
+def changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """What differs between two records, one phrase each ('WaveNet.conv1: kernel_size 5 -> 9',
+    'function load_waves (waves.py) changed'). Only what both record is compared: a record of
+    an earlier release, or one rebuilt without running, has less."""
+    out = structure_changes(old.get("structure") or {}, new.get("structure") or {})
+    before, after = old.get("objects") or {}, new.get("objects") or {}
+    told = set()
+    for role, key in (new.get("roles") or {}).items():
+        was = (old.get("roles") or {}).get(role)
+        if was is None or was not in before or key not in after or before[was] == after[key]:
+            continue
+        told |= {was, key}
+        out.append(f"{role} {_short(key)} changed" if was == key else f"{role} {_short(was)} -> {_short(key)}")
+    for key in after:
+        if key in before and key not in told and before[key] != after[key]:
+            out.append(f"{key}: {before[key]} -> {after[key]}" if key.startswith("value ") else f"{key} changed")
+    return out
+
+
+def structure_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """How a model's modules differ, when both were built from the same configuration: a
+    module's settings, else its parameters' shapes (which follow from the settings)."""
+    if not old or not new or old.get("config") != new.get("config"):
+        return []
+    before, after = old.get("modules") or {}, new.get("modules") or {}
+    out = []
+    for path, was in before.items():
+        now = after.get(path)
+        if now is None:
+            out.append(f"{path} removed")
+            continue
+        settings = [f"{path}: {k} {was[k]} -> {now[k]}" for k in was
+                    if k in now and was[k] != now[k] and not k.startswith("param ")]
+        shapes = [f"{path}: {k} {was.get(k, 'none')} -> {now.get(k, 'none')}" for k in {**was, **now}
+                  if k.startswith("param ") and was.get(k) != now.get(k)]
+        out += settings or shapes
+    return out + [f"{path} added" for path in after if path not in before]
+
+
+def _short(key: str) -> str:
+    return key.split(" ", 1)[1] if key.startswith(("function ", "class ")) else key

@@ -19,17 +19,28 @@ PRUNING = "pruning.csv"  # pruning's decisions, derived from trials.csv (see `en
 PRUNING_COLUMNS = ["trial", "label", "rung", "budget", "state", "reason", "rung_trial"]  # rung_trial: the rows' id
 KEY_COLUMNS = ["trial", "seed", "status"]  # then the configuration, "dataset", the metrics, then:
 TAIL_COLUMNS = ["seconds", "error"]
+PROVENANCE_COLUMNS = ["started", "host", "device", "worker"]  # after the tail: see `engine/trial.py`'s `_where`
 KEEP_METRICS = ("ok", "pruned", "promoted")  # statuses whose rows keep their metrics (pruning's rungs)
 CURVE_COLUMNS = ["trial", "seed", "epoch", "iteration", "split", "metric", "value"]
 
 
 def trial_columns(config: Sequence[str], metrics: Sequence[str]) -> list[str]:
-    return [*KEY_COLUMNS, *config, "dataset", *metrics, *TAIL_COLUMNS]
+    return [*KEY_COLUMNS, *config, "dataset", *metrics, *TAIL_COLUMNS, *PROVENANCE_COLUMNS]
+
+
+def tail_start(header: Sequence[str]) -> int | None:
+    """Where `seconds, error` start in a trials.csv header (followed by the provenance
+    columns, or by nothing in a folder made before them); None if it is none of sweeper's."""
+    for tail in ([*TAIL_COLUMNS, *PROVENANCE_COLUMNS], TAIL_COLUMNS):
+        if list(header[len(header) - len(tail):]) == tail and list(header[:len(KEY_COLUMNS)]) == KEY_COLUMNS \
+                and "dataset" in header[len(KEY_COLUMNS):len(header) - len(tail)]:
+            return len(header) - len(tail)
+    return None
 
 
 def column_groups(header: Sequence[str]) -> tuple[list[str], list[str]]:
     """The configuration's and the metrics' columns of a trials.csv header."""
-    middle = list(header[len(KEY_COLUMNS):len(header) - len(TAIL_COLUMNS)])
+    middle = list(header[len(KEY_COLUMNS):tail_start(header)])
     cut = middle.index("dataset")
     return middle[:cut], middle[cut + 1:]
 PROGRESS = "progress.json"  # the running driver's state, rewritten at least every PROGRESS_EVERY_S (engine/live.py)

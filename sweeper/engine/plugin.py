@@ -7,7 +7,8 @@ calls it at three moments:
   rules), `check_config` for each configuration it can foresee (a grid, the choices of a
   search), so that impossible work is refused before anything runs;
 - in the driver, once per run: `prepare` (find the data, check that it fits; returns the
-  name of the data the rows will record);
+  name of the data the rows will record), then `user_code`, `structure` and `describe`,
+  for what study.json records of the user's code and data (`engine/identity.py`);
 - in a worker, once per task: `fit(config, seeds, options)`, one `Outcome` per seed. It may
   raise: the engine turns the exception into `failed` rows naming the file and line. With
   `stack`, configurations with the same `stack_key` go to one task together, and the worker
@@ -22,7 +23,6 @@ package registers it as the default (`register_default`).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import inspect
 import math
 import random
@@ -31,7 +31,11 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sweeper.errors import StudyError
+from sweeper.engine.source import code_hash, describe_callable, source_file
+from sweeper.errors import StudyError, closest
+
+__all__ = ["Config", "FitOptions", "FunctionTrainer", "Log", "MissingHyperparameter", "Outcome", "Param", "Pruned",
+           "Trainer", "code_hash", "describe_callable", "source_file"]
 
 Curve = tuple[int, int, str, str, float]  # epoch, iteration (step), split, metric, value
 # what a trial's row can say: pruned = stopped at a rung (engine/pruning.py), promoted = a rung's
@@ -130,11 +134,24 @@ class Trainer(ABC):
         shares (a dataset, kept in memory), so it is not counted as training time."""
 
     def code(self) -> dict[str, str]:
-        """Hashes of the user code and data that shape rows: a change refuses old results."""
+        """Hashes of the user code and data that shape rows: a change refuses old results.
+        Those of `user_code`'s roles count only in folders of an earlier release (identity
+        scheme 2); newer ones record and compare that code as `engine/usercode.py` finds it."""
         return {}
 
-    def describe(self) -> dict[str, str]:
-        """How study.json names this trainer's parts (e.g. the user's functions)."""
+    def user_code(self) -> dict[str, Any]:
+        """The user's functions and classes that shape rows, by role ("model", "data",
+        "train", "metric f1"): they, and the user's code they reach, are recorded in
+        study.json and compared when a folder resumes."""
+        return {}
+
+    def structure(self) -> dict[str, Any]:
+        """What the user's model is made of, once `prepare` has built it: {"config": the
+        configuration built, "modules": {path: {setting: value}}}; {} where there is none."""
+        return {}
+
+    def describe(self) -> dict[str, Any]:
+        """How study.json names this trainer's parts (e.g. the user's functions, the data)."""
         return {}
 
     @abstractmethod
@@ -180,6 +197,22 @@ def trainer_for(study: Any) -> Trainer:
 
 
 # -- a user's own training loop -----------------------------------------------------------
+class MissingHyperparameter(KeyError):
+    """A name that user code read from its configuration, and that the study does not give."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class Config(dict):  # type: ignore[type-arg]
+    """The configuration user code receives: a dict whose missing names raise with a did-you-mean."""
+
+    def __missing__(self, key: Any) -> Any:
+        known = sorted(str(k) for k in self)
+        raise MissingHyperparameter(f"{key!r} is not in the configuration{closest(str(key), known)}; "
+                                    f"it has {', '.join(known)}")
+
+
 class Pruned(Exception):
     """Raised by a user's `train` to stop a seed early: it is recorded as a `pruned` row."""
 
@@ -295,7 +328,10 @@ class FunctionTrainer(Trainer):
     def code(self) -> dict[str, str]:
         return {"train": code_hash(self.fn)}
 
-    def describe(self) -> dict[str, str]:
+    def user_code(self) -> dict[str, Any]:
+        return {"train": self.fn}
+
+    def describe(self) -> dict[str, Any]:
         return {"train": describe_callable(self.fn)}
 
     def fit(self, config: Mapping[str, Any], seeds: Sequence[int], options: FitOptions) -> list[Outcome]:
@@ -304,7 +340,7 @@ class FunctionTrainer(Trainer):
             seed_everything(seed)
             log = Log(dry_run=options.max_steps is not None, channel=options.channel, seed=seed)
             try:
-                returned = self.fn(dict(config), seed, log)
+                returned = self.fn(Config(config), seed, log)
             except Pruned as e:
                 out.append(Outcome("pruned", {}, log.curves, f"pruned by train(): {e}" if str(e) else "pruned by train()"))
                 continue
@@ -335,32 +371,3 @@ def check_train_signature(fn: Any) -> None:
                          "(config, seed, log): the configuration dict, the seed and the curve logger") from None
     except ValueError:  # builtins without a signature: let the call tell
         pass
-
-
-def source_file(obj: Any) -> str:
-    """The file that defines a user's function or class ('' where there is none)."""
-    try:
-        return inspect.getsourcefile(obj) or ""
-    except TypeError:
-        return ""
-
-
-def describe_callable(fn: Any) -> str:
-    """'train (studies/own_loop.py:12)': a user function as study.json and errors name it."""
-    name = getattr(fn, "__qualname__", None) or type(fn).__name__
-    try:
-        where = f" ({inspect.getsourcefile(fn)}:{inspect.getsourcelines(fn)[1]})"
-    except (OSError, TypeError):
-        where = ""
-    return f"{name}{where}"
-
-
-def code_hash(obj: Any) -> str:
-    """A hash of a function's or class's source (its bytecode where the source is not at
-    hand): what tells that the user's code has changed under existing results."""
-    try:
-        text = inspect.getsource(obj)
-    except (OSError, TypeError):
-        code = getattr(obj, "__code__", None)
-        text = repr((code.co_code, code.co_consts)) if code else getattr(obj, "__qualname__", repr(type(obj)))
-    return hashlib.sha1(text.encode()).hexdigest()[:12]

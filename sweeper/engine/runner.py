@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from sweeper.engine import live
+from sweeper.engine import live, provenance, shipping
 from sweeper.engine.devices import resolve_device
 from sweeper.engine.executors import Executor, make_executor
 from sweeper.engine.identity import Identity, identity_of
@@ -87,6 +87,8 @@ def run_study(study: Study, options: RunOptions | None = None, **changes: Any) -
         used_device = resolve_device(options.device)  # a GPU asked for and missing fails here, before any training
         check_writable(options.results_root)  # before anything is loaded or trained
         trainer = study.trainer
+        if options.executor != "sequential":  # tasks will be pickled: the user's modules by value, the unpicklable named
+            shipping.ship(study)
         dataset = trainer.prepare(options.data_root, log, study.foreseen_configs())
         known = trainer.metric_names()
         check_metric(study.metric, known)  # the user's data tells its task only now
@@ -107,6 +109,7 @@ def run_study(study: Study, options: RunOptions | None = None, **changes: Any) -
         store.open(snapshot, options.source, restart=options.restart or options.dry_run,
                    columns=trial_columns(config_columns + [n for n in study.space if n not in config_columns],
                                          known or []), required=[*study.fixed, *study.space, study.metric])
+        run_log = provenance.begin(store, study)  # runs.jsonl: versions, command line, git commit
         if identity[0].scheme == 1 and study.sampler == "bayes" and study.bayes_startup is None:
             study = dataclasses.replace(study, bayes_startup=OPTUNA_STARTUP)  # as release 0.1 proposed
         try:
@@ -121,6 +124,7 @@ def run_study(study: Study, options: RunOptions | None = None, **changes: Any) -
             _sweep(_Sweep(study, identity[0], options, store, pool, summary), stream)
             return summary
         finally:
+            run_log.end()
             store.close()
     finally:
         pool.shutdown(kill=True)

@@ -1,7 +1,9 @@
 """results/<study>/: trials.csv, curves.csv and the study snapshot, written to survive a kill.
 
 trials.csv's columns follow the study: `trial, seed, status`, the configuration's
-hyperparameters, `dataset`, the metrics its trainer writes, `seconds, error`. The header is
+hyperparameters, `dataset`, the metrics its trainer writes, `seconds, error`, then where and
+when the row was made: `started` (UTC), `host`, `device`, `worker` (a folder made before
+these were recorded gains them with its first new row, older rows empty there). The header is
 written when the folder is made; a row that brings a new column (a metric a user's loop
 returns only now, a hyperparameter added to a grid) rewrites the file once with the column
 added in its place, older rows empty there. A row whose trial failed or diverged keeps its
@@ -36,6 +38,7 @@ from sweeper.engine.layout import (  # noqa: F401 (the folder's names, for reade
     KEEP_METRICS,
     KEY_COLUMNS,
     LOCK,
+    PROVENANCE_COLUMNS,
     PRUNING,
     PRUNING_COLUMNS,
     RACING,
@@ -46,6 +49,7 @@ from sweeper.engine.layout import (  # noqa: F401 (the folder's names, for reade
     TRIALS,
     WEIGHTS,
     column_groups,
+    tail_start,
     trial_columns,
     weights_file,
 )
@@ -173,16 +177,29 @@ class ResultsStore:
         return old
 
     def _check_snapshot(self, old: Mapping[str, Any] | None, snapshot: Mapping[str, Any]) -> None:
+        """Refuse a folder whose rows mean something else: another fingerprint or dataset, or
+        user code that changed (`identity.changes`: only what both snapshots record)."""
+        from sweeper.engine.identity import changes
+
         if old is None:
             return
         old = {"dataset_used": snapshot["dataset_used"], **old}  # a rebuilt snapshot cannot know it
-        if old.get("fingerprint") == snapshot["fingerprint"] and old.get("dataset_used") == snapshot["dataset_used"]:
+        code = changes(old.get("code") or {}, snapshot.get("code") or {})
+        if old.get("fingerprint") == snapshot["fingerprint"] and old.get("dataset_used") == snapshot["dataset_used"] \
+                and not code:
             return
-        changed = [k for k in sorted(set(old) | set(snapshot))
-                   if k not in ("fingerprint", "seeds", "n_trials", "description", "saved", "identity",
-                                "planned_configs")
-                   and old.get(k) != snapshot.get(k)]
-        detail = "; ".join(f"{k}: {old.get(k)!r} -> {snapshot.get(k)!r}" for k in changed[:3]) or "definition changed"
+        snapshot = json.loads(json.dumps(snapshot, default=str))  # as study.json will hold it (tuples as lists)
+        roles = set((snapshot.get("code") or {}).get("roles") or {})  # the user's functions, by role
+        told = roles if old.get("code") else set()  # by `code`, more precisely than by their names
+        changed = [k for k in sorted(snapshot) if k not in ("fingerprint", "seeds", "n_trials", "description", "saved",
+                                                            "identity", "planned_configs", "code", *told)
+                   and old.get(k) != snapshot[k] and (k not in old or type(old[k]) is type(snapshot[k]))
+                   and not (k in roles and _named(old[k]) == _named(snapshot[k]))]  # moved, or the same name
+        fields = [f"{k}: {old.get(k)!r} -> {snapshot.get(k)!r}" for k in changed]
+        if not code and not fields and roles and (old.get("identity") or {}).get("scheme") == 2:
+            fields = [f"the source text of {', '.join(sorted(roles))}: this folder was written before sweeper told "
+                      "comments and docstrings apart, and counts them"]
+        detail = "; ".join((code + fields)[:3]) or "definition changed"
         raise ResultsError(
             f"{self.folder} holds results of a different version of study '{snapshot['name']}' ({detail}); "
             f"give the study a new name, or pass --restart to move the old results aside and start over"
@@ -222,8 +239,7 @@ class ResultsStore:
 
     @staticmethod
     def _checked(header: list[str], path: Path) -> list[str]:
-        if header[:len(KEY_COLUMNS)] != KEY_COLUMNS or header[-len(TAIL_COLUMNS):] != TAIL_COLUMNS \
-                or "dataset" not in header:
+        if tail_start(header) is None:
             raise ResultsError(f"{path} has columns {header[:4]}... that sweeper does not write; "
                                "pass --restart to move the old results aside")
         return header
@@ -265,7 +281,8 @@ class ResultsStore:
         except OSError as e:
             raise self._full(e) from None
         row = {"trial": result.trial, "seed": result.seed, "status": result.status, **config,
-               "dataset": dataset, **metrics, "seconds": round(result.seconds, 4), "error": result.error}
+               "dataset": dataset, **metrics, "seconds": round(result.seconds, 4), "error": result.error,
+               **result.provenance()}
         buf = io.StringIO()
         csv.DictWriter(buf, self.columns, lineterminator="\n", restval="").writerow(row)
         try:
@@ -305,11 +322,13 @@ class ResultsStore:
 
     def _widen(self, config: list[str], metrics: list[str]) -> None:
         """Add columns that a row brings and the header lacks: rewrite trials.csv once, with
-        each new column in its group (configuration or metrics), older rows empty there."""
+        each new column in its group (configuration, metrics, or the provenance columns of a
+        folder made before them), older rows empty there."""
         have_config, have_metrics = column_groups(self.columns)
         new_config = [c for c in config if c not in have_config]
         new_metrics = [m for m in metrics if m not in have_metrics and m not in have_config]
-        if not new_config and not new_metrics:
+        if not new_config and not new_metrics \
+                and self.columns[-len(PROVENANCE_COLUMNS):] == PROVENANCE_COLUMNS:
             return
         rows = self.rows()
         self.columns = trial_columns(have_config + new_config, have_metrics + new_metrics)
@@ -323,6 +342,11 @@ class ResultsStore:
         return StorageError(
             f"cannot write to {e.filename or self.folder} ({e.strerror}); {self.appended} trials of this run were "
             f"saved in {self.folder / TRIALS} before it; free some space and run the same command again to resume")
+
+
+def _named(described: Any) -> Any:
+    """'build' of 'build (studies/x.py:12)': a user's function as study.json names it, without where."""
+    return described.split(" (")[0] if isinstance(described, str) else described
 
 
 def check_header(path: Path, header: Sequence[str], expected: Sequence[str], required: Sequence[str]) -> None:

@@ -22,6 +22,7 @@ from sweeper.engine import samplers
 from sweeper.engine.plugin import Trainer, trainer_for
 from sweeper.engine.pruning import Rungs
 from sweeper.engine.racing import Racing
+from sweeper.engine.source import defined_at, line_of
 from sweeper.engine.space import Dimension, as_dimension, describe, expand_grid, grid_size
 from sweeper.errors import SearchSpaceError, StudyError, closest
 from sweeper.metrics import direction_of
@@ -116,8 +117,10 @@ class Study:
     checkpoint_every: int | None = 1  # epochs between the checkpoints a stopped trial resumes from (None: none)
     description: str = ""
     _trainer: Trainer = field(init=False, repr=False, compare=False)
+    _where: tuple[str, int] | None = field(init=False, repr=False, compare=False, default=None)  # see `where`
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "_where", defined_at())
         self._check_scalars()
         if isinstance(self.split, Mapping):
             object.__setattr__(self, "split", _split_from(self.split))
@@ -172,7 +175,8 @@ class Study:
         params = self._trainer.params()
         if name in params or self._trainer.takes_any_name:
             return
-        raise StudyError(f"{where}: unknown hyperparameter `{name}`{closest(name, params)}; known: {', '.join(params)}"
+        at = f"{self.where(name)}: " if self._where else ""
+        raise StudyError(f"{at}{where}: unknown hyperparameter `{name}`{closest(name, params)}; known: {', '.join(params)}"
                          "; a study's own names reach only its own `model` or `train`")
 
     def foreseen(self) -> list[dict[str, Any]]:
@@ -333,21 +337,37 @@ class Study:
         return len(self.grid()) if self.is_grid else int(self.n_trials or 0)
 
     def with_seeds(self, seeds: int | list[int]) -> Study:
-        return dataclasses.replace(self, seeds=seeds)
+        return self._replaced(seeds=seeds)
 
     def vectorized(self) -> Study:
-        return dataclasses.replace(self, vectorize=True)
+        return self._replaced(vectorize=True)
 
     def stacked(self) -> Study:
-        return dataclasses.replace(self, stack=True)
+        return self._replaced(stack=True)
+
+    def _replaced(self, **changes: Any) -> Study:
+        new = dataclasses.replace(self, **changes)
+        object.__setattr__(new, "_where", self._where)  # made here, but defined where this one was
+        return new
+
+    def where(self, name: str | None = None) -> str:
+        """'studies/x.py:12': the line of the user's file that made this study (that of `name`'s
+        key in it, where the call spells the name out); '' where there is no file (a notebook)."""
+        if self._where is None:
+            return ""
+        file, line = self._where
+        return f"{file}:{line_of(file, line, name) if name else line}"
 
     @classmethod
     def field_defaults(cls) -> dict[str, Any]:
-        return {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
+        return {f.name: f.default for f in dataclasses.fields(cls) if f.init and f.default is not dataclasses.MISSING}
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able description; what results/<name>/study.json holds. The user's code and
-        data are named, not stored."""
+        data are named and described (`code`: what identifies the code, see `engine/identity.py`),
+        not stored; with the study's own data or loop, the built-in dataset's fields are left out."""
+        from sweeper.engine.identity import record
+
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
         d["split"] = dataclasses.asdict(self.split)
         d["sampler"] = samplers.describe(self.sampler)
@@ -362,8 +382,13 @@ class Study:
         d["trainer"] = self._trainer.name
         d.update(self._trainer.describe())
         for key in ("data", "train", "model"):
-            if d[key] is not None and not isinstance(d[key], str):
+            if d[key] is not None and not isinstance(d[key], (str, dict)):
                 d[key] = brief(d[key])
+        if self.data is not None or self.train is not None:
+            del d["dataset"], d["split"]
+        code = record(self._trainer.user_code(), self._trainer.structure())
+        if code:
+            d["code"] = code
         return d
 
     def fingerprint(self) -> str:

@@ -1,5 +1,9 @@
 """Loading a study file: run it as Python and take its `study`.
 
+It runs as `python file.py` would run it: its folder first on sys.path, so that it imports the
+modules beside it (loaded afresh, as they are now, when the same process loads it again).
+Those modules travel to the workers by value (`engine/shipping.py`).
+
 A study file is user code, so anything can happen while it runs; whatever happens becomes
 one StudyError line that names the file (and the line, where there is one): a syntax error,
 bytes that are not in the file's encoding, an exception of any kind, even one that is not an
@@ -20,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 
+from sweeper.engine import usercode
 from sweeper.engine.study import Study
 from sweeper.errors import StudyError, SweeperError
 
@@ -58,7 +63,9 @@ def load_study(path: str | Path) -> Study:
         raise StudyError(f"{path}: {e}; remove it from the study file") from None
     module = types.ModuleType(MODULE_NAME)
     module.__file__ = str(path)
+    usercode.ran_file(MODULE_NAME, str(path))
     namespace = module.__dict__
+    _beside(path)
     try:
         with _exit_is_an_exception(), _registered(module):
             exec(code, namespace)
@@ -66,6 +73,8 @@ def load_study(path: str | Path) -> Study:
         raise
     except SweeperError as e:
         message = str(e)
+        if message.startswith(f"{path}:"):  # the study names the line itself (that of a misspelt key)
+            raise StudyError(message) from None
         if "field `" not in message:  # raised by a primitive such as uniform(): quote the line that called it
             message += f" (in `{_source_in(path, e)}`)"
         raise StudyError(f"{path}{_line_in(path, e)}: {message}") from None
@@ -81,6 +90,24 @@ def load_study(path: str | Path) -> Study:
     if not isinstance(study, Study):
         raise StudyError(f"{path}: `study` is a {type(study).__name__}, not a Study; write `study = Study(...)`")
     return study
+
+
+_FOLDERS: set[str] = set()  # study folders this process has put on sys.path
+
+
+def _beside(path: Path) -> None:
+    """The study's folder first on sys.path, as `python file.py` puts it, and the modules
+    beside this or an earlier study file imported afresh when imported again (a changed
+    helper is read again; another folder's helpers.py is not mistaken for this one's)."""
+    folder = str(path.resolve().parent)
+    _FOLDERS.add(folder)
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if "." not in name and name != "__main__" and file and str(Path(file).resolve().parent) in _FOLDERS:
+            del sys.modules[name]
+    if folder in sys.path:
+        sys.path.remove(folder)
+    sys.path.insert(0, folder)
 
 
 class _HardExit(BaseException):

@@ -4,6 +4,9 @@
 runs. It hands the task to the study's trainer plug-in and returns one result per seed of
 the task (one seed, or with `vectorize` all the seeds of a configuration still to train, or
 with `stack` those seeds of several configurations).
+Each result says when its training started (UTC), on which host, device and worker
+process: trials.csv's last columns. A task travels as cloudpickle's bytes (`TrialTask.__reduce__`).
+
 It never raises for a problem in training: an exception becomes a `failed` result whose
 error names the file and line where it was raised (the user's own, where user code
 raised it), a NaN or infinite loss a `diverged` one. With `FitOptions.debug` (`sweep run
@@ -13,7 +16,11 @@ raised it), a NaN or infinite loss a `diverged` one. With `FitOptions.debug` (`s
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import math
+import os
+import socket
+import sys
 import threading
 import time
 import traceback
@@ -44,6 +51,21 @@ class TrialTask:
         """Every (trial, config) the task trains, each with all of `seeds`."""
         return [(self.trial, self.config), *self.group]
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """A task travels as cloudpickle's bytes, whatever the executor pickles with: Dask
+        tries plain pickle first, which would send the functions of the user's modules by
+        name, not by value (`engine/shipping.py`), to workers that may not have them."""
+        import cloudpickle
+
+        fields = (self.trial, self.seeds, self.config, self.trainer, self.options, self.group)
+        return _task_from, (cloudpickle.dumps(fields),)
+
+
+def _task_from(blob: bytes) -> TrialTask:
+    import cloudpickle
+
+    return TrialTask(*cloudpickle.loads(blob))
+
 
 @dataclass
 class TrialResult:
@@ -55,9 +77,13 @@ class TrialResult:
     error: str = ""
     curves: list[Curve] = field(default_factory=list)
     weights: dict[str, bytes] = field(default_factory=dict)  # "best", "last": safetensors bytes (engine/checkpoint.py)
+    where: dict[str, str] = field(default_factory=dict)  # started, host, device, worker: see `_where`
 
     def metric(self, name: str) -> float:
         return self.metrics.get(name, math.nan)
+
+    def provenance(self) -> dict[str, str]:
+        return {k: self.where.get(k, "") for k in ("started", "host", "device", "worker")}
 
 
 # Training seeds torch's global RNG and sets its thread count, both shared by the whole
@@ -89,7 +115,7 @@ def run_trial(task: TrialTask) -> list[TrialResult]:
 
 def _timed(task: TrialTask, seeds: Sequence[int]) -> list[TrialResult]:
     """Train `seeds` of the task: one result per seed, `failed` ones if training raises."""
-    start = time.perf_counter()
+    start, where = time.perf_counter(), _where(task.options.device)
     try:
         task.trainer.setup(task.options)
         start = time.perf_counter()  # a worker loads its data once: that is not this trial's time
@@ -101,16 +127,17 @@ def _timed(task: TrialTask, seeds: Sequence[int]) -> list[TrialResult]:
             raise
         seconds = (time.perf_counter() - start) / len(seeds)
         error = describe_error(e, task.trainer.source_file)
-        return [TrialResult(task.trial, seed, "failed", {}, seconds, error) for seed in seeds]
+        return [TrialResult(task.trial, seed, "failed", {}, seconds, error, where=where)
+                for seed in seeds]
     seconds = (time.perf_counter() - start) / len(seeds)
-    return [_result(task.trial, seed, out, seconds) for seed, out in zip(seeds, outcomes, strict=True)]
+    return [_result(task.trial, seed, out, seconds, where) for seed, out in zip(seeds, outcomes, strict=True)]
 
 
 def _timed_group(task: TrialTask) -> list[TrialResult]:
     """Train every configuration of a stacked task with all its seeds: one result per
     (configuration, seed), each charged an equal share of the task's time."""
     members, seeds = task.members, task.seeds
-    start = time.perf_counter()
+    start, where = time.perf_counter(), _where(task.options.device)
     try:
         task.trainer.setup(task.options)
         start = time.perf_counter()
@@ -123,16 +150,36 @@ def _timed_group(task: TrialTask) -> list[TrialResult]:
             raise
         seconds = (time.perf_counter() - start) / (len(seeds) * len(members))
         error = describe_error(e, task.trainer.source_file)
-        return [TrialResult(trial, seed, "failed", {}, seconds, error) for trial, _ in members for seed in seeds]
+        return [TrialResult(trial, seed, "failed", {}, seconds, error, where=where)
+                for trial, _ in members for seed in seeds]
     seconds = (time.perf_counter() - start) / (len(seeds) * len(members))
-    return [_result(trial, seed, out, seconds)
+    return [_result(trial, seed, out, seconds, where)
             for (trial, _), outs in zip(members, outcomes, strict=True) for seed, out in zip(seeds, outs, strict=True)]
 
 
-def _result(trial: str, seed: int, out: Outcome, seconds: float) -> TrialResult:
+def _result(trial: str, seed: int, out: Outcome, seconds: float, where: dict[str, str]) -> TrialResult:
     error = out.error or ("loss became NaN or infinite" if out.status == "diverged" else "")
     weights = {which: checkpoint.dumps(state) for which, state in out.weights.items() if state}
-    return TrialResult(trial, seed, out.status, out.metrics, seconds, error, out.curves, weights)
+    return TrialResult(trial, seed, out.status, out.metrics, seconds, error, out.curves, weights, where)
+
+
+def _where(device: str) -> dict[str, str]:
+    """When (UTC, to the second) and where a trial starts training: the host, the device
+    ("cpu", or "cuda:0 (NVIDIA H200)"), and the worker (a Dask worker's name, else the process id)."""
+    import torch
+
+    started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    used = "cpu"
+    if device != "cpu" and torch.cuda.is_available():
+        index = torch.cuda.current_device()
+        used = f"cuda:{index} ({torch.cuda.get_device_name(index)})"
+    worker = str(os.getpid())
+    if "distributed" in sys.modules:
+        try:
+            worker = str(sys.modules["distributed"].get_worker().name)
+        except ValueError:  # not in a Dask worker
+            pass
+    return {"started": started, "host": socket.gethostname(), "device": used, "worker": worker}
 
 
 def describe_error(e: BaseException, source_file: str = "") -> str:
