@@ -58,6 +58,11 @@ from sweeper.errors import ResultsError, StorageError
 from sweeper.metrics import COUNTS
 
 
+# study.json's fields that say how a study runs or what it keeps, not what its rows mean
+UNSHAPING = ("fingerprint", "seeds", "n_trials", "description", "saved", "identity", "planned_configs", "code",
+             "weights", "keep_last", "checkpoint_every", "model_io", "vectorize", "stack")
+
+
 def check_writable(root: Path) -> None:
     """Fail before any training if results cannot be written under root; creates nothing
     (a sweep refused later must not leave empty folders behind)."""
@@ -191,8 +196,7 @@ class ResultsStore:
         snapshot = json.loads(json.dumps(snapshot, default=str))  # as study.json will hold it (tuples as lists)
         roles = set((snapshot.get("code") or {}).get("roles") or {})  # the user's functions, by role
         told = roles if old.get("code") else set()  # by `code`, more precisely than by their names
-        changed = [k for k in sorted(snapshot) if k not in ("fingerprint", "seeds", "n_trials", "description", "saved",
-                                                            "identity", "planned_configs", "code", *told)
+        changed = [k for k in sorted(snapshot) if k not in (*UNSHAPING, *told)
                    and old.get(k) != snapshot[k] and (k not in old or type(old[k]) is type(snapshot[k]))
                    and not (k in roles and _named(old[k]) == _named(snapshot[k]))]  # moved, or the same name
         fields = [f"{k}: {old.get(k)!r} -> {snapshot.get(k)!r}" for k in changed]
