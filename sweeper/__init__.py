@@ -24,6 +24,7 @@ from sweeper.engine import plugin as _plugin
 from sweeper.engine.plugin import Log, Pruned, seed_everything
 from sweeper.engine.pruning import Rungs
 from sweeper.engine.racing import Racing
+from sweeper.engine.seeds import Crossed
 from sweeper.engine.space import choice, intrange, loguniform, uniform
 from sweeper.engine.study import Split, Study
 from sweeper.engine.studyfile import load_study
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from sweeper.analysis.results import Results
 
 __all__ = [
-    "Study", "Split", "Racing", "Rungs", "Pruned", "choice", "uniform", "loguniform", "intrange", "load_study", "load", "run", "Log",
+    "Study", "Split", "Racing", "Rungs", "Crossed", "Pruned", "choice", "uniform", "loguniform", "intrange", "load_study", "load", "run", "Log",
     "seed_everything",
     "SweeperError", "StudyError", "SearchSpaceError", "DataError", "ResultsError", "RunError", "TrialsFailed",
 ]

@@ -46,6 +46,8 @@ def write_report(results: Results, folder: Path | None = None) -> Report:
         old.unlink()
     results.summary.to_csv(report.folder / SUMMARY_CSV, index=False)
     results.comparisons.to_csv(report.folder / COMPARISONS_CSV, index=False)
+    if not results.variance.empty:
+        results.variance.to_csv(report.folder / "variance.csv", index=False)
     report.plots = list(draw_all(results, report.folder))
     report.index.write_text(render(results, report.plots), encoding="utf-8")
     return report

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sweeper.analysis import stats
 from sweeper.analysis.report_data import display_table
+from sweeper.analysis.show import variance_lines
 from sweeper.metrics import with_direction
 
 if TYPE_CHECKING:
@@ -50,6 +51,14 @@ def render(results: Results, plots: Sequence[Plot]) -> str:
     parts.append(f"<p class=\"note\">{e(_explanation())}</p>")
     parts.append('<p class="note">Tables: <a href="summary.csv">summary.csv</a> (every final metric, per '
                  'configuration) and <a href="comparisons.csv">comparisons.csv</a>.</p>')
+    if not results.variance.empty:
+        parts.append("<h2>Where the spread between seeds comes from</h2>")
+        parts.append(f'<pre class="note">{e(chr(10).join(variance_lines(results, top=len(results.summary))))}</pre>')
+        parts.append('<p class="note">Initialisation seeds crossed with data-order seeds: each configuration\'s '
+                     "variance over the pairs split by a two-way ANOVA into the initial weights' part, the data "
+                     "order's and the rest (their interaction, dropout); 95 % intervals (chi-square for the rest, "
+                     "modified large-sample for the others). Per configuration in "
+                     '<a href="variance.csv">variance.csv</a>.</p>')
     parts.append("<h2>Plots</h2>")
     for p in plots:
         parts.append(f'<figure><img src="{e(p.file)}" alt="{e(p.caption)}"><figcaption>{e(p.caption)}</figcaption></figure>')

@@ -188,6 +188,17 @@ class Results:
                                       f"{dropped.loc[t, 'reason']}" for t in out.loc[hit, "trial"]]
         return out
 
+    @cached_property
+    def variance(self) -> pd.DataFrame:
+        """With Study(seeds=Crossed(...)): each configuration's seed-to-seed variance of the
+        study's metric split into initialisation, data order and the rest, with 95 % intervals
+        (see `sweeper.analysis.variance`); empty otherwise."""
+        from sweeper.analysis import variance
+
+        table = variance.components(self.complete, self.metric, self.study)
+        labels = self.summary.set_index("trial")["label"] if len(table) else {}
+        return table.assign(label=table["trial"].map(labels)) if len(table) else table.assign(label=[])
+
     def model(self, rank: int = 1, seed: int | None = None, study: Any = None, which: str = "best") -> Any:
         """The trained `nn.Module` of the configuration at `rank` (1: the best) with the kept
         weights of `seed` (its first kept seed by default), at its best epoch (`which="last"`:
@@ -254,6 +265,10 @@ def read_folder(folder: Path) -> Results:
         trials = read_trials(folder / TRIALS, study, notes)
     except (OSError, ValueError) as e:
         raise ResultsError(f"{folder}: cannot read the results ({e}); was it written by `sweep run`?") from None
+    if study.get("crossed") and len(trials):  # a seed names an (initialisation, data order) pair: both as columns
+        pairs = trials["seed"].astype("int64")
+        trials.insert(2, "init_seed", pairs // 1000)
+        trials.insert(3, "order_seed", pairs % 1000)
     metric = str(study.get("metric", "val_acc"))
     if metric not in trials:  # no row has written it yet (an empty study, a user's loop not yet heard from)
         if len(trials) and (guess := _renamed(trials, metric)):

@@ -41,7 +41,28 @@ def text(results: Results, top: int = 10) -> str:
     lines += _columns([list(table.columns), *table.astype(str).values.tolist()])
     lines.append(textwrap.fill(LEGEND, 100))
     lines.append(r.budget_line() + (f"; a seed race, {_race_settings(r.study)}" if r.racing is not None else ""))
+    lines += variance_lines(r, top)
     return "\n".join(lines)
+
+
+def variance_lines(results: Results, top: int = 10) -> list[str]:
+    """With crossed seeds: where each configuration's spread comes from, as standard deviations."""
+    r = results
+    split = r.variance
+    if split.empty:
+        return []
+    order = [t for t in r.summary.sort_values("rank", kind="stable")["trial"] if t in set(split["trial"])][:top]
+    rows = [["configuration", *(f"{c} sd [95% CI]" for c in ("init", "order", "rest")), "init / order / rest share"]]
+    for trial in order:
+        parts = split[split["trial"] == trial].set_index("component")
+        cells = [f"{parts.loc[c, 'sd']:.4f} [{parts.loc[c, 'ci_low'] ** 0.5:.4f}, {parts.loc[c, 'ci_high'] ** 0.5:.4f}]"
+                 for c in ("init", "order", "rest")]
+        shares = " / ".join(f"{parts.loc[c, 'share']:.0%}" for c in ("init", "order", "rest"))
+        rows.append([str(parts["label"].iloc[0]), *cells, shares])
+    crossed = r.study.get("crossed", {})
+    return [f"where the seed-to-seed spread of {r.metric} comes from ({crossed.get('init')} initialisation x "
+            f"{crossed.get('order')} data-order seeds): standard deviations, each part's share of the variance",
+            *_columns(rows)]
 
 
 def _columns(rows: list[list[str]]) -> list[str]:

@@ -38,8 +38,10 @@ class Bank(ABC):
     into the `configs` and `seeds` it was built with; `active` lists the models still
     training, in order."""
 
-    def __init__(self, configs: Sequence[Mapping[str, Any]], seeds: Sequence[int]) -> None:
+    def __init__(self, configs: Sequence[Mapping[str, Any]], seeds: Sequence[int],
+                 init: Callable[[int], int] | None = None) -> None:
         self.configs, self.seeds = list(configs), list(seeds)
+        self.init = init or (lambda seed: seed)  # a trial seed's initialisation seed (engine/seeds.py)
         self.members = [(c, s) for s in range(len(self.seeds)) for c in range(len(self.configs))]
         self.active = list(range(len(self.members)))
 
@@ -164,8 +166,9 @@ def build_model(config: Mapping[str, Any], data: Tensors, model_fn: ModelFn | No
 
 
 def seeded_model(config: Mapping[str, Any], seed: int, data: Tensors, model_fn: ModelFn | None) -> nn.Module:
-    """A seed's freshly initialised model: torch's RNG seeded with the seed just before it is
-    built (on the CPU, so that a seed starts from the same weights on every device)."""
+    """A freshly initialised model: torch's RNG seeded with `seed` (the trial's initialisation
+    seed) just before it is built, on the CPU, so that it starts from the same weights on
+    every device."""
     torch.manual_seed(seed)
     return build_model(config, data, model_fn)
 
@@ -179,10 +182,11 @@ def has_train_mode(model: nn.Module) -> bool:
 class OneModel(Bank):
     """One configuration with one seed: the course's loop, with torch's own loss function."""
 
-    def __init__(self, config: Mapping[str, Any], seed: int, data: Tensors, model_fn: ModelFn | None = None) -> None:
-        super().__init__([config], [seed])
+    def __init__(self, config: Mapping[str, Any], seed: int, data: Tensors, model_fn: ModelFn | None = None,
+                 init: Callable[[int], int] | None = None) -> None:
+        super().__init__([config], [seed], init)
         self.data = data
-        self.model = seeded_model(config, seed, data, model_fn).to(data.x_train.device)
+        self.model = seeded_model(config, self.init(seed), data, model_fn).to(data.x_train.device)
         self.params: list[Tensor] = list(self.model.parameters())
         self.optimizer = Optimizer.of(config)
         self.loss_fn = loss_function(data.n_outputs, data.regress)

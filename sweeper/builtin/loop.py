@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -169,7 +169,7 @@ class _Run:
         self.channel = options.channel
         self.reported = [0] * len(bank.members)  # curve rows of each model already handed to the channel
         self.config = bank.config
-        self.rngs = [torch.Generator().manual_seed(seed) for seed in bank.seeds]
+        self.rngs = [torch.Generator().manual_seed(options.split(seed)[1]) for seed in bank.seeds]  # data order
         self.logs = [SeedLog(int(bank.configs[c]["patience"]), data.regress) for c, _ in bank.members]
         self.status = ["ok"] * len(bank.members)
         self.iterations = [0] * len(bank.members)
@@ -331,7 +331,8 @@ def train(config: Mapping[str, Any], seed: int, data: Tensors, eval_every: str |
     """Train one model, the course's way (see the module's docstring). Training runs on the
     device that holds `data`; the model is built on the CPU first, so a seed starts from
     the same weights everywhere."""
-    return fit(OneModel(config, seed, data, model_fn), data, eval_every, _with(options, max_steps), metrics)[0]
+    options = _with(options, max_steps)
+    return fit(OneModel(config, seed, data, model_fn, _init(options)), data, eval_every, options, metrics)[0]
 
 
 def train_seeds(config: Mapping[str, Any], seeds: Sequence[int], data: Tensors, eval_every: str | int = "epoch",
@@ -340,7 +341,8 @@ def train_seeds(config: Mapping[str, Any], seeds: Sequence[int], data: Tensors, 
     """Train one model per seed, all at once (`vectorized.SeedBank`); one `Outcome` per seed."""
     from sweeper.builtin.vectorized import SeedBank
 
-    return fit(SeedBank(config, seeds, data, model_fn), data, eval_every, _with(options, max_steps), metrics)
+    options = _with(options, max_steps)
+    return fit(SeedBank(config, seeds, data, model_fn, _init(options)), data, eval_every, options, metrics)
 
 
 def train_group(configs: Sequence[Mapping[str, Any]], seeds: Sequence[int], data: Tensors,
@@ -351,7 +353,8 @@ def train_group(configs: Sequence[Mapping[str, Any]], seeds: Sequence[int], data
     Raises `stacked.NotStackable` where the models cannot be stacked."""
     from sweeper.builtin.stacked import StackedBank
 
-    flat = fit(StackedBank(configs, seeds, data, model_fn), data, eval_every, _with(options, max_steps), metrics)
+    options = _with(options, max_steps)
+    flat = fit(StackedBank(configs, seeds, data, model_fn, _init(options)), data, eval_every, options, metrics)
     C = len(configs)
     return [[flat[s * C + c] for s in range(len(seeds))] for c in range(C)]
 
@@ -359,3 +362,8 @@ def train_group(configs: Sequence[Mapping[str, Any]], seeds: Sequence[int], data
 def _with(options: FitOptions | None, max_steps: int | None) -> FitOptions:
     options = options or FitOptions()
     return options if max_steps is None else dataclasses.replace(options, max_steps=max_steps)
+
+
+def _init(options: FitOptions) -> Callable[[int], int]:
+    """A trial seed's initialisation seed (itself, or a crossed pair's first: engine/seeds.py)."""
+    return lambda seed: options.split(seed)[0]

@@ -28,7 +28,7 @@ on a probe batch) raises `NotStackable`; the trainer then trains it one at a tim
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -55,11 +55,12 @@ class StackedBank(Bank):
     `config_rows`), in the same order."""
 
     def __init__(self, configs: Sequence[Mapping[str, Any]], seeds: Sequence[int], data: Tensors,
-                 model_fn: ModelFn | None = None) -> None:
-        super().__init__(configs, seeds)
+                 model_fn: ModelFn | None = None, init: Callable[[int], int] | None = None) -> None:
+        super().__init__(configs, seeds, init)
         self.data, self.device = data, data.x_train.device
         self.bs = int(self.config["batch_size"])
-        models = [seeded_model(config, seed, data, model_fn).to(self.device) for seed in seeds for config in configs]
+        models = [seeded_model(config, self.init(seed), data, model_fn).to(self.device)
+                  for seed in seeds for config in configs]
         if slower_stacked(models[0], self.device):
             raise NotStackable("a convolutional model on the CPU is faster one model at a time")
         self.model = StackedModel(models, data.x_train[:2])

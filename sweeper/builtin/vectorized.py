@@ -19,7 +19,7 @@ but not the masks it would draw alone.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -39,10 +39,10 @@ class SeedBank(Bank):
     rows, in the order of `active`."""
 
     def __init__(self, config: Mapping[str, Any], seeds: Sequence[int], data: Tensors,
-                 model_fn: ModelFn | None = None) -> None:
-        super().__init__([config], seeds)
+                 model_fn: ModelFn | None = None, init: Callable[[int], int] | None = None) -> None:
+        super().__init__([config], seeds, init)
         self.data, self.device = data, data.x_train.device
-        models = [seeded_model(config, seed, data, model_fn) for seed in seeds]
+        models = [seeded_model(config, self.init(seed), data, model_fn) for seed in seeds]
         params, buffers = stack_module_state(models)  # type: ignore[arg-type]
         self.params = {k: v.detach().to(self.device).requires_grad_() for k, v in params.items()}
         self.buffers = {k: v.to(self.device) for k, v in buffers.items()}

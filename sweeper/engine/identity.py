@@ -87,6 +87,8 @@ class Identity:
         d["code"] = {role: h for role, h in trainer.code().items() if role not in recorded}
         if study.sampler == "bayes":  # the start-up actually used, whether set or by default
             d["bayes_startup"] = study.startup_trials
+        if study.crossed is not None:  # a seed names an (initialisation, data order) pair: rows of another meaning
+            d["crossed"] = True
         return _hash(d, 12)
 
     def to_json(self) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sweeper.engine.seeds import split as split_seed
 from sweeper.engine.source import code_hash, describe_callable, source_file
 from sweeper.errors import StudyError, closest
 
@@ -79,6 +80,11 @@ class FitOptions:
     channel: Any = field(default=None, compare=False)
     checkpoint_every: int | None = None  # epochs between resume checkpoints (None: none)
     weights: tuple[str, ...] = ()  # the weights to keep of each trial: "best" (its best epoch's), "last"
+    crossed: bool = False  # a seed names an (initialisation, data order) pair (engine/seeds.py)
+
+    def split(self, seed: int) -> tuple[int, int]:
+        """A trial seed's (initialisation, data order) seeds (engine/seeds.py)."""
+        return split_seed(seed, self.crossed)
 
     def for_member(self, c: int) -> FitOptions:
         """These options for the c-th configuration of a group trained one at a time, whose
@@ -235,6 +241,9 @@ class Log:
         self.dry_run = dry_run
         self._step = 0
         self._channel, self._seed = channel, seed  # rows to a live view, checkpoints to the results folder
+        # the seeds of the model's initial weights and of the data's order: both `seed`, or with
+        # Study(seeds=Crossed(...)) the pair the seed names (torch, NumPy and random are seeded with the first)
+        self.init_seed, self.order_seed = seed, seed
 
     def __call__(self, epoch: int | None = None, step: int | None = None, **values: float) -> None:
         if step is None:
@@ -337,8 +346,10 @@ class FunctionTrainer(Trainer):
     def fit(self, config: Mapping[str, Any], seeds: Sequence[int], options: FitOptions) -> list[Outcome]:
         out = []
         for seed in seeds:
-            seed_everything(seed)
+            init, order = split_seed(seed, options.crossed)
+            seed_everything(init)
             log = Log(dry_run=options.max_steps is not None, channel=options.channel, seed=seed)
+            log.init_seed, log.order_seed = init, order
             try:
                 returned = self.fn(Config(config), seed, log)
             except Pruned as e:

@@ -173,7 +173,8 @@ class _Sweep:
         keep = () if study.weights == "none" else ("best", "last") if study.keep_last else ("best",)
         self.fit_options = FitOptions(1 if options.dry_run else None, options.device, options.data_root, options.debug,
                                       live=pool.live_sink(store.folder, lambda trial, seed: (trial, seed) in self.rows),
-                                      checkpoint_every=study.checkpoint_every, weights=keep)
+                                      checkpoint_every=study.checkpoint_every, weights=keep,
+                                      crossed=study.crossed is not None)
         self.worker_defaults = self.trainer.defaults()  # names added since the folder was made get today's default
         self.progress = Progress(study.name, summary.planned, 0, options.stream or sys.stderr, options.show_progress)
         self.sampler = make_sampler(study)

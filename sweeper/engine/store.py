@@ -57,7 +57,6 @@ from sweeper.engine.trial import TrialResult
 from sweeper.errors import ResultsError, StorageError
 from sweeper.metrics import COUNTS
 
-
 # study.json's fields that say how a study runs or what it keeps, not what its rows mean
 UNSHAPING = ("fingerprint", "seeds", "n_trials", "description", "saved", "identity", "planned_configs", "code",
              "weights", "keep_last", "checkpoint_every", "model_io", "vectorize", "stack")

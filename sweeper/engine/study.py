@@ -22,6 +22,7 @@ from sweeper.engine import samplers
 from sweeper.engine.plugin import Trainer, trainer_for
 from sweeper.engine.pruning import Rungs
 from sweeper.engine.racing import Racing
+from sweeper.engine.seeds import Crossed
 from sweeper.engine.source import defined_at, line_of
 from sweeper.engine.space import Dimension, as_dimension, describe, expand_grid, grid_size
 from sweeper.errors import SearchSpaceError, StudyError, closest
@@ -100,7 +101,9 @@ class Study:
     # the search (Optuna's n_startup_trials). None: min(10, max(3, n_trials // 5)), so a budget
     # of 10-50 is mostly model-guided (Optuna's own 10 would make a 10-configuration study random).
     bayes_startup: int | None = None
-    seeds: int | list[int] | Racing = 5  # a count (0..n-1), an explicit list, or Racing(start, max): seeds in rounds
+    # a count (0..n-1), an explicit list, Racing(start, max): seeds in rounds, or Crossed(init, order):
+    # initialisation seeds crossed with data-order seeds (engine/seeds.py)
+    seeds: int | list[int] | Racing | Crossed = 5
     sampler_seed: int = 0  # seeds random/bayes proposals, so re-runs propose the same configs
     metric: str = "val_acc"  # what ranks configurations and what Bayesian search optimises (any column a trial writes)
     direction: str | None = None  # maximize/minimize; inferred from the metric's name when None (losses, errors: minimize)
@@ -241,7 +244,7 @@ class Study:
             raise bad("n_trials", f"an integer >= 1 (at most {MAX_CONFIGS}): sampler={samplers.describe(self.sampler)!r} needs a trial count")
         if not self.is_grid and not self.space:
             raise bad("space", f"non-empty: sampler={samplers.describe(self.sampler)!r} needs something to search")
-        if isinstance(self.seeds, Racing):
+        if isinstance(self.seeds, (Racing, Crossed)):
             pass  # checked when it was made
         elif isinstance(self.seeds, int) and not isinstance(self.seeds, bool):
             if not 1 <= self.seeds <= MAX_SEEDS:
@@ -250,7 +253,7 @@ class Study:
                   and all(_is_int(s) and s >= 0 for s in self.seeds) and len(set(self.seeds)) == len(self.seeds)
                   and len(self.seeds) <= MAX_SEEDS):
             raise bad("seeds", f"a count >= 1, a non-empty list of at most {MAX_SEEDS} distinct integers >= 0, "
-                               "or Racing(start=3, max=20)")
+                               "Racing(start=3, max=20) or Crossed(init=5, order=5)")
         if not _is_int(self.sampler_seed):
             raise bad("sampler_seed", "an integer")
         if self.bayes_startup is not None and (not _is_int(self.bayes_startup) or self.bayes_startup < 0):
@@ -287,7 +290,14 @@ class Study:
         """The common seeds, in the order they are given (a race gives the first ones first)."""
         if isinstance(self.seeds, Racing):
             return list(range(self.seeds.max))
+        if isinstance(self.seeds, Crossed):
+            return self.seeds.seed_list()
         return list(range(self.seeds)) if isinstance(self.seeds, int) else list(self.seeds)
+
+    @property
+    def crossed(self) -> Crossed | None:
+        """Initialisation seeds crossed with data-order seeds, if the study asks for them."""
+        return self.seeds if isinstance(self.seeds, Crossed) else None
 
     @property
     def full_budget(self) -> int:
@@ -375,6 +385,8 @@ class Study:
         d["seeds"] = self.seed_list
         if self.racing is not None:
             d["racing"] = dataclasses.asdict(self.racing)
+        if self.crossed is not None:
+            d["crossed"] = dataclasses.asdict(self.crossed)
         if self.prune is not None:
             d["prune"] = {**dataclasses.asdict(self.prune), "full": self.full_budget,
                           "continues": self.prune.continuing(self._trainer)}
