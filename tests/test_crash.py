@@ -247,7 +247,7 @@ LONG = """\
 from sweeper import Split, Study
 study = Study(name="long", dataset="digits", split=Split(train=1200, val=300),
               fixed={"hidden_size": 32, "epochs": 40, "batch_size": 32, "learning_rate": 0.05}, space={"momentum": [0.9]},
-              seeds=1, eval_every="iteration")
+              seeds=1, eval_every="iteration", checkpoint_every=1)
 """
 
 

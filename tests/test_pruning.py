@@ -208,7 +208,12 @@ def test_the_built_in_trainer_prunes_exactly_and_vectorized_decides_the_same(tmp
     for r in trials[trials["status"] == "promoted"].itertuples():
         assert r.val_acc == pytest.approx(first[(full[(r.learning_rate, r.momentum, r.seed)], r.seed)])
     r = load(tmp_path / "a" / "tiny")
-    assert r.budget() == (int(trials["epochs_run"].sum()), 4 * 3 * 3, "(configuration, seed, epoch)")
+    # a survivor went on from its rung's checkpoint: its full rows resumed at epoch 1, and the
+    # study spent every (configuration, seed)'s furthest epochs, within the full design
+    assert (trials.loc[trials["status"] == "ok", "resumed_epoch"] == 1).all()
+    furthest = trials.groupby(["learning_rate", "momentum", "seed"])["epochs_run"].max().sum()
+    assert r.budget() == (furthest, 4 * 3 * 3, "(configuration, seed, epoch)") and furthest <= 4 * 3 * 3
+    assert not list((tmp_path / "a" / "tiny" / "checkpoints").glob("*"))  # none left once the study is done
 
 
 def test_a_random_search_prunes_too(tmp_path):

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -175,6 +176,7 @@ class _Run:
         self.iterations = [0] * len(bank.members)
         self.iteration = 0
         self.kept: list[dict[str, dict[str, torch.Tensor]]] = [{} for _ in bank.members]  # "best", "last" weights
+        self.saved_at = time.monotonic()  # when the last checkpoint was saved (or training began)
 
     def train_epoch(self, epoch: int, every: int | None, max_steps: int | None) -> None:
         """One pass over the training set, each seed in its own order."""
@@ -239,10 +241,15 @@ class _Run:
 
     # -- checkpoints: what a resumed run needs to go on as this one would -----------------
     def checkpoint(self, epoch: int) -> None:
-        every = self.options.checkpoint_every
-        last = epoch == int(self.config["epochs"])  # where a longer run of it (a pruning rung's survivor) goes on
-        if self.channel is None or not every or (epoch % every and not last) or self.options.max_steps:
+        o = self.options
+        if self.channel is None or o.max_steps:
             return
+        last = epoch == int(self.config["epochs"])
+        due = (epoch % o.checkpoint_every == 0) if o.checkpoint_every else \
+            o.checkpoint_seconds is not None and time.monotonic() - self.saved_at >= o.checkpoint_seconds
+        if not (due or (last and o.checkpoint_final)):
+            return
+        self.saved_at = time.monotonic()
         shared = {"epoch": epoch, "iteration": self.iteration, "steps": self.bank.optimizer.steps,
                   "global_rng": torch.get_rng_state(), "members": len(self.bank.members)}
         if self.data.x_train.is_cuda:

@@ -48,15 +48,18 @@ def loads(data: bytes) -> dict[str, Any]:
     return _join(json.loads(header.get(_META, "{}")), tensors) if header is not None else dict(tensors)
 
 
-def save(path: Path, state: Mapping[str, Any] | bytes) -> None:
-    """Write a state (or its bytes) atomically: a reader sees the old file or the new one."""
+def save(path: Path, state: Mapping[str, Any] | bytes, durable: bool = True) -> None:
+    """Write a state (or its bytes) atomically: a reader sees the old file or the new one.
+    `durable=False` skips the fsync: for a resume checkpoint, which a crash of the machine may
+    leave empty (and a resume then starts afresh), the next epoch replaces anyway."""
     data = state if isinstance(state, bytes) else dumps(state)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     with tmp.open("wb") as f:
         f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+        if durable:
+            f.flush()
+            os.fsync(f.fileno())
     os.replace(tmp, path)
 
 

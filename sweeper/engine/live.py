@@ -59,8 +59,7 @@ class FileSink:
             path.parent.mkdir(exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if fresh else os.O_APPEND), 0o644)
             try:
-                os.write(fd, buf.getvalue().encode())
-                os.fsync(fd)
+                os.write(fd, buf.getvalue().encode())  # whole lines in one write; a view, not worth an fsync
             finally:
                 os.close(fd)
         except OSError:
@@ -68,7 +67,7 @@ class FileSink:
 
     def checkpoint(self, trial: str, seed: int, data: bytes) -> None:
         """A trial's resume state (engine/checkpoint.py bytes), replacing the one before."""
-        checkpoint.save(checkpoint_file(self.folder, trial, seed), data)
+        checkpoint.save(checkpoint_file(self.folder, trial, seed), data, durable=False)
 
 
 class DaskSink:
@@ -138,7 +137,10 @@ class Channel:
 
     def resume(self, c: int, seed: int) -> dict[str, Any] | None:
         data = self.saved.get((self.trials[c], seed))
-        return None if data is None else checkpoint.loads(data)
+        try:
+            return None if data is None else checkpoint.loads(data)
+        except Exception:  # cut short by a crash of the machine: start afresh
+            return None
 
 
 class _Member:

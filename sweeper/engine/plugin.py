@@ -78,7 +78,9 @@ class FitOptions:
     # the task's way to the results folder while it trains (engine/live.py Channel: rows,
     # save, resume), set in the worker for each task; None where nothing watches or resumes
     channel: Any = field(default=None, compare=False)
-    checkpoint_every: int | None = None  # epochs between resume checkpoints (None: none)
+    checkpoint_every: int | None = None  # epochs between resume checkpoints (None: by time, below)
+    checkpoint_seconds: float | None = None  # with checkpoint_every None: at an epoch's end this long after the last
+    checkpoint_final: bool = False  # also at the last epoch's end: a longer run (a pruning rung's survivor) goes on from it
     weights: tuple[str, ...] = ()  # the weights to keep of each trial: "best" (its best epoch's), "last"
     crossed: bool = False  # a seed names an (initialisation, data order) pair (engine/seeds.py)
 

@@ -44,7 +44,7 @@ from sweeper.engine.racing import Race
 from sweeper.engine.samplers import Proposal, make_sampler
 from sweeper.engine.schedule import Plain, Rows, Schedule
 from sweeper.engine.store import ResultsStore, check_writable, trial_columns
-from sweeper.engine.study import OPTUNA_STARTUP, Study, check_metric
+from sweeper.engine.study import CHECKPOINT_SECONDS, OPTUNA_STARTUP, Study, check_metric
 from sweeper.engine.trial import TrialResult, TrialTask, pack, run_trial
 from sweeper.metrics import config_label
 
@@ -173,7 +173,8 @@ class _Sweep:
         keep = () if study.weights == "none" else ("best", "last") if study.keep_last else ("best",)
         self.fit_options = FitOptions(1 if options.dry_run else None, options.device, options.data_root, options.debug,
                                       live=pool.live_sink(store.folder, lambda trial, seed: (trial, seed) in self.rows),
-                                      checkpoint_every=study.checkpoint_every, weights=keep,
+                                      checkpoint_every=study.checkpoint_every, checkpoint_seconds=CHECKPOINT_SECONDS,
+                                      checkpoint_final=study.prune is not None, weights=keep,
                                       crossed=study.crossed is not None)
         self.worker_defaults = self.trainer.defaults()  # names added since the folder was made get today's default
         self.progress = Progress(study.name, summary.planned, 0, options.stream or sys.stderr, options.show_progress)

@@ -31,6 +31,7 @@ from sweeper.metrics import direction_of
 DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10")
 TASKS = ("classify", "small_digit", "regress")
 BAYES_SAMPLERS = ("tpe", "gp")
+CHECKPOINT_SECONDS = 30.0
 WEIGHTS = ("best", "all", "none")  # whose weights a study keeps: the best configuration's seeds, every trial's, none
 MAX_CONFIGS = 10_000  # a grid or a trial budget beyond this is a typo, not a study
 MAX_SEEDS = 1000  # seeds per configuration; past this a sweep is a mistake rather than a plan
@@ -117,7 +118,9 @@ class Study:
     # configuration's seeds, every trial's, or none; `keep_last` keeps the last epoch's too
     weights: str = "best"
     keep_last: bool = False
-    checkpoint_every: int | None = 1  # epochs between the checkpoints a stopped trial resumes from (None: none)
+    # epochs between the checkpoints a stopped trial resumes from; None: an epoch's end at least
+    # CHECKPOINT_SECONDS after the last (a short trial writes none, a long one loses at most that)
+    checkpoint_every: int | None = None
     description: str = ""
     _trainer: Trainer = field(init=False, repr=False, compare=False)
     _where: tuple[str, int] | None = field(init=False, repr=False, compare=False, default=None)  # see `where`
