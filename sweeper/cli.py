@@ -212,6 +212,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from sweeper.analysis.answer import moderation_note
     from sweeper.analysis.report_data import display_table
     from sweeper.analysis.results import load
     from sweeper.api import study_name
@@ -224,12 +225,15 @@ def cmd_show(args: argparse.Namespace) -> int:
         return 0
     table = display_table(r.summary, r.comparisons, r.metric).drop(columns=["sd"]).head(args.top)
     planned = r.planned()
+    print(r.answer())  # one line, first: the answer to the study's question
     print(f"{r.name}: {len(r.complete)}{f'/{planned}' if planned else ''} trials, {len(r.summary)} configurations, "
           f"seeds {','.join(map(str, r.study.get('seeds', [])))}; {r.metric} ({r.direction}), best first")
     print_table([list(table.columns), *table.astype(str).values.tolist()])
     print(textwrap.fill("verdict: 'worse' = below the best with adjusted p < 0.05 (paired by seed, adjusted for the "
                         "number of comparisons and for picking the best); 'seeds needed' = seeds that would likely "
                         "tell, if the observed difference is real; 'why' = what decided it.", 100))
+    if moderation_note(r.comparisons):
+        print(textwrap.fill(moderation_note(r.comparisons), 100))
     print(r.budget_line() + (f"; a seed race, {_race_settings(r.study)}" if r.racing is not None else ""))
     return 0
 

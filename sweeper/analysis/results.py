@@ -151,6 +151,13 @@ class Results:
                                       f"{dropped.loc[t, 'reason']}" for t in out.loc[hit, "trial"]]
         return out
 
+    def answer(self) -> str:
+        """The study's answer in one sentence: the best configuration and how many others are
+        within the noise or worse (`sweeper.analysis.answer`)."""
+        from sweeper.analysis.answer import answer
+
+        return answer(self.summary, self.comparisons, self.metric)
+
     def planned(self) -> int | None:
         """Trials the study asks for: configurations x seeds (None when it cannot be told)."""
         configs = planned_configs(self.study)
