@@ -112,7 +112,7 @@ def squeeze(s2: np.ndarray, df: np.ndarray, robust: bool = True,
     s2 = _floored(np.where(np.isfinite(s2) & (df > 0), s2, np.nan))
     df = np.where(np.isnan(s2), np.max(df, initial=1.0), df)  # any value where there is no variance: one value is faster
     weights = np.ones(s2.shape)
-    if robust:
+    if robust and np.isfinite(s2).sum(axis=-1).max(initial=0) > MIN_VARIANCES:  # else no outlier has others to be judged by
         order = np.argsort(np.where(np.isnan(s2), np.inf, s2), axis=-1)  # the columns with no variance last
         for _ in range(ROBUST_FITS):  # one outlier may hide another: judge again without the first
             weights = _not_outlying(s2, df, weights, order)
