@@ -70,3 +70,19 @@ def test_the_moderation_note_says_how_much_was_borrowed():
     assert five.startswith("The verdicts' test borrows across the 5 configurations' variances; the intervals")
     two = answer.moderation_note(tables(EIGHT[:, :2])[1])
     assert two.startswith("Variances not moderated (too few configurations")
+
+
+def test_the_report_and_show_open_with_the_answer(tmp_path, capsys):
+    from synthetic_results import write_results
+
+    import sweeper
+    from sweeper.analysis.report import write_report
+    from sweeper.cli import main
+
+    folder = write_results(tmp_path / "grid", {"learning_rate": [0.01, 0.1, 0.2, 0.3]}, seeds=3)
+    page = write_report(sweeper.load(folder)).index.read_text()
+    sentence = sweeper.load(folder).answer()
+    assert f'<h1>grid</h1>\n<p class="answer">{sentence}</p>' in page and sentence.startswith("Best: learning_rate=")
+    assert "The verdicts&#x27; test borrows across the 4 configurations" in page
+    assert main(["show", "grid", "--results", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == sentence

@@ -11,7 +11,7 @@ variance becomes
 
     s~_j^2 = (d0 s0^2 + d_j s_j^2) / (d0 + d_j),   with d0 + d_j degrees of freedom,
 
-so the prior is worth d0 extra degrees of freedom (d0 / 2 extra pairs of seeds, roughly).
+so the prior is worth d0 extra degrees of freedom (as many as d0 more seeds would give).
 d0 is infinite when the variances scatter no more than sampling alone makes them (they
 are pooled), and small when they really differ (little is borrowed).
 
@@ -32,13 +32,15 @@ column that has no variance (the best one, or too few seeds).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy import special as sp
 
-METHOD = "moderated step-down v2"  # comparisons.csv's `method`: v1 was the step-down on each configuration's own variance
+METHOD = "moderated step-down v2"  # comparisons.csv's `method`; v1 took each difference's own variance
 MIN_VARIANCES = 3  # fewest variances a prior is fitted to: the spread of two says next to nothing
 ROBUST_FITS = 2  # rounds of judging outliers: the second without the weight of those the first found
-GUARD_LEVEL = 0.05  # a variance further out than the prior lets 5 % of studies' r-th most extreme be starts borrowing less
+GUARD_LEVEL = 0.05  # borrowing shrinks once the r-th most extreme of k would lie this far out in under 5 % of studies
 EXAMINED = 16  # the guard looks at this many of the largest and of the smallest variances
 FLOOR = 1e-5  # variances below this fraction of the mean are raised to it: a log needs them positive
 
@@ -78,7 +80,7 @@ def fit_prior(s2: np.ndarray, df: np.ndarray, weights: np.ndarray | None = None)
     the last axis. d0 is inf where the variances scatter no more than sampling makes them,
     and NaN (no prior) with fewer than MIN_VARIANCES of them."""
     have = np.isfinite(s2) & (df > 0)
-    w, e, tri = _terms(s2, np.where(have, df, 1.0), weights)
+    w, e, tri = _terms(np.where(have, s2, np.nan), np.where(have, df, 1.0), weights)
     return _prior(w.sum(axis=-1), (w * e).sum(axis=-1), (w * e * e).sum(axis=-1), (w * tri).sum(axis=-1))
 
 
@@ -171,7 +173,7 @@ def _trigamma(x: np.ndarray) -> np.ndarray:
     return _by_value(lambda v: _polygammas(v)[0], x)
 
 
-def _by_value(f, x: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
+def _by_value(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> np.ndarray:
     """f at each distinct value only: degrees of freedom take few values, and polygamma is slow."""
     x = np.asarray(x, dtype=float)
     if x.size and np.all(x == x.flat[0]):  # the usual case: every configuration has all its seeds

@@ -223,9 +223,8 @@ def compare_to_best(trials: pd.DataFrame, summary: pd.DataFrame, metric: str, di
     low, high = range_of(metric)
     out = pd.DataFrame([_paired(wide, trial, best) for trial in summary["trial"]])
     out = out.reindex(columns=["trial", "best_trial", "n_common", "difference", "diff_ci_low", "diff_ci_high",
-                               "p_value", "p_adjusted", "effect_size", "df"])
+                               "p_value", "p_adjusted", "effect_size", "df", "prior_df"])
     tested = out["n_common"].ge(MIN_SEEDS) & out["trial"].ne(best) & out["trial"].isin(wide.columns)
-    prior_df = pd.Series(0.0, index=out.index)
     if best is not None and tested.any():
         # columns in the order of their ids, not of trials.csv's rows: the simulation's draws
         # follow the columns, and a verdict must not depend on which trial finished first
@@ -234,27 +233,22 @@ def compare_to_best(trials: pd.DataFrame, summary: pd.DataFrame, metric: str, di
         signed = values if direction == "maximize" else -values
         adjusted = dict(zip(others, stepdown(signed)[1:]))
         out.loc[tested, "p_adjusted"] = out.loc[tested, "trial"].map(adjusted)
-        moderated = _moderated(signed, others, direction, bounds=(low - high, high - low))
-        for column, by_trial in moderated.items():
-            got = out.loc[tested, "trial"].map(by_trial)
-            if column == "prior_df":
-                prior_df.loc[tested] = got
-            else:
-                out.loc[tested, column] = got
+        for column, by_trial in _moderated(signed, others, direction, bounds=(low - high, high - low)).items():
+            out.loc[tested, column] = out.loc[tested, "trial"].map(by_trial)
     verdicts = [BEST if r.trial == best else UNTESTED if pd.isna(r.p_adjusted) else SAME if r.p_adjusted >= ALPHA
                 else WORSE for r in out.itertuples()]  # the step-down only ever finds "below the best"
     out["verdict"] = verdicts
     # Seeds to tell: 80 % power at the level left for the still-undecided comparisons (a
     # Bonferroni share, ignoring the pick of the best: an estimate), and more than there are.
     undecided = max(1, verdicts.count(SAME))
-    needed = [max(seeds_needed(r.effect_size, ALPHA / undecided, prior_df=extra), r.n_common + 1) if v == SAME
-              else np.nan for r, v, extra in zip(out.itertuples(), verdicts, prior_df, strict=True)]
+    needed = [max(seeds_needed(r.effect_size, ALPHA / undecided, prior_df=r.prior_df), r.n_common + 1)
+              if r.verdict == SAME else np.nan for r in out.itertuples()]
     out["seeds_needed"] = pd.array(np.round(needed), dtype="Int64")
     rows = summary.set_index("trial").loc[out["trial"]]
     out["reason"] = [reason(c, s, int(tested.sum()), direction) for c, (_, s) in zip(out.itertuples(), rows.iterrows())]
     out.insert(1, "label", rows["label"].to_numpy())
     out["method"] = moderation.METHOD
-    return out
+    return out.drop(columns="prior_df")
 
 
 def _moderated(signed: np.ndarray, others: list[str], direction: str,
