@@ -38,8 +38,7 @@ def epoch_values(r, metric: str) -> dict[tuple[str, int], dict[int, dict[int, fl
     return out
 
 
-def replay(folder: Path, max_seeds: int, start: int, rungs: tuple[int, ...], keep: float, alpha: float,
-           rung_alpha: float | None) -> None:
+def replay(folder: Path, max_seeds: int, start: int, rungs: tuple[int, ...], keep: float, alpha: float) -> None:
     r = read_folder(folder)
     metric, maximize = r.metric, r.direction == "maximize"
     full = int(r.study["fixed"]["epochs"])
@@ -47,14 +46,15 @@ def replay(folder: Path, max_seeds: int, start: int, rungs: tuple[int, ...], kee
     at = epoch_values(r, metric)
     seeds = list(range(max_seeds))
     race = racing.Racing(start=start, max=max_seeds, alpha=alpha)
-    rule = pruning.Rungs(resource="epochs", rungs=rungs, keep=keep, alpha=rung_alpha or alpha, continues=True)
+    # as `Prune` decides with a race: every rung a look, at the race's alpha shared by rungs and rounds
+    rule = pruning.Rungs(resource="epochs", rungs=rungs, keep=keep, alpha=race.look_alpha(len(rungs)), continues=True)
     labels = dict(zip(r.summary["trial"], r.summary["label"], strict=True))
     values = {(t, level): {s: at.get((t, level), {}).get(s) for s in seeds[:start]}
               for t in configs for level in rule.levels(full)}
     steps = pruning.plan(configs, values, seeds[:start], rule, full, maximize, range_of(metric), labels)
     survivors = [t for t, e in steps.items() if e.state == "complete"]
     plan = racing.plan([survivors], {t: {s: at[(t, full)][s] for s in seeds} for t in survivors}, seeds, race,
-                       maximize, range_of(metric), labels)
+                       maximize, range_of(metric), labels, rungs=len(rungs))
     spent = 0
     for t, step in steps.items():
         if step.state == "pruned":
@@ -85,9 +85,8 @@ def main() -> None:
     parser.add_argument("--rungs", type=int, nargs="+", default=[1])
     parser.add_argument("--keep", type=float, default=1 / 3)
     parser.add_argument("--alpha", type=float, default=0.05)
-    parser.add_argument("--rung-alpha", type=float, default=None)
     a = parser.parse_args()
-    replay(a.folder, a.max, a.start, tuple(a.rungs), a.keep, a.alpha, a.rung_alpha)
+    replay(a.folder, a.max, a.start, tuple(a.rungs), a.keep, a.alpha)
 
 
 if __name__ == "__main__":

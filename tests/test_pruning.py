@@ -65,7 +65,7 @@ def test_a_rung_keeps_the_top_fraction_and_what_the_test_cannot_call_worse():
     assert "worse than a on 4 seeds" in gone["c"]
     two = dict(decide(list(values), {t: {s: v[s] for s in (0, 1)} for t, v in values.items()}, [0, 1],
                       Rungs(keep=0.5), True, (0.0, 1.0)))
-    assert set(two) == {"c", "d"} or set(two) == {"b", "c"}  # below 3 seeds the top fraction alone decides
+    assert two == {}  # below 3 seeds nothing can be shown behind: a rung decides only with enough seeds
 
 
 def test_a_rung_waits_for_every_seed_then_is_a_function_of_the_values():
@@ -182,6 +182,7 @@ def test_a_loop_that_raises_pruned_records_a_pruned_seed(tmp_path):
     (lambda: study(sampler="bayes", space={"learning_rate": sweeper.loguniform(0.01, 1)}, n_trials=4),
      "pruning works with grid and random search"),
     (lambda: tiny_study(prune=Rungs(rungs=(1, 2))), "every rung must be below the study's `epochs` = 2"),
+    (lambda: study(seeds=2), "a rung decides by a paired test, which needs 3 seeds; the study gives 2"),
     (lambda: study(prune="1,3"), "field `prune` = '1,3' must be None or Rungs("),
 ])
 def test_bad_prune_settings_are_one_line(make, message):

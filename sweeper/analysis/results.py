@@ -127,12 +127,12 @@ class Results:
     @cached_property
     def pruning(self) -> pd.DataFrame | None:
         """pruning.csv: each configuration's last rung and state (None: no pruning)."""
-        return _decisions(self.folder / PRUNING)
+        return _decisions(self.folder / PRUNING, self.notes)
 
     @cached_property
     def racing(self) -> pd.DataFrame | None:
         """racing.csv: a seed race's decisions, one row per configuration (None: no race)."""
-        return _decisions(self.folder / RACING)
+        return _decisions(self.folder / RACING, self.notes)
 
     def budget(self) -> tuple[int, int | None, str]:
         """Units of work spent and those of the full design (every planned configuration, every
@@ -223,11 +223,20 @@ class Results:
         return None if configs is None else configs * len(self.study.get("seeds", []))
 
 
-def _decisions(path: Path) -> pd.DataFrame | None:
-    """A table of decisions derived from trials.csv (racing.csv, pruning.csv), or None."""
+def _decisions(path: Path, notes: list[str] | None = None) -> pd.DataFrame | None:
+    """A table of decisions derived from trials.csv (racing.csv, pruning.csv), or None; one
+    that is not sweeper's (damaged, or something else under its name) is left out, and said so."""
     if not path.exists():
         return None
-    return pd.read_csv(path, dtype={"trial": str, "label": str, "reason": str}, keep_default_na=False)
+    try:
+        table = pd.read_csv(path, dtype={"trial": str, "label": str, "reason": str}, keep_default_na=False)
+        if "trial" in table and "state" in table:
+            return table
+    except (ValueError, UnicodeDecodeError):
+        pass
+    if notes is not None:
+        notes.append(f"{path} is not a table sweeper wrote, so it is left out; `sweep run` of the study writes it again")
+    return None
 
 
 def _placeholder(trials: pd.DataFrame) -> pd.DataFrame:
@@ -382,6 +391,10 @@ def read_curves(path: Path | None, notes: list[str] | None = None) -> pd.DataFra
         table = repair.read_table(path)
         if table.damaged and notes is not None:
             notes.append(table.describe())
+        if table.header and table.header != CURVE_COLUMNS:
+            if notes is not None:
+                notes.append(f"{path} has columns {table.header[:4]}... that sweeper does not write, so no curve is read")
+            return read_curves(None)
         frame = (table.frame() if table.header else pd.DataFrame(columns=CURVE_COLUMNS))[CURVE_COLUMNS]
         frame = frame.assign(value=pd.to_numeric(frame["value"], errors="coerce"))
         frame = frame.astype({k: v for k, v in dtypes.items() if k not in ("split", "metric")})

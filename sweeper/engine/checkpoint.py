@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from sweeper.errors import ResultsError
+
 SEP = "/"
 _META = "sweeper"  # the metadata key that holds the state's JSON values
 # Rebuilds a kept model from a results folder (`sweeper.weights.model`): registered by `sweeper`,
@@ -64,14 +66,21 @@ def save(path: Path, state: Mapping[str, Any] | bytes, durable: bool = True) -> 
 
 
 def load(path: Path) -> dict[str, Any]:
-    return loads(path.read_bytes())
+    try:
+        return loads(path.read_bytes())
+    except Exception as e:  # safetensors' own errors: not a file of ours
+        raise ResultsError(f"{path} is not a safetensors file that sweeper wrote ({e})") from None
 
 
 def tensors(path: Path) -> dict[str, Any]:
     """A weights file's tensors by name, as `torch.nn.Module.load_state_dict` takes them."""
     from safetensors.torch import load_file
 
-    return load_file(str(path))
+    try:
+        return load_file(str(path))
+    except Exception as e:  # safetensors' own errors: not a file of ours (it reads headers, never pickles)
+        raise ResultsError(f"{path} is not a safetensors file that sweeper wrote ({e}); its weights cannot be "
+                           "read") from None
 
 
 def _split(value: Any, path: str, tensors: dict[str, Any]) -> Any:

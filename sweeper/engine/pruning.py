@@ -18,7 +18,9 @@ metric has no such bound (a loss) the configuration is stopped at that rung.
 
 With `seeds=Racing(...)` as well, the rungs run on the race's first `start` seeds, and the
 configurations that reach the full budget then race on for more seeds (`racing.py`):
-racing.csv records the race, pruning.csv the rungs.
+racing.csv records the race, pruning.csv the rungs. Every rung is then one of the race's
+looks: the race's alpha is shared equally between its rungs and its rounds, so the whole
+plan keeps the race's error bound (the rungs' own `alpha` is not used).
 
 Rows: a rung trains the configuration with `resource` = the rung, which is a configuration
 of its own (its own id, its own `epochs` column). Once a rung is decided its rows are
@@ -176,8 +178,7 @@ def decide(alive: Sequence[str], values: Mapping[str, Mapping[int, float | None]
     best = t.columns[order[0]]
     name = (labels or {}).get(best, best)
     if len(seeds) < compare.MIN_SEEDS or compare._test is None:
-        return out + [(t.columns[j], f"outside the top {rungs.keep:.0%} by mean on {len(seeds)} seeds (too few to test)")
-                      for j in order if t.columns[j] not in top]
+        return out  # too few seeds to tell a configuration is behind: a rung decides only with enough
     worse = t.worse(rungs.alpha)
     return out + [(c, f"outside the top {rungs.keep:.0%} and worse than {name} on {len(seeds)} seeds: "
                       f"adjusted p = {worse[c]:.4f} < {rungs.alpha}")
@@ -203,6 +204,9 @@ class Prune(Schedule):
         self.race = racing.Plan()
         self.memo: dict[Any, Any] = {}
         self.continues = self.rungs.continuing(study.trainer)
+        # with a race, every rung is one of its looks: tested at the race's alpha shared between rungs and rounds
+        self.rule = self.rungs if self.racing is None else dataclasses.replace(
+            self.rungs, alpha=self.racing.look_alpha(len(self.rungs.rungs)))
 
     def rung_id(self, trial: str, budget: int) -> str:
         if budget == self.full:
@@ -229,14 +233,14 @@ class Prune(Schedule):
                     if (rung, s) in self.held:
                         got[s] = result_value(self.held[(rung, s)], rows.metric)
                 values[(t, budget)] = got
-        self.steps = plan(list(self.configs), values, self.rung_seeds, self.rungs, self.full, self.maximize,
+        self.steps = plan(list(self.configs), values, self.rung_seeds, self.rule, self.full, self.maximize,
                           self.bounds, self.labels)
         if self.racing is not None:
             survivors = [t for t, e in self.steps.items() if e.state == "complete"]
             if survivors and all(e.state != "running" for e in self.steps.values()):
                 race_values = {t: rows.values(t, self.seeds) for t in survivors}
                 self.race = racing.plan([survivors], race_values, self.seeds, self.racing, self.maximize,
-                                        self.bounds, self.labels, self.memo)
+                                        self.bounds, self.labels, self.memo, rungs=len(self.rungs.rungs))
         return self._decided()
 
     def _decided(self) -> list[TrialResult]:

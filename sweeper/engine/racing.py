@@ -10,9 +10,11 @@ survivors have `max` seeds, or when only one is left (nothing to decide; in a Ba
 search it races on, as later batches will race against it).
 
 Error rates: the race looks at the data once per round, so each look tests at
-alpha / rounds (Bonferroni over the looks): the chance that the truly best configuration
-is ever dropped, or that any configuration is dropped when none differs, stays below
-alpha (tests/test_racing.py measures both on synthetic studies). A lost seed counts as the
+alpha / rounds (Bonferroni over the looks); with pruning rungs before it (`prune=Rungs(...)`
+as well), each rung is a look too, and alpha is shared equally between rungs and rounds. By
+the union bound the chance that the truly best configuration is ever dropped, or that any
+configuration is dropped when none differs, stays below alpha whatever the looks' dependence
+(bench/racing_errors.py measures both on synthetic studies). A lost seed counts as the
 metric's worst value (`compare.py`).
 
 Determinism: a round is decided only once every seed it asked for is stored, from those
@@ -66,9 +68,15 @@ class Racing:
             out.append(min(self.max, max(out[-1] + 1, math.ceil(out[-1] * self.growth))))
         return out
 
-    def look_alpha(self) -> float:
-        """The level of each round's test: alpha shared equally between the rounds."""
-        return self.alpha / len(self.rounds())
+    def look_alpha(self, rungs: int = 0) -> float:
+        """The level of each look's test: alpha shared equally between the rounds and, where
+        the race begins with pruning rungs, those `rungs` too (Bonferroni over every look)."""
+        return self.alpha / (len(self.rounds()) + rungs)
+
+    def looks(self, rungs: int = 0) -> str:
+        """The looks alpha is shared between, in words: "4 rounds", "4 rounds and 1 rung"."""
+        rounds = len(self.rounds())
+        return f"{rounds} round{'s' * (rounds != 1)}" + (f" and {rungs} rung{'s' * (rungs != 1)}" if rungs else "")
 
     def describe(self) -> str:
         return f"Racing(start={self.start}, max={self.max}, alpha={self.alpha}, growth={self.growth})"
@@ -105,13 +113,14 @@ class Plan:
 
 def plan(pools: Sequence[Sequence[str]], values: Values, seeds: Sequence[int], racing: Racing, maximize: bool,
          bounds: tuple[float, float] = (-math.inf, math.inf), labels: Mapping[str, str] | None = None,
-         memo: dict[Any, list[tuple[str, str]]] | None = None, lone_stops: bool = True) -> Plan:
+         memo: dict[Any, list[tuple[str, str]]] | None = None, lone_stops: bool = True, rungs: int = 0) -> Plan:
     """Replay the race over `pools` (configuration ids in the order proposed) from the stored
     `values`: which configurations are dropped, kept or still racing, and how many of the
     common `seeds` each is asked for. A pure function of its arguments. `memo` keeps each
     decided round's drops, for a caller whose stored values only ever grow (the runner).
     `lone_stops`: a configuration left alone stops there (False where later pools will come
-    to race against it: Bayesian search)."""
+    to race against it: Bayesian search). `rungs`: pruning rungs the race began with, which
+    share its alpha (`Racing.look_alpha`)."""
     out = Plan()
     memo = {} if memo is None else memo
     kept: list[str] = []  # survivors of earlier pools: the references of later ones
@@ -128,7 +137,7 @@ def plan(pools: Sequence[Sequence[str]], values: Values, seeds: Sequence[int], r
             if len(alive) + len(kept) > 1:
                 key = (tuple(kept), tuple(alive), n)
                 if key not in memo:
-                    memo[key] = dropped(kept + alive, alive, values, seeds[:n], racing, maximize, bounds, labels)
+                    memo[key] = dropped(kept + alive, alive, values, seeds[:n], racing, maximize, bounds, labels, rungs)
                 for t, why in memo[key]:
                     out.entries[t].state, out.entries[t].round, out.entries[t].reason = "dropped", number, why
                 alive = [t for t in alive if out.entries[t].state == "racing"]
@@ -144,7 +153,8 @@ def plan(pools: Sequence[Sequence[str]], values: Values, seeds: Sequence[int], r
 
 
 def dropped(columns: list[str], candidates: list[str], values: Values, seeds: Sequence[int], racing: Racing,
-            maximize: bool, bounds: tuple[float, float], labels: Mapping[str, str] | None) -> list[tuple[str, str]]:
+            maximize: bool, bounds: tuple[float, float], labels: Mapping[str, str] | None,
+            rungs: int = 0) -> list[tuple[str, str]]:
     """The candidates the step-down test calls worse than the best of `columns` on `seeds`,
     and those that lost a seed where the metric has no worst value to count it as."""
     t = compare.table(columns, values, seeds, maximize, bounds)
@@ -152,13 +162,13 @@ def dropped(columns: list[str], candidates: list[str], values: Values, seeds: Se
            for c, s in t.unstable.items() if c in candidates]
     if not t.columns:
         return out
-    level = racing.look_alpha()
+    level = racing.look_alpha(rungs)
     best = t.columns[t.best()]
     name = (labels or {}).get(best, best)
     for c, p in t.worse(level).items():
         if c in candidates and p < level:
             out.append((c, f"worse than {name} on {len(seeds)} seeds: adjusted p = {p:.4f} "
-                           f"< {level:.4g} (alpha {racing.alpha} over {len(racing.rounds())} rounds)"))
+                           f"< {level:.4g} (alpha {racing.alpha} over {racing.looks(rungs)})"))
     return sorted(out, key=lambda d: columns.index(d[0]))
 
 

@@ -176,6 +176,10 @@ class Study:
                              "(Bayesian search) would be told the values of stopped configurations: use "
                              "sampler='random' or drop prune")
         self.prune.check(self.config({}).get(self.prune.resource), self.prune.resource in self.space, self._trainer)
+        first = self.racing.start if self.racing is not None else len(self.seed_list)
+        if first < 3:
+            raise StudyError(f"field `prune`: a rung decides by a paired test, which needs 3 seeds; the study gives "
+                             f"{first}: use seeds=3 or more")
 
     def _check_name(self, name: str, where: str) -> None:
         params = self._trainer.params()
