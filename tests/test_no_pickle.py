@@ -76,11 +76,11 @@ def test_tables_that_are_pickles_are_refused_as_tables(tmp_path, capsys):
         copy = tmp_path / name.replace(".", "_")
         shutil.copytree(folder, copy / "p")
         (copy / "p" / name).write_bytes(payload)
-        main(["show", str(copy / "p")])
-        main(["report", str(copy / "p")])
+        assert main(["show", str(copy / "p")]) in (0, 2)
+        assert main(["report", str(copy / "p")]) in (0, 2)
         try:
-            sweeper.load(copy / "p").curves
+            assert sweeper.load(copy / "p").curves is not None
         except sweeper.SweeperError:
             pass
-    capsys.readouterr()
+    assert "Traceback" not in capsys.readouterr().err
     assert not marker.exists(), "a pickle in the results folder was unpickled"
