@@ -88,6 +88,11 @@ class Syncer:
         trials = read_trials(self.folder / TRIALS, study)
         done = set(zip(trials["trial"], trials["seed"], strict=True))
         todo = [r for r in trials.to_dict("records") if self.runs.get((r["trial"], int(r["seed"])), ("", ""))[1] != FINAL]
+        # the running seeds' new epochs first: what a user watches; finished seeds' whole curves after
+        for key, rows in live.read_live(self.folder, done).groupby(["trial", "seed"]):
+            run, created = self._run((key[0], int(key[1])), ident, "running")
+            counts.created += created
+            self._live(run, (key[0], int(key[1])), rows)
         curves = self.curves.read()
         wanted = curves[curves["trial"].isin({r["trial"] for r in todo})]
         by_key = {k: g for k, g in wanted.groupby(["trial", "seed"])}
@@ -98,10 +103,6 @@ class Syncer:
             self._finish(run, row, config, by_key.get(key, curves.iloc[:0]), logged=not created)
             self.runs[key] = (run, FINAL)
             counts.finished += 1
-        for key, rows in live.read_live(self.folder, done).groupby(["trial", "seed"]):
-            run, created = self._run((key[0], int(key[1])), ident, "running")
-            counts.created += created
-            self._live(run, (key[0], int(key[1])), rows)
         state = live.driver_state(self.folder).state
         if state != "running":
             self.mlflow.set_terminated(self.parent, "FINISHED" if state in ("finished", "unknown") else "KILLED")
