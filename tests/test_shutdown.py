@@ -137,9 +137,15 @@ def test_an_exception_in_the_driver_stops_the_workers(tmp_path):
     folder = tmp_path / "results" / "crash"
     wait_for_rows(proc, folder / "trials.csv", 1)
     kids = _descendants(proc)
-    for f in ("trials.csv", "curves.csv"):
-        Path(folder / f).unlink()
-    folder.joinpath("trials.csv").mkdir()  # the next append fails
+    Path(folder / "curves.csv").unlink()
+    for _ in range(100):  # the driver may write trials.csv again between the unlink and the mkdir
+        try:
+            folder.joinpath("trials.csv").unlink(missing_ok=True)
+            folder.joinpath("trials.csv").mkdir()  # the next append fails
+            break
+        except (FileExistsError, IsADirectoryError):
+            continue
+    assert folder.joinpath("trials.csv").is_dir()
     proc.communicate(timeout=60)
     assert proc.returncode != 0
     _assert_all_gone(kids)
