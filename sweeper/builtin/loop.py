@@ -359,14 +359,20 @@ def train_seeds(config: Mapping[str, Any], seeds: Sequence[int], data: Tensors, 
 
 def train_group(configs: Sequence[Mapping[str, Any]], seeds: Sequence[int], data: Tensors,
                 eval_every: str | int = "epoch", max_steps: int | None = None, model_fn: ModelFn | None = None,
-                metrics: MetricFns | None = None, options: FitOptions | None = None) -> list[list[Outcome]]:
-    """Train every configuration once per seed as one stacked model (`stacked.StackedBank`):
-    `out[c][s]` is what `train(configs[c], seeds[s], ...)` gives, up to floating-point noise.
-    Raises `stacked.NotStackable` where the models cannot be stacked."""
+                metrics: MetricFns | None = None, options: FitOptions | None = None,
+                parts: Sequence[Sequence[int]] | None = None) -> list[list[Outcome]]:
+    """Train every configuration once per seed as one stacked model (`stacked.StackedBank`), or
+    with `parts` (lists of indices into `configs`: configurations of one shape and optimizer)
+    as one stacked model per part (`mixed.MixedBank`): `out[c][s]` is what `train(configs[c],
+    seeds[s], ...)` gives, up to floating-point noise. Raises `stacked.NotStackable` where the
+    models cannot be stacked."""
+    from sweeper.builtin.mixed import MixedBank
     from sweeper.builtin.stacked import StackedBank
 
     options = _with(options, max_steps)
-    flat = fit(StackedBank(configs, seeds, data, model_fn, _init(options)), data, eval_every, options, metrics)
+    bank: Bank = StackedBank(configs, seeds, data, model_fn, _init(options)) if parts is None or len(parts) == 1 \
+        else MixedBank(configs, seeds, data, parts, model_fn, _init(options))
+    flat = fit(bank, data, eval_every, options, metrics)
     C = len(configs)
     return [[flat[s * C + c] for s in range(len(seeds))] for c in range(C)]
 

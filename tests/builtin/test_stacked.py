@@ -167,3 +167,16 @@ def test_a_plain_mlp_steps_by_hand_with_autograds_numbers(small_data: Tensors) -
     assert linear_relu_chain(StackedModel([build(resolve({"normalization": "layernorm"}), small_data.input_shape, 10)] * 2,
                                           small_data.x_train[:2]).template) is None
 
+
+def test_a_group_mixes_shapes_and_optimizers_each_part_as_alone(small_data: Tensors) -> None:
+    """Hidden sizes, normalizations and optimizers in one group (`mixed.MixedBank`): every
+    (configuration, seed) trains as it does alone, and a part of one model (`OneModel`) too."""
+    cfgs = [resolve({"epochs": 2, **point}) for point in [
+        {"hidden_size": 16, "learning_rate": 0.05}, {"hidden_size": 24, "learning_rate": 0.05},
+        {"hidden_size": 16, "learning_rate": 0.1}, {"hidden_size": 16, "optimizer": "adam", "learning_rate": 0.003},
+        {"hidden_size": 16, "normalization": "bn_after_relu", "learning_rate": 0.05, "patience": 1}]]
+    parts = [[0, 2], [1], [3], [4]]
+    assert_same_runs(train_group(cfgs, SEEDS, small_data, parts=parts), cfgs, small_data, tol=2e-3)
+    one = train_group(cfgs[:2], SEEDS[:1], small_data, parts=[[0], [1]])
+    alone = [train(c, SEEDS[0], small_data) for c in cfgs[:2]]
+    assert [o[0].metrics for o in one] == [a.metrics for a in alone]  # parts of one model: OneModel, bit for bit
