@@ -110,12 +110,13 @@ class LocalExecutor(Executor):
         self.workers = jobs
         self.worker_lost = (TerminatedWorkerError, BrokenProcessPool)
         self._pool: Any = None
+        self._context: Any = None  # the forkserver's, once started
 
     def _new_pool(self) -> Any:
         from joblib.externals.loky import ProcessPoolExecutor
 
         with workers_ignore_ctrl_c():  # its queues start loky's resource tracker
-            return ProcessPoolExecutor(max_workers=self.workers, context=_forkserver((*WORKER_MODULES, *self.preload)),
+            return ProcessPoolExecutor(max_workers=self.workers, context=self._context,
                                        initializer=_init_worker, initargs=(os.getpid(),))
 
     def describe(self) -> str:
@@ -123,17 +124,19 @@ class LocalExecutor(Executor):
 
     def submit(self, fn: Callable[[Any], Any], task: Any) -> Any:
         if self._pool is None:
-            self._pool = self._new_pool()
-        with workers_ignore_ctrl_c():  # loky starts workers (and the forkserver) in the thread that submits
+            self.start()
+        with workers_ignore_ctrl_c():  # loky starts workers in the thread that submits
             return self._pool.submit(fn, task)
 
     def start(self) -> None:
-        from sweeper.engine.forkserver_guard import DRIVER_ENV
-
-        try:
-            self.submit(int, 0)  # loky starts all `jobs` workers (and the forkserver) on the first submission
-        finally:
-            os.environ.pop(DRIVER_ENV, None)  # the forkserver has read it; no other child process should
+        """Start the forkserver, which imports torch while the driver goes on; the workers are
+        forked at the first task. (Forking them now would wait for that import: on 2 cores the
+        driver's own checks, and its own import of torch, would follow it instead of running
+        beside it.) Without a forkserver, start the workers themselves."""
+        self._context = _forkserver((*WORKER_MODULES, *self.preload))
+        self._pool = self._new_pool()
+        if self._context is None:
+            self.submit(int, 0)  # loky starts all `jobs` workers on the first submission
 
     def shutdown(self, kill: bool = False) -> None:
         if self._pool is not None:
@@ -154,28 +157,40 @@ WORKER_MODULES = ("sweeper.engine.forkserver_guard", "torch", "cloudpickle", "sw
 
 
 def _forkserver(preload: Sequence[str]) -> Any:
-    """multiprocessing's forkserver context, which imports `preload` before it forks a worker;
-    None (loky's own start method: a fresh interpreter per worker) where there is none (Windows)."""
+    """multiprocessing's forkserver context, its server started (it imports `preload`, then
+    forks workers when asked); None (loky's own start method: a fresh interpreter per worker)
+    where there is none (Windows)."""
     import multiprocessing
+    from multiprocessing import forkserver
 
-    if not preload or "forkserver" not in multiprocessing.get_all_start_methods():
+    if "forkserver" not in multiprocessing.get_all_start_methods():
         return None
     from sweeper.engine.forkserver_guard import DRIVER_ENV
 
-    os.environ[DRIVER_ENV] = str(os.getpid())  # the forkserver started from here dies with this process
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(list(preload))
+    os.environ[DRIVER_ENV] = str(os.getpid())  # the forkserver started here dies with this process
+    try:
+        with workers_ignore_ctrl_c():  # and, like the workers it forks, ignores the terminal's signals
+            forkserver.ensure_running()
+    finally:
+        os.environ.pop(DRIVER_ENV, None)  # no other child process should read it
     return context
 
 
 def _stop_forkserver() -> None:
-    """End the forkserver with its sweep (a notebook's process goes on after it). Its exit
-    with the driver needs no call: `forkserver_guard`."""
+    """End the forkserver with its sweep (a notebook's process goes on after it). Killed: it
+    holds nothing to save, and its own exit, unloading torch, kept the sweep's end waiting
+    0.7 s. (Its exit with the driver needs no call: `forkserver_guard`.)"""
+    import signal
     from multiprocessing import forkserver
 
-    stop = getattr(forkserver._forkserver, "_stop", None)  # multiprocessing's own, for its tests: 3.8 and later
-    if stop is not None:
-        with contextlib.suppress(OSError, ChildProcessError):
+    server = forkserver._forkserver
+    pid, stop = getattr(server, "_forkserver_pid", None), getattr(server, "_stop", None)  # multiprocessing's own
+    with contextlib.suppress(OSError, ChildProcessError):
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)
+        if stop is not None:
             stop()
 
 
