@@ -29,7 +29,7 @@ lint: $(STAMP)
 # results (needs MNIST and Fashion-MNIST under $$SWEEPER_DATA_DIR or ./data).
 FINDINGS_STUDIES := tutorial_hidden_size tutorial_shuffle tutorial_momentum tutorial_optimizer \
 	tutorial_normalization tutorial_zero_init tutorial_cnn_batchnorm small_digit_batch_lr \
-	small_digit_hidden lr_decay_optimizer search_random search_bayes lenet_mnist
+	small_digit_hidden lr_decay_optimizer search_random search_bayes lenet_mnist seed_sources
 
 findings: $(STAMP)
 	for s in $(FINDINGS_STUDIES); do $(BIN)/sweep run studies/$$s.py --quiet || exit 1; done

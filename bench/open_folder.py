@@ -15,11 +15,12 @@ import argparse
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.bench import best_of  # noqa: E402
 
 
 def build(root: Path, rows: int) -> Path:
@@ -30,15 +31,6 @@ def build(root: Path, rows: int) -> Path:
     iterations = max(1, (per_trial - 4 * epochs) // epochs)
     return write_results(root / "big", {"learning_rate": [0.01 * (i + 1) for i in range(configs)]}, seeds=seeds,
                          epochs=epochs, iterations_per_epoch=iterations)
-
-
-def best_of(repeats: int, fn) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:

@@ -59,3 +59,24 @@ def test_median_and_share_of_configurations(tmp_path, results):
     page = _render(tmp_path, results, "{{median tiny}} / {{share tiny above=0.0}} / {{share tiny below=0.0}}")
     means = pd.read_csv(results / "tiny" / "trials.csv").groupby("trial")["val_acc"].mean()
     assert page.text == f"{means.median():.3f} / 2 of 2 / 0 of 2"
+
+
+def test_a_crossed_study_splits_its_spread_on_the_page(tmp_path):
+    from sweeper import Crossed
+
+    root = tmp_path / "results"
+    run_study(tiny_study(name="cross", seeds=Crossed(init=3, order=3), fixed={"hidden_size": 8, "epochs": 1}),
+              results_root=root, data_root="unused", jobs=1, executor="sequential", show_progress=False,
+              stream=io.StringIO())
+    page = _render(tmp_path, root, "{{variance cross}}\n\nthe data order: {{part cross order momentum=0.9}}\n")
+    assert "| configuration | init sd [95% CI] | order sd [95% CI] | rest sd [95% CI] |" in page.text
+    assert page.text.count("| momentum=") == 2 and "the data order: " in page.text and "% (sd 0." in page.text
+    with pytest.raises(TemplateError, match="seeds are not crossed"):
+        _plain_variance(tmp_path)
+
+
+def _plain_variance(tmp_path):
+    root = tmp_path / "plain"
+    run_study(tiny_study(seeds=2), results_root=root, data_root="unused", jobs=1, executor="sequential",
+              show_progress=False, stream=io.StringIO())
+    return _render(tmp_path, root, "{{variance tiny}}")

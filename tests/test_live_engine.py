@@ -116,3 +116,20 @@ def test_workers_in_other_processes_stream_their_epochs(tmp_path, executor):
         watcher.join()
     assert observed and max(observed) >= 2, observed  # epochs of running trials were seen
     assert not any((folder / LIVE).glob("*.csv"))
+
+
+def test_a_task_travels_to_a_worker_with_every_field():
+    """Tasks pickle as cloudpickle bytes (engine/trial.py): the checkpoints to resume from too."""
+    import dataclasses
+    import pickle
+
+    from sweeper.engine.plugin import FitOptions
+    from sweeper.engine.trial import TrialTask
+
+    study = tiny_study()
+    task = TrialTask("t", (0, 1), {"learning_rate": 0.1}, study.trainer, FitOptions(weights=("best",)),
+                     group=(("u", {"learning_rate": 0.2}),), resume=((("t", 0), b"state"),))
+    back = pickle.loads(pickle.dumps(task))
+    for f in dataclasses.fields(TrialTask):
+        if f.name != "trainer":
+            assert getattr(back, f.name) == getattr(task, f.name), f.name

@@ -101,11 +101,25 @@ def test_difference_interval_coverage_is_nominal():
 
 def test_summary_intervals_are_the_ones_whose_coverage_is_checked():
     rng = np.random.default_rng(7)
-    values = rng.normal(0.9, 0.02, size=(6, 3))
+    values = rng.normal(0.9, 0.02, size=(6, 9))
     s = stats.summarize(trials_table(values), ["x"], "val_acc", "maximize")
-    expected = stats.mean_ci(values.T)
+    expected = stats.moderated_ci(values.T)
+    assert np.all(expected["df"] > 5)  # 9 configurations: moderated
     assert s["val_acc_ci_low"].to_numpy() == pytest.approx(expected["ci_low"])
     assert s["val_acc_ci_high"].to_numpy() == pytest.approx(expected["ci_high"])
+    assert s["val_acc_sd"].to_numpy() == pytest.approx(values.std(axis=0, ddof=1))  # each configuration's own
+
+
+@pytest.mark.parametrize(("configs", "seeds"), [(3, 3), (8, 3), (12, 5)])
+def test_moderated_interval_coverage_is_nominal(configs, seeds):
+    """Configurations with equal variances: the moderated intervals cover their means at 95 %
+    (below 8 configurations they are each configuration's own t intervals)."""
+    rng = np.random.default_rng(configs + seeds)
+    reps = REPS // configs
+    s = stats.moderated_ci(rng.normal(0.9, 0.02, size=(reps, configs, seeds)))
+    covered = (s["ci_low"] <= 0.9) & (0.9 <= s["ci_high"])
+    assert within_binomial(np.mean(covered), reps * configs, stats.CONFIDENCE, sds=5)
+    assert (np.median(s["df"]) > seeds - 1) == (configs >= stats.MODERATED_INTERVALS)  # they borrowed
 
 
 # -- the tables ----------------------------------------------------------------------------
@@ -186,3 +200,31 @@ def test_verdicts_do_not_depend_on_the_order_rows_were_written():
         summary = stats.summarize(t, ["x"], "val_acc", "maximize")
         results.append(stats.compare_to_best(t, summary, "val_acc", "maximize").set_index("trial")["p_adjusted"])
     assert results[0].sort_index().equals(results[1].sort_index())
+
+
+def test_comparisons_record_the_method_and_the_moderated_degrees_of_freedom():
+    rng = np.random.default_rng(12)
+    c = compare(null_studies(rng, 1, seeds=3, configs=8, shift=[4])[0]).set_index("trial")
+    tested = c["verdict"] != stats.BEST
+    assert (c["method"] == "moderated step-down v2").all()
+    assert (c.loc[tested, "df"] > c.loc[tested, "n_common"] - 1).all()  # the prior added degrees of freedom
+    t = c.loc[tested].iloc[0]
+    half = (t["diff_ci_high"] - t["diff_ci_low"]) / 2
+    se = abs(t["difference"] / t["effect_size"]) / np.sqrt(t["n_common"])
+    assert half == pytest.approx(st.t.ppf(0.975, t["df"]) * se)  # the interval uses the moderated variance
+    assert t["p_value"] == pytest.approx(2 * st.t.sf(abs(t["difference"]) / se, t["df"]))
+
+
+def test_two_configurations_keep_the_plain_paired_t_test_and_interval():
+    rng = np.random.default_rng(13)
+    values = rng.normal(0.9, 0.02, size=(5, 2))
+    c = compare(values).set_index("trial")
+    d = values[:, 1] - values[:, 0]
+    plain = stats.paired_test(d)
+    assert c.loc["c1", "df"] == 4 and c.loc["c1", "p_value"] == pytest.approx(float(plain["p_value"]))
+    assert c.loc["c1", "diff_ci_low"] == pytest.approx(float(plain["ci_low"]))
+
+
+def test_seeds_needed_counts_the_degrees_of_freedom_the_prior_adds():
+    assert stats.seeds_needed(1.0, prior_df=20) < stats.seeds_needed(1.0) == 10
+    assert stats.power_paired(1.0, 5, prior_df=20) > stats.power_paired(1.0, 5)

@@ -32,13 +32,15 @@ def false_worse_rate(configs: int, seeds: int, noisy: float, studies: int, draws
 @pytest.mark.slow
 @pytest.mark.parametrize("configs", [2, 5, 12, 30])
 @pytest.mark.parametrize("noisy", [1.0, 3.0])
-def test_false_worse_rate_is_5_percent_at_every_shape(monkeypatch, configs, noisy):
-    """1500 tied studies per shape, 8 seeds: 5 % +- 1.5 % (the binomial sd is 0.56 %), also with
-    one configuration 3x as noisy. 500 draws per study keep this fast: the draws are seeded per
-    study, so the level is that of the default 2000 (only borderline verdicts differ)."""
+def test_false_worse_rate_is_at_most_5_percent_at_every_shape(monkeypatch, configs, noisy):
+    """1500 tied studies per shape, 8 seeds: at most 6.4 % (5 % and its Monte Carlo error), also
+    with one configuration 3x as noisy, and not below 2 % (the simulated noise allows for a
+    configuration noisier than its seeds show, which makes equal noise a little conservative).
+    500 draws per study keep this fast: the draws are seeded per study, so the level is that
+    of the default 2000 (only borderline verdicts differ)."""
     monkeypatch.setattr(stepdown, "EXACT_TAIL", 0)  # p-values of undecided ones: not needed for the rate
     rate = false_worse_rate(configs, seeds=8, noisy=noisy, studies=1500, draws=500)
-    assert abs(rate - 0.05) <= 0.015, rate
+    assert 0.02 <= rate <= 0.064, rate
 
 
 @pytest.mark.slow
@@ -62,11 +64,12 @@ def test_few_rows_at_three_configurations_hold_the_level_quickly():
 
 
 def test_noise_variances_find_the_noisy_configuration_and_ignore_the_per_seed_offset():
+    """The residuals' variances: E = var_j (1 - 2/k) + sum(var) / k^2, here 6.4 and 1.06 (k = 6)."""
     rng = np.random.default_rng(2)
-    v = stepdown.noise_variances(null_study(rng, 30, 6, noisy=3.0))
-    assert v[0] == pytest.approx(9.0, rel=0.5) and np.all(v[1:] < 2.0)
-    equal = stepdown.noise_variances(null_study(rng, 4, 6))  # no more scatter than sampling: pooled
-    assert np.allclose(equal, equal[0])
+    v, df = stepdown.noise_variances(null_study(rng, 30, 6, noisy=3.0))
+    assert v[0] == pytest.approx(6.4, rel=0.4) and np.all(v[1:] < 1.6) and np.all(df >= 29)
+    equal, df = stepdown.noise_variances(null_study(rng, 4, 6))  # no more scatter than sampling: borrowed
+    assert np.ptp(equal) < 0.2 * equal.mean() and np.all(df > 3)
 
 
 def test_draws_depend_on_the_data_not_a_fixed_seed():

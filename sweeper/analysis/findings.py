@@ -13,6 +13,8 @@ quotes a stale number:
     {{compare STUDY a=1 | a=2}}           two configurations paired by seed: difference [95% CI], p
     {{median STUDY}}                      the median over configurations of their mean metric
     {{share STUDY above=X}}               how many configurations have a mean metric above X (below=X too)
+    {{variance STUDY}}                    crossed seeds: each configuration's spread split into init, order, rest
+    {{part STUDY init|order|rest name=value ...}}   one part's share of a configuration's variance [and its sd]
     {{plot STUDY NAME}}                   a report figure (NAME.png), copied next to the page
 
 Each study's report is written first (`sweep report`), so the figures exist and match.
@@ -207,8 +209,32 @@ def _plot(r: Results, args: list[str], out: Path, figures: list[Path], where: st
     return f"![{r.name}: {args[0]}]({FIGURES}/{target.name})"
 
 
+def _variance(r: Results, args: list[str], where: str) -> str:
+    from sweeper.analysis.show import variance_lines
+
+    lines = variance_lines(r, top=len(r.summary))
+    if not lines:
+        raise TemplateError(f"{where}: {r.name}'s seeds are not crossed: give it seeds=Crossed(init=..., order=...)")
+    header, *rows = [re.split(r"\s{2,}", line) for line in lines[1:]]
+    return "\n".join([f"| {' | '.join(header)} |", "|" + "---|" * len(header),
+                      *(f"| {' | '.join(row)} |" for row in rows)])
+
+
+def _part(r: Results, args: list[str], where: str) -> str:
+    component = next((a for a in args if a in ("init", "order", "rest")), None)
+    if component is None:
+        raise TemplateError(f"{where}: name the part: init, order or rest")
+    row, _ = _row(r, [a for a in args if a != component], where)
+    split = r.variance
+    parts = split[(split["trial"] == row["trial"]) & (split["component"] == component)]
+    if parts.empty:
+        raise TemplateError(f"{where}: no variance split for {row['label']} in {r.name} (seeds not crossed, or a pair lost)")
+    p = parts.iloc[0]
+    return f"{p['share']:.0%} (sd {p['sd']:.4f} [{p['ci_low'] ** 0.5:.4f}, {p['ci_high'] ** 0.5:.4f}])"
+
+
 VERBS: dict[str, Callable[[Results, list[str], str], str]] = {
     "about": _about, "table": _table, "mean": _mean, "diff": _diff, "verdict": _verdict, "compare": _compare,
-    "median": _median, "share": _share,
+    "median": _median, "share": _share, "variance": _variance, "part": _part,
     "plot": lambda r, a, w: "",  # handled in render: it writes a file next to the page
 }

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from sweeper.analysis import stats
+from sweeper.analysis.answer import moderation_note
 from sweeper.analysis.report_data import display_table
 from sweeper.analysis.show import variance_lines
 from sweeper.metrics import with_direction
@@ -28,6 +29,7 @@ figure { margin: 2em 0; }
 figure img { max-width: 100%; border: 1px solid #ddd; }
 figcaption { font-size: 0.9em; color: #444; max-width: 60em; }
 .note { font-size: 0.9em; color: #444; max-width: 60em; }
+.answer { font-size: 1.1em; max-width: 60em; }
 """
 
 NUMERIC = ("rank", "sd", "p (adjusted)", "seeds needed", "seeds ok/failed/diverged")
@@ -42,13 +44,14 @@ def render(results: Results, plots: Sequence[Plot]) -> str:
              ("budget", results.budget_line()),
              ("fixed", ", ".join(f"{k}={v}" for k, v in s.get("fixed", {}).items()))]
     parts = [f"<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{e(results.name)}: sweep report</title>",
-             f"<style>{STYLE}</style>\n</head>\n<body>", f"<h1>{e(results.name)}</h1>"]
+             f"<style>{STYLE}</style>\n</head>\n<body>", f"<h1>{e(results.name)}</h1>",
+             f'<p class="answer">{e(results.answer())}</p>']
     if s.get("description"):
         parts.append(f"<p>{e(s['description'])}</p>")
     parts.append("<p>" + " &middot; ".join(f"<b>{e(k)}</b>: {e(str(v))}" for k, v in facts if v != "") + "</p>")
     parts.append("<h2>Configurations, best first</h2>")
     parts.append(_table(display_table(results.summary, results.comparisons, results.metric)))
-    parts.append(f"<p class=\"note\">{e(_explanation())}</p>")
+    parts.append(f"<p class=\"note\">{e(_explanation())} {e(moderation_note(results.comparisons))}</p>")
     parts.append('<p class="note">Tables: <a href="summary.csv">summary.csv</a> (every final metric, per '
                  'configuration) and <a href="comparisons.csv">comparisons.csv</a>.</p>')
     if not results.variance.empty:

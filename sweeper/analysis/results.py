@@ -210,6 +210,13 @@ class Results:
             raise ResultsError("no model builder is registered; import sweeper, not sweeper.analysis alone")
         return checkpoint.rebuild(self, rank, seed, study, which)
 
+    def answer(self) -> str:
+        """The study's answer in one sentence: the best configuration and how many others are
+        within the noise or worse (`sweeper.analysis.answer`)."""
+        from sweeper.analysis.answer import answer
+
+        return answer(self.summary, self.comparisons, self.metric)
+
     def planned(self) -> int | None:
         """Trials the study asks for: configurations x seeds (None when it cannot be told)."""
         configs = planned_configs(self.study)

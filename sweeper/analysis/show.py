@@ -8,6 +8,7 @@ import textwrap
 from typing import Any
 
 from sweeper.analysis import stats
+from sweeper.analysis.answer import moderation_note
 from sweeper.analysis.report_data import display_table
 
 Results = Any  # sweeper.analysis.results.Results, which calls these (an import here would be a cycle)
@@ -20,9 +21,9 @@ HTML_ROWS = 25  # rows of the notebook's table; `show(top=...)` and `summary` ha
 
 def answer(results: Results) -> str | None:
     """The study's answer in one sentence ("Best: ..., 6 of 8 configurations are within the
-    noise of 3 seeds; 1 is worse"), shown above the table in the notebook and on the live
-    page; None where the statistics give none."""
-    return None
+    noise of 3 seeds; 1 is worse"), first in `sweep show`, above the table in the notebook and
+    on the live page (`sweeper.analysis.answer`); None before any trial is done."""
+    return None if results.trials.empty else results.answer()
 
 
 def text(results: Results, top: int = 10) -> str:
@@ -33,13 +34,16 @@ def text(results: Results, top: int = 10) -> str:
     if r.trials.empty:
         return f"{r.name}: no finished trial yet{f' (0/{planned})' if planned else ''}; see `sweep ls` for progress"
     table = display_table(r.summary, r.comparisons, r.metric).drop(columns=["sd"]).head(top)
-    lines = [f"{r.name}: {len(r.complete)}{f'/{planned}' if planned else ''} trials, {len(r.summary)} configurations, "
-             f"seeds {','.join(map(str, r.study.get('seeds', [])))}; {r.metric} ({r.direction}), best first"]
     said = answer(r)
-    if said:
-        lines.append(said)
+    lines = [said] if said else []  # first: the answer to the study's question
+    lines.append(f"{r.name}: {len(r.complete)}{f'/{planned}' if planned else ''} trials, {len(r.summary)} "
+                 f"configurations, seeds {','.join(map(str, r.study.get('seeds', [])))}; {r.metric} ({r.direction}), "
+                 "best first")
     lines += _columns([list(table.columns), *table.astype(str).values.tolist()])
     lines.append(textwrap.fill(LEGEND, 100))
+    note = moderation_note(r.comparisons)
+    if note:
+        lines.append(textwrap.fill(note, 100))
     lines.append(r.budget_line() + (f"; a seed race, {_race_settings(r.study)}" if r.racing is not None else ""))
     lines += variance_lines(r, top)
     return "\n".join(lines)

@@ -34,13 +34,16 @@ import numpy as np
 import pandas as pd
 from scipy import stats as st
 
-from sweeper.analysis.stepdown import ALPHA, MIN_SEEDS, stepdown, worse_t
+from sweeper.analysis import moderation
+from sweeper.analysis.stepdown import ALPHA, MIN_SEEDS, differences, stepdown, worse_t
 from sweeper.metrics import COUNTS, range_of, short, split_of
 
 __all__ = ["ALPHA", "MIN_SEEDS", "stepdown", "worse_t", "mean_ci", "paired_test", "summarize", "compare_to_best"]
 
 CONFIDENCE = 0.95
 POWER = 0.80  # power aimed at when estimating the seeds needed
+MODERATED_INTERVALS = 8  # fewest configurations whose variances moderate their intervals: with fewer,
+# the prior is too uncertain to lean on without the step-down's simulation (coverage 93-94 % at 3-5)
 MAX_SEEDS = 10_000  # seeds_needed is capped here (an effect this small is not worth seeds)
 SUMMARISED_COUNTS = ("best_epoch",)  # of the bookkeeping counts, the one worth a mean
 WORSE, SAME, BEST, UNTESTED = "worse", "indistinguishable from the best", "best", "too few common seeds"
@@ -80,25 +83,44 @@ def paired_test(diffs: np.ndarray, confidence: float = CONFIDENCE,
     return out
 
 
-def power_paired(effect_size: float, n: np.ndarray, alpha: float = ALPHA) -> np.ndarray:
-    """Power of a two-sided paired t-test with n pairs when the true effect is effect_size."""
+def power_paired(effect_size: float, n: np.ndarray, alpha: float = ALPHA, prior_df: float = 0.0) -> np.ndarray:
+    """Power of a two-sided paired t-test with n pairs when the true effect is effect_size;
+    `prior_df`: degrees of freedom a moderated variance adds (`sweeper.analysis.moderation`)."""
     n = np.asarray(n, dtype=float)
-    df = n - 1
+    df = n - 1 + prior_df
     crit = st.t.ppf(1 - alpha / 2, df)
     shift = abs(effect_size) * np.sqrt(n)
     return st.nct.sf(crit, df, shift) + st.nct.cdf(-crit, df, shift)
 
 
-def seeds_needed(effect_size: float, alpha: float = ALPHA, power: float = POWER) -> float:
-    """The fewest seeds for which a paired t-test finds a true effect of effect_size with the
-    given power; NaN for no effect, MAX_SEEDS when even that many would not do."""
+def seeds_needed(effect_size: float, alpha: float = ALPHA, power: float = POWER, prior_df: float = 0.0) -> float:
+    """The fewest seeds for which a paired t-test (moderated: `prior_df`) finds a true effect
+    of effect_size with the given power; NaN for no effect, MAX_SEEDS when even that many would not do."""
     if not np.isfinite(effect_size) or effect_size == 0:
         return np.nan
     z = st.norm.ppf(1 - alpha / 2) + st.norm.ppf(power)
     guess = int(np.ceil((z / abs(effect_size)) ** 2))  # the normal approximation, a little low
     n = np.arange(2, min(MAX_SEEDS, 2 * guess + 10) + 1)
-    enough = n[power_paired(effect_size, n, alpha) >= power]
+    enough = n[power_paired(effect_size, n, alpha, prior_df) >= power]
     return float(enough[0]) if len(enough) else float(MAX_SEEDS)
+
+
+def moderated_ci(values: np.ndarray, confidence: float = CONFIDENCE, bounds: tuple[float, float] = (-np.inf, np.inf),
+                 min_n: int = 2) -> dict[str, np.ndarray]:
+    """mean_ci of each row of values (configurations x seeds), with se and the interval from
+    the variances moderated across the rows (`sweeper.analysis.moderation`; from
+    MODERATED_INTERVALS rows on), and their degrees of freedom (`df`); sd stays each row's own."""
+    out = mean_ci(values, confidence, bounds, min_n)
+    n = out["n"]
+    df = np.maximum(n - 1, 0).astype(float)
+    s2, prior_df = moderation.squeeze(np.where(n > 1, np.square(out["sd"]), np.nan), df)
+    few = (n > 1).sum(axis=-1, keepdims=True) < MODERATED_INTERVALS  # each interval on its own seeds
+    s2, prior_df = np.where(few, np.square(out["sd"]), s2), np.where(few, 0.0, prior_df)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        se = np.sqrt(s2 / n)
+        half = np.where(n >= min_n, st.t.ppf(0.5 + confidence / 2, np.maximum(df + prior_df, 1)) * se, np.nan)
+    return out | {"se": se, "ci_low": np.clip(out["mean"] - half, *bounds), "ci_high": np.clip(out["mean"] + half, *bounds),
+                  "df": df + prior_df}
 
 
 # -- tables --------------------------------------------------------------------------------
@@ -125,7 +147,8 @@ def describe_seeds(trials: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame
         grid = wide[metric].to_numpy(float)
         with np.errstate(all="ignore"):
             extremes = {"min": np.fmin.reduce(grid, axis=1), "max": np.fmax.reduce(grid, axis=1)}
-        summary = mean_ci(grid, bounds=range_of(metric), min_n=MIN_SEEDS)
+        summary = moderated_ci(grid, bounds=range_of(metric), min_n=MIN_SEEDS)
+        summary.pop("df")
         parts.append(pd.DataFrame({"trial": order, "metric": metric, **summary, **extremes}))
     return pd.concat(parts, ignore_index=True).astype({"n": int})
 
@@ -188,41 +211,67 @@ def best_trial(summary: pd.DataFrame) -> str | None:
 def compare_to_best(trials: pd.DataFrame, summary: pd.DataFrame, metric: str, direction: str) -> pd.DataFrame:
     """One row per configuration: the paired comparison with the best one on their common
     successful seeds. `difference` is this configuration minus the best (negative is worse
-    when maximising), with its 95 % interval and the paired t-test's `p_value` (both from
-    MIN_SEEDS common seeds on); `p_adjusted` accounts for the number of comparisons and for
-    the best having been picked from the same data (see `sweeper.analysis.stepdown`), and
-    decides the verdict; `reason` says why, in words."""
+    when maximising), with its 95 % interval and the t-test's `p_value` (both from
+    MIN_SEEDS common seeds on, with the differences' variances moderated across the
+    configurations: `df` degrees of freedom); `p_adjusted` accounts for the number of
+    comparisons and for the best having been picked from the same data (see
+    `sweeper.analysis.stepdown`), and decides the verdict; `reason` says why, in words;
+    `method` names the test."""
     best = best_trial(summary)
     wide = _ok_values(trials, metric).pivot(index="seed", columns="trial", values=metric)
     wide = wide.reindex(columns=[t for t in summary["trial"] if t in wide])
     low, high = range_of(metric)
-    out = pd.DataFrame([_paired(wide, trial, best, bounds=(low - high, high - low)) for trial in summary["trial"]])
+    out = pd.DataFrame([_paired(wide, trial, best) for trial in summary["trial"]])
     out = out.reindex(columns=["trial", "best_trial", "n_common", "difference", "diff_ci_low", "diff_ci_high",
-                               "p_value", "p_adjusted", "effect_size"])
-    tested = out["p_value"].notna()
+                               "p_value", "p_adjusted", "effect_size", "df", "prior_df"])
+    tested = out["n_common"].ge(MIN_SEEDS) & out["trial"].ne(best) & out["trial"].isin(wide.columns)
     if best is not None and tested.any():
         # columns in the order of their ids, not of trials.csv's rows: the simulation's draws
         # follow the columns, and a verdict must not depend on which trial finished first
         others = sorted(out.loc[tested, "trial"])
         values = wide[[best, *others]].to_numpy(float)
-        adjusted = dict(zip(others, stepdown(values if direction == "maximize" else -values)[1:]))
+        signed = values if direction == "maximize" else -values
+        adjusted = dict(zip(others, stepdown(signed)[1:]))
         out.loc[tested, "p_adjusted"] = out.loc[tested, "trial"].map(adjusted)
+        for column, by_trial in _moderated(signed, others, direction, bounds=(low - high, high - low)).items():
+            out.loc[tested, column] = out.loc[tested, "trial"].map(by_trial)
     verdicts = [BEST if r.trial == best else UNTESTED if pd.isna(r.p_adjusted) else SAME if r.p_adjusted >= ALPHA
                 else WORSE for r in out.itertuples()]  # the step-down only ever finds "below the best"
     out["verdict"] = verdicts
     # Seeds to tell: 80 % power at the level left for the still-undecided comparisons (a
     # Bonferroni share, ignoring the pick of the best: an estimate), and more than there are.
     undecided = max(1, verdicts.count(SAME))
-    needed = [max(seeds_needed(r.effect_size, ALPHA / undecided), r.n_common + 1) if v == SAME else np.nan
-              for r, v in zip(out.itertuples(), verdicts, strict=True)]
+    needed = [max(seeds_needed(r.effect_size, ALPHA / undecided, prior_df=r.prior_df), r.n_common + 1)
+              if r.verdict == SAME else np.nan for r in out.itertuples()]
     out["seeds_needed"] = pd.array(np.round(needed), dtype="Int64")
     rows = summary.set_index("trial").loc[out["trial"]]
     out["reason"] = [reason(c, s, int(tested.sum()), direction) for c, (_, s) in zip(out.itertuples(), rows.iterrows())]
     out.insert(1, "label", rows["label"].to_numpy())
-    return out
+    out["method"] = moderation.METHOD
+    return out.drop(columns="prior_df")
 
 
-def _paired(wide: pd.DataFrame, trial: str, best: str | None, bounds: tuple[float, float]) -> dict[str, Any]:
+def _moderated(signed: np.ndarray, others: list[str], direction: str,
+               bounds: tuple[float, float]) -> dict[str, dict[str, float]]:
+    """Per compared configuration (the columns after the best, higher better in `signed`):
+    the difference's interval, two-sided p-value, effect size and degrees of freedom with
+    the variances of the differences moderated across them (from MODERATED_INTERVALS
+    configurations on), in the metric's direction."""
+    d = differences(signed, moderate=signed.shape[1] >= MODERATED_INTERVALS, best=0)
+    sign = -1.0 if direction == "maximize" else 1.0  # best minus this one, back to this one minus the best
+    with np.errstate(divide="ignore", invalid="ignore"):
+        se = np.sqrt(d["s2"] / d["n"])
+        t = d["mean"] / se
+        half = st.t.ppf(0.5 + CONFIDENCE / 2, d["df"]) * se
+        p = np.where(se > 0, 2 * st.t.sf(np.abs(t), d["df"]), np.where(d["mean"] == 0, 1.0, 0.0))
+        effect = sign * d["mean"] / np.sqrt(d["s2"])
+    low, high = np.clip(sign * d["mean"] - half, *bounds), np.clip(sign * d["mean"] + half, *bounds)
+    columns = {"diff_ci_low": low, "diff_ci_high": high, "p_value": p, "effect_size": effect,
+               "df": d["df"], "prior_df": d["prior_df"]}
+    return {name: dict(zip(others, np.asarray(v, dtype=float)[1:])) for name, v in columns.items()}
+
+
+def _paired(wide: pd.DataFrame, trial: str, best: str | None) -> dict[str, Any]:
     row: dict[str, Any] = {"trial": trial, "best_trial": best, "n_common": 0}
     if trial == best:
         row["n_common"] = int(wide[trial].notna().sum())
@@ -231,10 +280,6 @@ def _paired(wide: pd.DataFrame, trial: str, best: str | None, bounds: tuple[floa
         row["n_common"] = len(diffs)
         if len(diffs):
             row["difference"] = float(diffs.mean())
-        if len(diffs) >= MIN_SEEDS:
-            t = {k: float(v) for k, v in paired_test(diffs, bounds=bounds).items()}
-            row.update(diff_ci_low=t["ci_low"], diff_ci_high=t["ci_high"], p_value=t["p_value"],
-                       effect_size=t["effect_size"])
     return row
 
 

@@ -3,24 +3,36 @@
 Testing against a best picked from the same data makes it look better than it is: with 12
 tied configurations, paired t-tests against the winner with Holm's correction call one of
 them worse in about 13 % of studies, not 5 %. So each step of a Holm-type step-down compares
-the largest remaining paired t statistic ("best minus this one") with its distribution when
-all remaining configurations are tied, simulated with the same seeds, the same missing seeds
-and the same pick of the best. With two configurations left this distribution is known:
-the step is the exact two-sided paired t-test, with no simulation.
+the largest remaining t statistic ("best minus this one", paired by seed) with its
+distribution when all remaining configurations are tied, simulated with the same seeds, the
+same missing seeds and the same pick of the best. With two configurations the step is the
+exact two-sided paired t-test, with no simulation.
 
-What the simulated null assumes, and why (measured on synthetic studies with a per-seed
-offset shared by all configurations, as a seed's data order is; the first step's rejection
-rate is the family's false "worse" rate, nominal 5 %):
+The t statistics use moderated variances (method "moderated step-down v2"; v1 used each
+difference's own variance, so at 3 seeds a t statistic had 2 degrees of freedom and the
+largest of hundreds of them had tails so heavy that nothing was called worse). Each
+difference's variance is shrunk towards a prior fitted to all the study's differences
+(`sweeper.analysis.moderation`, limma's empirical Bayes with a guard against outliers), and
+the simulated studies are moderated the same way, each with its own fitted prior, so the
+test keeps its level whatever the prior turns out to be. Choices, measured on synthetic
+studies with a per-seed offset shared by all configurations (bench/verdicts.py; the first
+step's rejection rate is the family's false "worse" rate, nominal 5 %):
 
-- Each configuration has its own noise level. With one configuration 3x as noisy as the
-  others, a null with equal variances calls a tie "worse" in only 3-4 % of studies (12
-  configurations: 3.2 % at 3 seeds, 3.1 % at 30); plugging in each configuration's estimated
-  variance (Shukla's estimator, which removes the per-seed offsets) brings it to 5 %, but
-  with few seeds the estimates scatter and the plug-in null is too narrow: 6.4-6.9 % for 3-10
-  seeds with equal true variances. So the estimates are shrunk towards their mean by how much
-  more they scatter than sampling alone would make them (James-Stein): 4.0-5.7 % over 5, 12
-  and 30 configurations x 3, 5, 10 and 30 seeds, equal or one 3x noisier (2000 studies each,
-  Monte Carlo sd 0.5 %). tests/test_stats.py checks 2, 5, 12 and 30 configurations.
+- All differences share the best configuration's noise, so pooling v of them says less than
+  v times one: a difference's prior is worth at most (4 v / (v + 1) - 1) (n - 1) degrees of
+  freedom, about 3 (n - 1) (`_most`). Uncapped, the prior claimed up to 58 at 3 seeds x 30
+  configurations and the differences' 95 % intervals covered 93-94 %; capped, 95 %.
+- Configurations already called worse keep informing the prior: their observed variances
+  join each simulated study's, so the last steps still borrow (with the sub-study's variances
+  alone, the last configuration was judged by a 2-degree-of-freedom t-test again).
+- The noise of the simulated studies: each configuration's residual variance after removing
+  the per-seed offsets, moderated, and drawn from its posterior with the prior counted at
+  SIMULATED_PRIOR of its weight (then Shukla's correction). A configuration that is noisier
+  than its few seeds show borrows a calm prior and gets too large a t statistic; simulating
+  from the point estimates, one configuration 3x noisier (its sd) among 30 was called
+  worse in 5.8-6.0 % of tied studies at 3-5 seeds (2000 each). With the posterior draws at
+  half weight every shape of bench/verdicts.py (2-30 configurations x 3-10 seeds, equal
+  noise, one 3x noisier or 3x calmer) is at 2.6-5.9 %, the lowest at 30 x 3 with equal noise.
 - The draws are seeded from the data, not a fixed seed: with one fixed set of draws for every
   study of a shape, the error of that set's 95 % quantile is the same in all of them (2000
   draws: 6.1-6.2 % instead of 5 % at 12 configurations). Seeded per study it averages out
@@ -37,49 +49,94 @@ import hashlib
 import numpy as np
 from scipy import stats as st
 
+from sweeper.analysis import moderation
+
 ALPHA = 0.05  # chance of calling any configuration worse when none is
 MIN_SEEDS = 3  # fewest common seeds for a verdict
 NULL_DRAWS = 2000  # simulated studies per step; p-values near 0.05 carry a Monte Carlo error of about 0.005
+SIMULATED_PRIOR = 0.5  # share of the variances' prior weight the simulated null relies on (see the module docstring)
 EXACT_TAIL = 40  # undecided configurations stepped through one at a time; beyond, p-values are upper bounds
+TAIL_DRAWS = (500, 500_000)  # those steps decide nothing: at least 500 draws, fewer than 2000 beyond 250 configurations
 
 
-def worse_t(values: np.ndarray) -> np.ndarray:
-    """Paired t statistics of how much each column is below the column with the highest
-    mean, on their common rows. values: (..., seeds, configs), NaN where a seed failed.
-    The best column and columns with fewer than MIN_SEEDS common seeds get -inf."""
-    have = ~np.isnan(values)
-    filled = np.where(have, values, 0.0)
+def worse_t(values: np.ndarray, moderate: bool = True, others: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """t statistics of how much each column is below the column with the highest mean,
+    paired on their common rows, with the variances of the differences moderated across
+    the columns (`sweeper.analysis.moderation`) unless `moderate` is False (the plain paired
+    t). values: (..., seeds, configs), NaN where a seed failed. The best column and columns
+    with fewer than MIN_SEEDS common seeds get -inf. `others`: see `differences`."""
+    d = differences(values, moderate, others=others)
     with np.errstate(divide="ignore", invalid="ignore"):
-        means = np.where(have.any(axis=-2), filled.sum(axis=-2) / have.sum(axis=-2), -np.inf)
-        best = np.argmax(means, axis=-1)[..., None, None]
-        both = have & np.take_along_axis(have, best, axis=-1)
-        m = both.sum(axis=-2)
-        d = np.where(both, np.take_along_axis(filled, best, axis=-1) - filled, 0.0)
-        mean = d.sum(axis=-2) / m
-        sd = np.sqrt(np.square(np.where(both, d - mean[..., None, :], 0.0)).sum(axis=-2) / (m - 1))
-        t = np.where(sd > 0, mean / sd * np.sqrt(m), np.sign(mean) * np.inf)
-    return np.where(m >= MIN_SEEDS, np.nan_to_num(t, nan=-np.inf, posinf=np.inf), -np.inf)
+        t = np.where(d["s2"] > 0, d["mean"] / np.sqrt(d["s2"] / d["n"]), np.sign(d["mean"]) * np.inf)
+    return np.where(d["n"] >= MIN_SEEDS, np.nan_to_num(t, nan=-np.inf, posinf=np.inf), -np.inf)
 
 
-def noise_variances(values: np.ndarray) -> np.ndarray:
+def differences(values: np.ndarray, moderate: bool = True, best: int | None = None,
+                others: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Each column's paired differences from the column with the highest mean, or column
+    `best` (best minus this one), on their common rows: n, mean, the variance s2 and its
+    degrees of freedom df, the variance moderated across the columns with at least MIN_SEEDS
+    common rows unless `moderate` is False; prior_df is what the moderation added to df and
+    raw_s2 the variance before. `others` = (variances, df) of more differences that inform
+    the prior but are not returned (a step's settled configurations)."""
+    have = ~np.isnan(values)
+    complete = bool(have.all())  # the usual case, and the simulated null's: no mask needed
+    filled = values if complete else np.where(have, values, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if best is not None:
+            ref = np.full((*values.shape[:-2], 1, 1), best)
+        else:
+            means = filled.mean(axis=-2) if complete else \
+                np.where(have.any(axis=-2), filled.sum(axis=-2) / have.sum(axis=-2), -np.inf)
+            ref = np.argmax(means, axis=-1)[..., None, None]
+        d = np.take_along_axis(filled, ref, axis=-1) - filled
+        if complete:
+            n = np.full(d.shape[:-2] + d.shape[-1:], values.shape[-2])
+            mean = d.mean(axis=-2)
+            s2 = d.var(axis=-2, ddof=1)
+        else:
+            both = have & np.take_along_axis(have, ref, axis=-1)
+            n = both.sum(axis=-2)
+            d = np.where(both, d, 0.0)
+            mean = d.sum(axis=-2) / n
+            s2 = np.square(np.where(both, d - mean[..., None, :], 0.0)).sum(axis=-2) / (n - 1)
+    tested = (n >= MIN_SEEDS) & (np.arange(values.shape[-1]) != ref[..., 0, :])
+    df = np.maximum(n - 1, 0).astype(float)
+    prior_df, raw = np.zeros(s2.shape), s2
+    if moderate:
+        k, pool, pool_df = s2.shape[-1], np.where(tested, s2, np.nan), df
+        if others is not None and len(others[0]):
+            pool = np.concatenate([pool, np.broadcast_to(others[0], (*pool.shape[:-1], len(others[0])))], axis=-1)
+            pool_df = np.concatenate([np.broadcast_to(df, pool.shape[:-1] + df.shape[-1:]),
+                                      np.broadcast_to(others[1], (*pool.shape[:-1], len(others[1])))], axis=-1)
+        post, prior_df = (a[..., :k] for a in moderation.squeeze(pool, pool_df, most=_most(pool, pool_df)))
+        s2 = np.where(tested, post, s2)
+    return {"n": n, "mean": mean, "s2": s2, "df": df + prior_df, "prior_df": prior_df, "raw_s2": raw}
+
+
+def _most(pool: np.ndarray, df: np.ndarray) -> np.ndarray:
+    """The most a difference's variance can borrow. Every difference shares the best
+    configuration's noise, so pooling v of them estimates that part from its own n - 1 degrees
+    of freedom only: with equal variances the pooled variance is worth 4 v / (v + 1) times
+    n - 1 (Satterthwaite), not v times; the prior adds at most the rest."""
+    v = np.isfinite(pool).sum(axis=-1, keepdims=True)
+    return df * np.maximum(4 * v / (v + 1) - 1, 0.0)
+
+
+def noise_variances(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each column's noise variance in values[seed, config] = mean[config] + offset[seed] +
-    noise, from the seeds every column finished (Shukla's estimator), shrunk towards the
-    columns' mean variance by how little the estimates scatter beyond sampling error. Equal
-    variances (ones) where that cannot be told: fewer than 3 columns or 3 such seeds."""
+    noise, from the seeds every column finished, and how sure it is (degrees of freedom): the
+    residuals' variances moderated across the columns (`sweeper.analysis.moderation`), with
+    the prior counted at SIMULATED_PRIOR of its weight. Equal variances (ones, infinitely
+    sure) where that cannot be told: fewer than 3 columns or 3 such seeds."""
     rows = values[~np.isnan(values).any(axis=1)]
     n, k = rows.shape
     if k < 3 or n < 3:
-        return np.ones(k)
+        return np.ones(k), np.full(k, np.inf)
     resid = rows - rows.mean(axis=0) - rows.mean(axis=1, keepdims=True) + rows.mean()
-    s = np.square(resid).sum(axis=0) / (n - 1)  # E[s_j] = var_j (1 - 2/k) + sum(var) / k^2
-    v = (s - s.sum() / (k * (k - 1))) / (1 - 2 / k)
-    mean = v.mean()
-    if not mean > 0:  # every column constant, or nearly
-        return np.ones(k)
-    sampling = 2 * mean**2 / ((n - 1) * (1 - 2 / k) ** 2)  # the estimates' variance if all were equal
-    scatter = np.mean(np.square(v - mean))
-    keep = max(0.0, 1 - sampling / scatter) if scatter > 0 else 0.0
-    return np.maximum(keep * v + (1 - keep) * mean, 0.01 * mean)
+    df = np.full(k, n - 1.0)  # each column's residuals: n - 1 degrees of freedom (scaled by 1 - 1/k)
+    s2, prior_df = moderation.squeeze(np.square(resid).sum(axis=0) / df, df)
+    return s2, SIMULATED_PRIOR * prior_df + df
 
 
 def stepdown(values: np.ndarray, draws: int | None = None, seed: int | None = None, level: float = ALPHA,
@@ -95,15 +152,19 @@ def stepdown(values: np.ndarray, draws: int | None = None, seed: int | None = No
     verdicts are those of the one-at-a-time step-down, the p-values of the rejected ones may
     come out a little higher (conservative), and big studies need a few rounds, not k."""
     k, draws = values.shape[1], draws or NULL_DRAWS
+    raw = differences(values, moderate=False)
     observed = worse_t(values)
     rng = np.random.default_rng(_seed_of(values) if seed is None else seed)
-    noise = rng.standard_normal((draws, *values.shape)) * np.sqrt(noise_variances(values))
-    noise[:, np.isnan(values)] = np.nan
+    noise = _noise(values, rng, draws)
     remaining = sorted((c for c in range(1, k) if observed[c] > -np.inf), key=lambda c: -observed[c])
+    tested = set(remaining)
     out = np.full(k, np.nan)
     running = 0.0
+    tail = noise[:max(TAIL_DRAWS[0], TAIL_DRAWS[1] // k)]  # once nothing more can be rejected: p-values to show
     while remaining:
-        p = np.maximum(running, _step_p(values, noise, observed, remaining))
+        settled = sorted(tested - set(remaining))
+        simulated = noise if running < level else tail
+        p = np.maximum(running, _step_p(values, simulated, observed, remaining, (raw["s2"][settled], raw["df"][settled])))
         rejected = p < level
         if rejected.any():  # reject all that can be at once, then retest the rest without them
             out[remaining] = p
@@ -118,13 +179,32 @@ def stepdown(values: np.ndarray, draws: int | None = None, seed: int | None = No
     return out
 
 
-def _step_p(values: np.ndarray, noise: np.ndarray, observed: np.ndarray, remaining: list[int]) -> np.ndarray:
+def _noise(values: np.ndarray, rng: np.random.Generator, draws: int) -> np.ndarray:
+    """Simulated studies of tied configurations with the study's noise levels and missing seeds."""
+    s2, df = noise_variances(values)
+    k = len(s2)
+    if np.isinf(df).all():
+        variances = np.broadcast_to(s2, (draws, 1, k))
+    else:  # each simulated study draws its variances from their posterior (scaled to keep
+        # their median), then Shukla's correction: E[s2_j] = var_j (1 - 2/k) + sum(var) / k^2
+        s2 = s2 * df * (1 - 2 / (9 * df)) ** 3 / rng.chisquare(df, size=(draws, 1, k))
+        variances = (s2 - s2.sum(axis=-1, keepdims=True) / (k * (k - 1))) / (1 - 2 / k)
+        variances = np.maximum(variances, 0.01 * variances.mean(axis=-1, keepdims=True))
+    noise = rng.standard_normal((draws, *values.shape)) * np.sqrt(variances)
+    noise[:, np.isnan(values)] = np.nan
+    return noise
+
+
+def _step_p(values: np.ndarray, noise: np.ndarray, observed: np.ndarray, remaining: list[int],
+            settled: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """p-values of the remaining columns' t statistics against the largest of them when the
-    remaining columns and column 0 are tied: exact for one column left, else simulated."""
-    if len(remaining) == 1:
+    remaining columns and column 0 are tied, simulated; the settled configurations' observed
+    variances still inform each simulated study's prior, as they inform the observed one.
+    With one column left and nothing moderated (two configurations), the exact paired t-test."""
+    if len(remaining) == 1 and len(settled[0]) + 1 < moderation.MIN_VARIANCES:
         both = ~np.isnan(values[:, 0]) & ~np.isnan(values[:, remaining[0]])
         return np.array([2 * st.t.sf(observed[remaining[0]], both.sum() - 1)])
-    null_max = worse_t(noise[:, :, [0, *remaining]]).max(axis=-1)
+    null_max = worse_t(noise[:, :, [0, *remaining]], others=settled).max(axis=-1)
     return (1 + np.sum(null_max[:, None] >= observed[remaining], axis=0)) / (1 + len(noise))
 
 

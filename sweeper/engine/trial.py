@@ -61,7 +61,7 @@ class TrialTask:
         name, not by value (`engine/shipping.py`), to workers that may not have them."""
         import cloudpickle
 
-        fields = tuple(getattr(self, f.name) for f in dataclasses.fields(self))
+        fields = tuple(getattr(self, f.name) for f in dataclasses.fields(self))  # every field, a new one too
         return _task_from, (cloudpickle.dumps(fields),)
 
 

@@ -1,0 +1,182 @@
+"""Empirical-Bayes variances: each configuration's variance shrunk towards a prior fitted to all of them.
+
+With 3 seeds a variance has 2 degrees of freedom and is very uncertain, so a t statistic
+built on it can hardly call anything worse. A study has many configurations, though, and
+their variances say how large a variance usually is. As in limma (Smyth 2004, "Linear
+models and empirical Bayes methods for assessing differential expression"), the sample
+variances s_j^2 (with d_j degrees of freedom) are taken to be scaled chi-square draws
+around true variances that follow a scaled inverse chi-square prior with d0 degrees of
+freedom and scale s0^2. The prior is estimated by the moments of log s_j^2, and each
+variance becomes
+
+    s~_j^2 = (d0 s0^2 + d_j s_j^2) / (d0 + d_j),   with d0 + d_j degrees of freedom,
+
+so the prior is worth d0 extra degrees of freedom (as many as d0 more seeds would give).
+d0 is infinite when the variances scatter no more than sampling alone makes them (they
+are pooled), and small when they really differ (little is borrowed).
+
+The guard, in the spirit of limma's `robust=TRUE` (Phipson et al. 2016), but on both sides
+and simpler: a variance that stands out of the fitted prior borrows less, in proportion:
+d0_j = d0 min(1, q / GUARD_LEVEL), where q is the chance that the r-th largest (or smallest)
+of k variances drawn from the prior, s0^2 F(d_j, d0), would lie at least as far out as the
+r-th one does. So one much noisier configuration does not borrow the calm ones' variance,
+and a much calmer one does not borrow theirs. The prior itself is refitted with those
+weights (a few times: a first fit widened by an outlier hides it), so one outlier does not
+make the others borrow less either. A configuration that is noisier without showing it in
+its few seeds cannot be caught: it borrows, and its t statistic is too large; the step-down's
+simulated null allows for that (see `sweeper.analysis.stepdown`).
+
+Everything is vectorised over leading axes (one prior per simulated study), with NaN for a
+column that has no variance (the best one, or too few seeds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from scipy import special as sp
+
+METHOD = "moderated step-down v2"  # comparisons.csv's `method`; v1 took each difference's own variance
+MIN_VARIANCES = 3  # fewest variances a prior is fitted to: the spread of two says next to nothing
+ROBUST_FITS = 2  # rounds of judging outliers: the second without the weight of those the first found
+GUARD_LEVEL = 0.05  # borrowing shrinks once the r-th most extreme of k would lie this far out in under 5 % of studies
+EXAMINED = 16  # the guard looks at this many of the largest and of the smallest variances
+FLOOR = 1e-5  # variances below this fraction of the mean are raised to it: a log needs them positive
+
+
+def trigamma_inverse(y: np.ndarray) -> np.ndarray:
+    """x with trigamma(x) = y (y > 0), by Newton's method on 1 / trigamma, which is nearly linear."""
+    y = np.asarray(y, dtype=float)
+    tiny = y <= 1e-6  # trigamma(x) ~ 1 / x for large x
+    x = np.where(tiny, 1 / np.maximum(y, 1e-300), 0.5 + 1 / np.maximum(y, 1e-300))
+    for _ in range(50):
+        tri, tetra = _polygammas(x)
+        step = np.where(tiny, 0.0, tri * (1 - tri / y) / tetra)
+        x = x + step
+        if np.all(np.abs(step) <= 1e-8 * x):
+            break
+    return x
+
+
+def _polygammas(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """trigamma(x) and tetragamma(x) for x > 0: six steps of the recurrence, then the asymptotic
+    series (error below 1e-10); scipy's polygamma is far slower, and the simulated null needs
+    them for thousands of studies at each step."""
+    tri, tetra = np.zeros(np.shape(x)), np.zeros(np.shape(x))
+    for i in range(6):
+        tri += 1 / (x + i) ** 2
+        tetra -= 2 / (x + i) ** 3
+    z = 1 / (x + 6)
+    z2 = z * z
+    tri += z + z2 / 2 + z * z2 * (1 / 6 - z2 * (1 / 30 - z2 * (1 / 42 - z2 / 30)))
+    tetra -= z2 + z * z2 + z2 * z2 * (1 / 2 - z2 * (1 / 6 - z2 * (1 / 6 - z2 * 3 / 10)))
+    return tri, tetra
+
+
+def fit_prior(s2: np.ndarray, df: np.ndarray, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(s0^2, d0) of the scaled inverse chi-square prior of the variances s2 (..., k) with df
+    degrees of freedom, NaN where a column has none, from the (weighted) moments of log s2 along
+    the last axis. d0 is inf where the variances scatter no more than sampling makes them,
+    and NaN (no prior) with fewer than MIN_VARIANCES of them."""
+    have = np.isfinite(s2) & (df > 0)
+    w, e, tri = _terms(np.where(have, s2, np.nan), np.where(have, df, 1.0), weights)
+    return _prior(w.sum(axis=-1), (w * e).sum(axis=-1), (w * e * e).sum(axis=-1), (w * tri).sum(axis=-1))
+
+
+def _terms(s2: np.ndarray, df: np.ndarray, weights: np.ndarray | None) -> tuple[np.ndarray, ...]:
+    """Each variance's weight, log s2 centred on its expectation given its df, and that log's sampling variance."""
+    have = np.isfinite(s2)
+    w = np.where(have, 1.0 if weights is None else weights, 0.0)
+    half = df / 2
+    return w, np.where(have, np.log(np.where(have, s2, 1.0)) - _digamma(half) + np.log(half), 0.0), _trigamma(half)
+
+
+def _prior(n: np.ndarray, s1: np.ndarray, s2: np.ndarray, tri: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(s0^2, d0) from the weighted sums of the centred logs (n, s1, s2) and of their sampling variances."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = s1 / n
+        excess = (s2 - n * mean**2) / np.maximum(n - 1, 1e-12) - tri / n
+        d0 = np.where(excess > 0, 2 * trigamma_inverse(np.where(excess > 0, excess, 1.0)), np.inf)
+        s0 = np.exp(mean + np.where(np.isfinite(d0), _digamma(d0 / 2) - np.log(d0 / 2), 0.0))
+    few = n < MIN_VARIANCES - 1e-9
+    return np.where(few, np.nan, s0), np.where(few, np.nan, d0)
+
+
+def squeeze(s2: np.ndarray, df: np.ndarray, robust: bool = True,
+            most: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior variances and each one's prior degrees of freedom d0_j, shape of s2 (..., k).
+    A column with no variance (NaN) stays NaN; where no prior can be fitted, d0_j = 0 (each
+    variance as it is). An infinite d0 counts as the degrees of freedom of all the variances
+    together (as limma caps them): pooling k variances cannot tell more than they hold.
+    `robust`: outlying variances borrow less (the module's guard). `most`: the most d0_j can
+    be, where the variances share a part and so hold less than their degrees of freedom."""
+    s2 = _floored(np.where(np.isfinite(s2) & (df > 0), s2, np.nan))
+    df = np.where(np.isnan(s2), np.max(df, initial=1.0), df)  # any value where there is no variance: one value is faster
+    weights = np.ones(s2.shape)
+    if robust and np.isfinite(s2).sum(axis=-1).max(initial=0) > MIN_VARIANCES:  # else no outlier has others to be judged by
+        order = np.argsort(np.where(np.isnan(s2), np.inf, s2), axis=-1)  # the columns with no variance last
+        for _ in range(ROBUST_FITS):  # one outlier may hide another: judge again without the first
+            weights = _not_outlying(s2, df, weights, order)
+    s0, d0 = fit_prior(s2, df, weights)
+    d0 = np.minimum(d0, np.where(np.isnan(s2), 0.0, df).sum(axis=-1))
+    prior_df = np.where(np.isnan(d0[..., None]) | np.isnan(s2), 0.0, d0[..., None] * weights)
+    if most is not None:
+        prior_df = np.minimum(prior_df, most)
+    s0 = np.where(np.isnan(s0), 0.0, s0)[..., None]
+    with np.errstate(invalid="ignore"):
+        post = (prior_df * s0 + df * s2) / (prior_df + df)
+    return post, prior_df
+
+
+def _not_outlying(s2: np.ndarray, df: np.ndarray, weights: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """How much of the prior each variance may take, in [0, 1]: the chance that the r-th
+    largest (or smallest) of n variances drawn from the prior lies at least as far out as
+    this r-th one does, over GUARD_LEVEL (so the most extreme of many is not an outlier for
+    being extreme). Each is judged against the prior fitted to the others (with `weights`),
+    so an outlier cannot widen its own yardstick. Only the EXAMINED largest and smallest are
+    looked at. `order`: the columns by variance, those with none last."""
+    have = np.isfinite(s2)
+    n = have.sum(axis=-1, keepdims=True)
+    w, e, tri = _terms(s2, df, weights)
+    sums = [np.sum(x, axis=-1, keepdims=True) for x in (w, w * e, w * e * e, w * tri)]
+    r = np.arange(1, min(EXAMINED, s2.shape[-1]) + 1)  # ranks from either end
+    out = np.ones(s2.shape)
+    beyond = r - 1  # past the n variances: a column with none (no weight), and no column twice
+    for at, tail in ((beyond, sp.fdtr), (np.where(r <= n, n - r, beyond), sp.fdtrc)):  # smallest, then largest
+        columns = np.take_along_axis(order, np.broadcast_to(at, (*s2.shape[:-1], len(r))), axis=-1)
+        own = [np.take_along_axis(x, columns, axis=-1) for x in (w, w * e, w * e * e, w * tri)]
+        s0, d0 = _prior(*(total - mine for total, mine in zip(sums, own, strict=True)))  # the others' prior
+        ratio = np.take_along_axis(np.where(have, s2, 0.0), columns, axis=-1) / np.where(s0 > 0, s0, 1.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p = tail(np.take_along_axis(df, columns, axis=-1), np.where(np.isnan(d0), 1.0, np.minimum(d0, 1e8)), ratio)
+            weight = np.minimum(1.0, sp.betainc(r, np.maximum(n - r + 1, 1), p) / GUARD_LEVEL)  # r-th of n uniforms <= p
+        weight = np.where((r <= n) & np.isfinite(s0), np.nan_to_num(weight, nan=1.0), 1.0)
+        np.put_along_axis(out, columns, np.minimum(np.take_along_axis(out, columns, axis=-1), weight), axis=-1)
+    return np.where(have, out, 1.0)
+
+
+def _floored(s2: np.ndarray) -> np.ndarray:
+    """Variances raised to FLOOR times their mean (a zero variance has no logarithm)."""
+    have = ~np.isnan(s2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(have, s2, 0.0).sum(axis=-1, keepdims=True) / have.sum(axis=-1, keepdims=True)
+    floor = np.where(mean > 0, FLOOR * mean, 1e-300)
+    return np.where(have, np.maximum(s2, floor), np.nan)
+
+
+def _digamma(x: np.ndarray) -> np.ndarray:
+    return _by_value(sp.digamma, x)
+
+
+def _trigamma(x: np.ndarray) -> np.ndarray:
+    return _by_value(lambda v: _polygammas(v)[0], x)
+
+
+def _by_value(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> np.ndarray:
+    """f at each distinct value only: degrees of freedom take few values, and polygamma is slow."""
+    x = np.asarray(x, dtype=float)
+    if x.size and np.all(x == x.flat[0]):  # the usual case: every configuration has all its seeds
+        return np.full(x.shape, f(x.flat[0]))
+    values, where = np.unique(x, return_inverse=True)
+    return np.asarray(f(values))[where].reshape(x.shape)
