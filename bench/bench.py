@@ -12,8 +12,9 @@ validation), MLP(30), SGD lr 0.05 momentum 0.9, batch 64, 3 epochs. Cases:
   (c) sweeper's trainer, curves once per epoch;
   (d) 8 and 32 seeds: one at a time against vectorized (curves once per epoch);
   (e) studies/lr_momentum.py (12 configurations x 5 seeds) through `run_study` with 1 and 2
-      worker processes: speed-up, and orchestration overhead = wall time minus the trials'
-      summed training seconds (per worker), as a share of those seconds;
+      worker processes, one at a time, vectorized and stacked: speed-up, and orchestration
+      overhead = wall time minus the trials' summed training seconds (per worker), as a
+      share of those seconds;
   (f) `sweep --help`, a fresh interpreter each time.
 
 Every time is the best of --repeats runs (the least disturbed by other processes). Torch
@@ -137,23 +138,24 @@ def study_runs(table: Table, data_root: str, device: str, seeds: int, grid: dict
     if grid is not None:
         study = dataclasses.replace(study, space=grid)
     configs = study.planned_configs()
-    walls: dict[tuple[bool, int], float] = {}
-    for vectorize in (False, True):
+    walls: dict[tuple[str, int], float] = {}
+    modes = {"one at a time": study.stacked(False), "vectorized": study.vectorized(),
+             "stacked (the default)": study.stacked(True)}
+    for how, variant in modes.items():
         for jobs in (1, 2):
             with tempfile.TemporaryDirectory() as results:
                 start = time.perf_counter()
-                summary = run_study(study.vectorized() if vectorize else study, results_root=Path(results),
-                                    data_root=data_root, jobs=jobs, show_progress=False, device=device,
-                                    stream=io.StringIO())
+                summary = run_study(variant, results_root=Path(results), data_root=data_root, jobs=jobs,
+                                    show_progress=False, device=device, stream=io.StringIO())
                 wall = time.perf_counter() - start
                 with (summary.folder / "trials.csv").open(newline="") as f:
                     training = sum(float(r["seconds"]) for r in csv.DictReader(f))
-            walls[vectorize, jobs] = wall
+            walls[how, jobs] = wall
             overhead = (wall - training / jobs) / (training / jobs)
-            how = "vectorized" if vectorize else "one at a time"
-            speedup = walls[vectorize, 1] / wall
+            speedup = walls[how, 1] / wall
             ratio = f"{speedup:.2f}x (1 job / 2 jobs)" if jobs == 2 else ""
-            target = verdict(speedup >= 1.8 and overhead < 0.05, ">= 1.8x, overhead < 5%") if jobs == 2 and not vectorize else ""
+            target = verdict(speedup >= 1.8 and overhead < 0.05, ">= 1.8x, overhead < 5%") \
+                if jobs == 2 and how == "one at a time" else ""
             table.add(f"(e) study {configs}x{seeds}, {how}, {jobs} job{'s' if jobs > 1 else ''}: "
                       f"training {training:.1f} s, overhead {overhead:.0%}", f"{wall:.1f}", ratio, target)
 

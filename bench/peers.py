@@ -1,6 +1,6 @@
 """sweeper against the tools a user would otherwise reach for, on the same grid, as processes.
 
-    python bench/peers.py --data-dir ../shared/data            # 2 rounds, about 6 minutes on 2 cores
+    python bench/peers.py --data-dir ../shared/data            # 3 rounds, about 8 minutes on 2 quiet cores
     python bench/peers.py --data-dir ../shared/data --quick    # a 2 x 2 grid, 2 seeds, 2 epochs: a smoke test
 
 The work: a 4 x 3 grid of SGD learning rate x momentum, 5 seeds each, MLP(30), batch 64,
@@ -8,9 +8,9 @@ The work: a 4 x 3 grid of SGD learning rate x momentum, 5 seeds each, MLP(30), b
 accuracy on both splits after every epoch; 2 workers. Each tool runs end to end as a
 fresh process (its start-up, imports and worker processes are counted):
 
-  sweeper            `sweep run --jobs 2`, one task per (configuration, seed)
+  sweeper            `sweep run --jobs 2`, the default: stacked groups the study fixes
+  sweeper no-stack   `sweep run --jobs 2 --no-stack`, one task per (configuration, seed)
   sweeper vectorized `sweep run --jobs 2 --vectorize`, each configuration's seeds together
-  sweeper stacked    `sweep run --jobs 2 --stack`, configurations and seeds as one model per worker
   joblib             a plain loop, `joblib.Parallel(n_jobs=2)` over (configuration, seed)
   optuna 2 procs     GridSampler over (lr, momentum, seed), 2 processes sharing a JournalStorage
   optuna n_jobs=2    the same in one process, `study.optimize(n_jobs=2)` (threads)
@@ -18,7 +18,11 @@ fresh process (its start-up, imports and worker processes are counted):
 The peers' training code is what a user would write: torch.optim.SGD, an nn.Sequential, the
 images as tensors in memory (loaded from one file this script writes first), one torch
 thread, batches by indexing a random permutation. The tools run in turn, in a different
-order each round; the table gives each tool's best round and its ratio to `sweeper stacked`.
+order each round, and the load average is printed before each round. The table gives each
+tool's rounds, its best, and how many times faster the default `sweeper` is, round by round
+and best against best; then the floor: the grid's arithmetic (the matrix products of every
+training step and evaluation) at this machine's single-thread matrix-product rate on the 2
+workers, plus a bare interpreter's and `import torch`'s start-up, all measured here.
 """
 
 from __future__ import annotations
@@ -37,10 +41,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import floor  # noqa: E402 (after the path that finds it)
+
 FULL = {"lrs": [0.01, 0.05, 0.1, 0.2], "momenta": [0.0, 0.5, 0.9], "seeds": 5, "epochs": 10,
-        "train": 10000, "val": 2000, "rounds": 2}
+        "train": 10000, "val": 2000, "rounds": 3}
 QUICK = {"lrs": [0.05, 0.1], "momenta": [0.0, 0.9], "seeds": 2, "epochs": 2, "train": 2000, "val": 500, "rounds": 1}
-TOOLS = ["sweeper", "sweeper vectorized", "sweeper stacked", "joblib", "optuna 2 procs", "optuna n_jobs=2"]
+TOOLS = ["sweeper", "sweeper no-stack", "sweeper vectorized", "joblib", "optuna 2 procs", "optuna n_jobs=2"]
 JOBS = 2
 
 STUDY = """from sweeper import Split, Study
@@ -137,7 +143,7 @@ def run_tool(tool: str, work: dict, tmp: Path, data_dir: str) -> tuple[float, li
     start = time.perf_counter()
     if tool.startswith("sweeper"):
         results = tmp / f"results-{time.monotonic_ns()}"
-        flag = {"sweeper": [], "sweeper vectorized": ["--vectorize"], "sweeper stacked": ["--stack"]}[tool]
+        flag = {"sweeper": [], "sweeper vectorized": ["--vectorize"], "sweeper no-stack": ["--no-stack"]}[tool]
         subprocess.run([sys.executable, "-m", "sweeper.cli", "run", str(tmp / "study.py"), "--jobs", str(JOBS),
                         "--results", str(results), "--data-dir", data_dir, "--device", "cpu", "--quiet", *flag],
                        check=True, env=env, stdout=subprocess.DEVNULL)
@@ -221,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", default=os.environ.get("SWEEPER_DATA_DIR", "data"))
     parser.add_argument("--quick", action="store_true", help="a 2 x 2 grid, 2 seeds, 2 epochs, 1 round")
-    parser.add_argument("--rounds", type=int, help="rounds of every tool (default 2; 1 with --quick)")
+    parser.add_argument("--rounds", type=int, help="rounds of every tool (default 3; 1 with --quick)")
     parser.add_argument("--tools", default=",".join(TOOLS), help=f"comma-separated, of {TOOLS}")
     parser.add_argument("--peer", help=argparse.SUPPRESS)  # the peers' own processes
     parser.add_argument("--work", help=argparse.SUPPRESS)
@@ -252,12 +258,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     seconds: dict[str, list[float]] = {t: [] for t in tools}
     checks: dict[str, str] = {}
-    loads = [load()]
+    loads, rates, starts = [], [], []
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         (tmp / "study.py").write_text(STUDY.format(**work))
         write_data(args.data_dir, work, tmp / "data.pt")
         for r in range(rounds):
+            loads.append(load())
+            rates.append(floor.gemm_rate())
+            starts.append(floor.startup())
+            print(f"round {r + 1}: load {loads[-1]}, matrix products {rates[-1]:.0f} GFLOP/s", file=sys.stderr, flush=True)
             order = tools[r % len(tools):] + tools[:r % len(tools)]
             if r % 2:
                 order.reverse()
@@ -269,21 +279,50 @@ def main(argv: list[str] | None = None) -> int:
     loads.append(load())
     grid = f"{len(work['lrs'])} x {len(work['momenta'])} grid x {work['seeds']} seeds, {work['epochs']} epochs, " \
            f"{work['train']}/{work['val']} images"
-    print(f"Machine: {machine()}. Date: {datetime.date.today()}. {grid}, {JOBS} workers, best of {rounds} round(s). "
-          f"Load average (1/5/15 min) before: {loads[0]}, after: {loads[1]}.\n")
+    print(f"Machine: {machine()}. Date: {datetime.date.today()}. {grid}, {JOBS} workers, {rounds} round(s). "
+          f"Load average (1/5/15 min) before each round: {'; '.join(loads[:-1])}; after: {loads[-1]}.\n")
     print(table(seconds, checks))
+    models = len(work["lrs"]) * len(work["momenta"]) * work["seeds"]
+    flops = floor.grid_flops(models, work["epochs"], work["train"], work["val"], batch=64, hidden=30)
+    print("\n" + floor_line(flops, max(rates), min(s[0] for s in starts), min(s[1] for s in starts),
+                            min(seconds.get("sweeper", [0.0]))))
     return 0
 
 
 def table(seconds: dict[str, list[float]], checks: dict[str, str]) -> str:
+    """Each tool's rounds and best, and how many times faster the default sweeper is: best
+    against best, and in each round; then the same against the best peer."""
     best = {t: min(v) for t, v in seconds.items()}
-    base = best.get("sweeper stacked")
-    lines = ["| tool | seconds (each round) | best | sweeper stacked is faster by | best configuration, mean val_acc |",
-             "|---|---|---:|---:|---|"]
+    ours = seconds.get("sweeper")
+    lines = ["| tool | seconds (each round) | best | the default sweeper is faster by (best; each round) "
+             "| best configuration, mean val_acc |", "|---|---|---:|---:|---|"]
     for tool, values in seconds.items():
-        ratio = f"{best[tool] / base:.2f}x" if base else ""
-        lines.append(f"| {tool} | {', '.join(f'{v:.1f}' for v in values)} | {best[tool]:.1f} | {ratio} | {checks[tool]} |")
+        ratio = ""
+        if ours:
+            each = ", ".join(f"{v / o:.2f}x" for v, o in zip(values, ours, strict=False))
+            ratio = f"{best[tool] / min(ours):.2f}x; {each}"
+        lines.append(f"| {tool} | {', '.join(f'{v:.1f}' for v in values)} | {best[tool]:.1f} | {ratio} "
+                     f"| {checks[tool]} |")
+    peers = {t: v for t, v in best.items() if not t.startswith("sweeper")}
+    if ours and peers:
+        peer = min(peers, key=lambda t: peers[t])
+        rounds = [min(seconds[t][r] for t in peers if r < len(seconds[t])) / o for r, o in enumerate(ours)]
+        lines.append(f"\nThe best peer, {peer}, against the default sweeper: {peers[peer] / min(ours):.2f}x best "
+                     f"against best; the fastest peer of each round against the default's same round: "
+                     f"{', '.join(f'{x:.2f}x' for x in rounds)}.")
     return "\n".join(lines)
+
+
+def floor_line(flops: tuple[float, float], rate: float, interpreter: float, torch: float, ours: float) -> str:
+    """What no tool can beat on this machine (`floor.py`), and how far the default sweeper is from it."""
+    compute = sum(flops) / (rate * 1e9 * JOBS)
+    total = compute + interpreter + torch
+    line = (f"Floor: {sum(flops) / 1e12:.3f} TFLOP (training {flops[0] / 1e12:.3f}, evaluation {flops[1] / 1e12:.3f}) "
+            f"at {rate:.0f} GFLOP/s per worker (one thread, best of the rounds) on {JOBS} workers = {compute:.2f} s, "
+            f"+ interpreter {interpreter:.2f} s + import torch {torch:.2f} s = {total:.2f} s.")
+    if ours:
+        line += f" The default sweeper's best round is {ours / total:.2f}x the floor."
+    return line
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
-"""Stacked against one at a time on a study: the same verdicts, and each configuration's means
-less than its standard error apart.
+"""Stacked (the default) against one at a time on a study: the same verdicts, and each
+configuration's means less than its standard error apart, and the largest difference.
 
     python bench/stacked_check.py studies/lr_momentum.py --data-dir ../shared/data [--seeds 5] [--jobs 2]
 
-Runs the study twice with `sweep run --jobs N` (one at a time, then `--stack`) into a
+Runs the study twice with `sweep run --jobs N` (`--no-stack`, then the default) into a
 temporary results folder and prints, per configuration: both means of the study's metric,
 their difference, the standard error of the mean over seeds (of the one-at-a-time run) and
 both verdicts against the best configuration, with their step-down p-values. The step-down
@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -43,8 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     loaded, seconds = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        for flags in ([], ["--stack"]):
-            results = Path(args.results or tmp) / ("stacked" if flags else "alone")
+        for flags in (["--no-stack"], []):
+            results = Path(args.results or tmp) / ("alone" if flags else "stacked")
             seeds = ["--seeds", str(args.seeds)] if args.seeds else []
             start = time.perf_counter()
             subprocess.run([sys.executable, "-m", "sweeper.cli", "run", args.study, "--jobs", str(args.jobs),
@@ -78,11 +79,25 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| {a.loc[trial, 'label']} | {ma:.4f} | {ms:.4f} | {ms - ma:+.4f} | {se:.4f} | "
                   f"{va.get(trial)} ({pa.get(trial):.3f}) / {vs.get(trial)} ({ps.get(trial):.3f}) |")
         n = len(a)
+        print(f"\nlargest difference of a row or curve value, stacked against one at a time: "
+              f"{largest_differences(alone, stacked)}")
         print(f"\nmeans within one standard error: {within} of {n}; same verdict: {same} of {n} "
               f"({as_loaded} of {n} with each run's own row order); "
               f"best: {alone.summary.sort_values('rank')['label'].iloc[0]} / "
               f"{stacked.summary.sort_values('rank')['label'].iloc[0]}")
         return 0 if within == n and same == n else 1
+
+
+def largest_differences(alone: Any, stacked: Any) -> str:
+    """The largest absolute difference between the two runs, per measure, over every row's
+    final value and every curve value."""
+    key = ["trial", "seed", "epoch", "iteration", "split", "metric"]
+    a, s = (r.curves.set_index(key)["value"].sort_index() for r in (alone, stacked))
+    diffs = (a - s).abs().groupby(level="metric").max()
+    rows = [alone.trials.set_index(["trial", "seed"]).sort_index(), stacked.trials.set_index(["trial", "seed"]).sort_index()]
+    finals = {c: float((rows[0][c] - rows[1][c]).abs().max()) for c in rows[0].columns
+              if c.startswith(("train_", "val_", "test_", "best_val_")) and c in rows[1]}
+    return "; ".join([*(f"{c} {v:.2g}" for c, v in finals.items()), *(f"curves' {m} {v:.2g}" for m, v in diffs.items())])
 
 
 if __name__ == "__main__":

@@ -56,9 +56,10 @@ def load(path_or_name: str | Path, results: str | Path = "results") -> Results:
 def run(study: Study, *, jobs: int | None = None, results: str | Path = "results", executor: str = "local",
         data_dir: str | None = None, seeds: int | list[int] | None = None, restart: bool = False,
         vectorize: bool = False, device: str = "auto", progress: bool = True, scheduler: str | None = None,
-        stack: bool = False) -> Results:
+        stack: bool | None = None) -> Results:
     """Run (or resume) a study from Python, e.g. in a notebook, and return its results as
-    `sweeper.load` would. The arguments are those of `sweep run`; a progress line is shown
+    `sweeper.load` would. The arguments are those of `sweep run` (`stack=False` is
+    `--no-stack`; None: as the study says); a progress line is shown
     in a terminal and in Jupyter. Raises RunError if every trial failed, with the first error."""
     from sweeper.api import run_and_load
 

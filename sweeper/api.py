@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 def run_and_load(study: Study, *, jobs: int | None, results: str | Path, executor: str, data_dir: str | None,
                  seeds: int | list[int] | None, restart: bool, vectorize: bool, device: str, progress: bool,
-                 scheduler: str | None, stack: bool = False) -> Results:
+                 scheduler: str | None, stack: bool | None = None) -> Results:
     from sweeper.analysis.results import read_folder
     from sweeper.engine.options import RunOptions, default_data_root, default_jobs
     from sweeper.engine.runner import run_study

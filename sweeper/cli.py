@@ -31,7 +31,7 @@ examples:
   sweep run studies/bayes.py --executor dask --scheduler tcp://10.0.0.5:8786
                                                    on a Dask cluster (see README: Scaling out)
   sweep run studies/lr_momentum.py --vectorize     each configuration's seeds trained together
-  sweep run studies/lr_momentum.py --stack         configurations and seeds trained as one model
+  sweep run studies/lr_momentum.py --no-stack      one model at a time (stacked groups are the default)
 
 Running the same command again trains only what is missing (after a crash or Ctrl-C).
 Data root: --data-dir, else $SWEEPER_DATA_DIR, else ./data (torchvision's layout); a Dask worker
@@ -98,10 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--vectorize", action="store_true",
                      help="train all seeds of a configuration at once with torch.func (same rows; "
                           "faster for small models); overrides the study's `vectorize`")
-    run.add_argument("--stack", action="store_true",
-                     help="train configurations that differ only in optimiser settings (learning rate, momentum, "
-                          "weight decay, lr decay, patience) as one stacked model, with their seeds (same rows; "
-                          "faster for MLPs on the CPU); overrides the study's `stack`")
+    run.add_argument("--stack", action=argparse.BooleanOptionalAction, default=None,
+                     help="train configurations that differ only in the model's shape and the optimiser's settings "
+                          "as stacked groups of about 12 models, fixed by the study (the default where the trainer "
+                          "can; the same rows whatever --jobs, up to floating-point noise); --no-stack: one model at "
+                          "a time, exactly the course's loop. Overrides the study's `stack`; a folder written one at "
+                          "a time goes on one at a time")
     run.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
                      help="where trials train (default auto: the GPU if torch sees one, else the CPU)")
     run.add_argument("--pdb", action="store_true",
@@ -371,11 +373,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"sweep: warning: MLflow at {args.mlflow}: {error}", file=sys.stderr)
     study = options.apply(study)
     minutes, seconds = divmod(int(summary.seconds), 60)
+    mode = ", stacked" if summary.stacked else ""
+    if summary.unstacked:
+        mode += f"{' but' if summary.stacked else ''} one at a time where {'; '.join(summary.unstacked)}"
     rungs = " (rungs included: a pruned study trains a survivor once per rung)" if study.prune is not None else ""
     print(f"{study.name}: {summary.trained + summary.reused} of {summary.planned} trials done{rungs} "
           f"({summary.trained} trained now, {summary.reused} from earlier runs, {summary.failed} failed, "
           f"{summary.diverged} diverged) in {minutes}:{seconds:02d} on {summary.dataset} {_where(summary.where)} "
-          f"on {summary.device}{', vectorized' if study.vectorize else ''}{', stacked' if study.stack else ''}")
+          f"on {summary.device}{', vectorized' if study.vectorize else ''}{mode}")
     print(f"results: {summary.folder}/trials.csv and curves.csv")
     if summary.best:
         print(f"best: {summary.best}")

@@ -17,7 +17,7 @@ def test_peers_quick_prints_the_table(capsys: pytest.CaptureFixture[str]) -> Non
         if os.environ.get("CI") == "true":
             pytest.fail("MNIST is needed: set SWEEPER_DATA_DIR to a data root with MNIST/raw/")
         pytest.skip("MNIST not found: set SWEEPER_DATA_DIR to a data root with MNIST/raw/")
-    tools = ["sweeper stacked", "joblib", "optuna 2 procs"]
+    tools = ["sweeper", "joblib", "optuna 2 procs"]
     assert peers.main(["--data-dir", root, "--quick", "--tools", ",".join(tools)]) == 0
     out = capsys.readouterr().out
     assert "| tool | seconds" in out

@@ -36,7 +36,7 @@ SPACE = {"hidden_size": [8, 16, 32], "batch_size": [16, 32]}  # 6 configurations
 
 def bayes_study(**fields: Any) -> Study:
     defaults: dict[str, Any] = dict(name="async_bayes", dataset="digits", split=Split(train=1000, val=300),
-                                    sampler="bayes", n_trials=14,
+                                    sampler="bayes", n_trials=14, stack=False,  # one configuration per task
                                     space=SPACE, seeds=2, concurrent_configs=3)
     return Study(**{**defaults, **fields})
 

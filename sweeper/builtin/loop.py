@@ -23,6 +23,7 @@ at the end of its epoch.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -86,13 +87,17 @@ class SeedLog:
         return bool(self.patience) and self.stale >= self.patience
 
     def state(self) -> dict[str, Any]:
-        """What a checkpoint keeps of the log (JSON values)."""
-        return {"curves": [list(c) for c in self.curves], "last": self.last, "best_val": self.best_val,
+        """What a checkpoint keeps of the log (JSON values). The curves, which grow by every
+        step's row, are one JSON string: walked value by value, they made every epoch's
+        checkpoint cost more than the epoch's training."""
+        return {"curves": json.dumps(self.curves), "last": self.last, "best_val": self.best_val,
                 "best_epoch": self.best_epoch, "best_val_loss": self.best_val_loss, "stale": self.stale,
                 "epochs_run": self.epochs_run}
 
     def load(self, state: Mapping[str, Any]) -> None:
-        self.curves = [tuple(c) for c in state["curves"]]  # type: ignore[misc]
+        curves = state["curves"]
+        curves = json.loads(curves) if isinstance(curves, str) else curves  # a list: an older checkpoint
+        self.curves = [tuple(c) for c in curves]  # type: ignore[misc]
         self.last = dict(state["last"])
         self.best_val, self.best_epoch = state["best_val"], state["best_epoch"]
         self.best_val_loss, self.stale, self.epochs_run = state["best_val_loss"], state["stale"], state["epochs_run"]
@@ -354,14 +359,20 @@ def train_seeds(config: Mapping[str, Any], seeds: Sequence[int], data: Tensors, 
 
 def train_group(configs: Sequence[Mapping[str, Any]], seeds: Sequence[int], data: Tensors,
                 eval_every: str | int = "epoch", max_steps: int | None = None, model_fn: ModelFn | None = None,
-                metrics: MetricFns | None = None, options: FitOptions | None = None) -> list[list[Outcome]]:
-    """Train every configuration once per seed as one stacked model (`stacked.StackedBank`):
-    `out[c][s]` is what `train(configs[c], seeds[s], ...)` gives, up to floating-point noise.
-    Raises `stacked.NotStackable` where the models cannot be stacked."""
+                metrics: MetricFns | None = None, options: FitOptions | None = None,
+                parts: Sequence[Sequence[int]] | None = None) -> list[list[Outcome]]:
+    """Train every configuration once per seed as one stacked model (`stacked.StackedBank`), or
+    with `parts` (lists of indices into `configs`: configurations of one shape and optimizer)
+    as one stacked model per part (`mixed.MixedBank`): `out[c][s]` is what `train(configs[c],
+    seeds[s], ...)` gives, up to floating-point noise. Raises `stacked.NotStackable` where the
+    models cannot be stacked."""
+    from sweeper.builtin.mixed import MixedBank
     from sweeper.builtin.stacked import StackedBank
 
     options = _with(options, max_steps)
-    flat = fit(StackedBank(configs, seeds, data, model_fn, _init(options)), data, eval_every, options, metrics)
+    bank: Bank = StackedBank(configs, seeds, data, model_fn, _init(options)) if parts is None or len(parts) == 1 \
+        else MixedBank(configs, seeds, data, parts, model_fn, _init(options))
+    flat = fit(bank, data, eval_every, options, metrics)
     C = len(configs)
     return [[flat[s * C + c] for s in range(len(seeds))] for c in range(C)]
 

@@ -107,28 +107,40 @@ class PerModel:
         self.gamma = per_model("lr_decay")
         self.any_wd, self.any_momentum = bool((self.wd != 0).any()), bool((self.momentum != 0).any())
         self._shape: tuple[int, ...] = (-1,)
-        self._cast: dict[str, Tensor] = {}
+        self._cast: dict[str, Tensor] = {}  # the hyperparameters in the parameters' dtype, until one changes
+        self._views: dict[int, dict[str, Tensor]] = {}  # ... shaped for parameters of each number of dimensions
         self._h: dict[str, Tensor] = {}
+
+    def _changed(self) -> None:
+        self._cast, self._views = {}, {}
 
     def rate(self, row: int) -> float:
         return float(self.lr[row])
 
     def decay(self) -> None:
         self.lr *= self.gamma
+        self._changed()
 
     def freeze(self, rows: list[int]) -> None:
         self.lr[rows] = 0.0
+        self._changed()
 
     def keep(self, index: Tensor) -> None:
         self.lr, self.wd, self.momentum, self.gamma = (t[index] for t in (self.lr, self.wd, self.momentum, self.gamma))
+        self._changed()
 
     def restore(self, lrs: Mapping[int, float]) -> None:
         """Each model's learning rate as a checkpoint saved it, by row (0 for a frozen model)."""
         for row, lr in lrs.items():
             self.lr[row] = lr
+        self._changed()
 
     def begin(self, dtype: torch.dtype) -> None:
-        """Once per step: the hyperparameters in the parameters' dtype."""
+        """Once per step: the hyperparameters in the parameters' dtype (cast again only once
+        one changed: casting and checking them at every step cost a small model's step 7%)."""
+        if self._cast and self._cast["lr"].dtype == dtype:
+            return
+        self._changed()
         self._cast = {"lr": self.lr.to(dtype), "wd": self.wd.to(dtype), "momentum": self.momentum.to(dtype)}
         self.any_wd = bool((self.wd != 0).any())
         self.any_momentum = bool((self.momentum != 0).any())
@@ -136,7 +148,10 @@ class PerModel:
     def prepare(self, param: Tensor) -> None:
         """Per parameter: the hyperparameters shaped to broadcast over its model dimension."""
         self._shape = (-1,) + (1,) * (param.dim() - 1)
-        self._h = {k: v.view(self._shape) for k, v in self._cast.items()}
+        views = self._views.get(param.dim())
+        if views is None:
+            views = self._views[param.dim()] = {k: v.view(self._shape) for k, v in self._cast.items()}
+        self._h = views
 
     def l2(self, grad: Tensor, param: Tensor) -> Tensor:
         return grad.addcmul(param, self._h["wd"])

@@ -36,6 +36,7 @@ from torch import Tensor, nn
 
 from sweeper.builtin.bank import Bank, ModelFn, seeded_model
 from sweeper.builtin.data import Tensors
+from sweeper.builtin.fused import FusedMLP, linear_relu_chain
 from sweeper.builtin.measures import summed_loss
 from sweeper.builtin.optim import Optimizer
 from sweeper.builtin.stacked_layers import NotStackable, StackedModel
@@ -64,6 +65,8 @@ class StackedBank(Bank):
         if slower_stacked(models[0], self.device):
             raise NotStackable("a convolutional model on the CPU is faster one model at a time")
         self.model = StackedModel(models, data.x_train[:2])
+        chain = linear_relu_chain(self.model.template) if not data.regress and data.n_outputs > 1 else None
+        self.fused = FusedMLP(chain) if chain else None  # a plain MLP's step, by hand (`fused.py`)
         self.optimizer = Optimizer.stacked(self.configs, len(seeds), self.device)
         self.seed_rows, self.config_rows = list(range(len(seeds))), list(range(len(configs)))
         self._number_rows()
@@ -97,22 +100,29 @@ class StackedBank(Bank):
         """One update of every model in the stacks on its seed's batch (idx: seeds x batch)."""
         x = torch.index_select(self.data.x_train, 0, idx.flatten(), out=self.batch[:idx.numel()])
         y = self.data.y_train[idx]  # seeds x batch
-        y = y.unsqueeze(1).expand(y.shape[0], len(self.config_rows), *y.shape[1:]).flatten(0, 1)
-        self.model.train()
-        out = self.model(x, groups=len(self.seed_rows))
-        losses = summed_loss(out.view(y.shape[0], y.shape[1], *out.shape[1:]), y, self.data.regress) / y.shape[1]
         params = self.model.params
-        grads = torch.autograd.grad(losses.sum(), params, allow_unused=True)
-        self.optimizer.step(params, [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads, strict=True)])
+        if self.fused is not None:
+            losses, grads = self.fused.step(x, y)
+        else:
+            y = y.unsqueeze(1).expand(y.shape[0], len(self.config_rows), *y.shape[1:]).flatten(0, 1)
+            self.model.train()
+            out = self.model(x, groups=len(self.seed_rows))
+            losses = summed_loss(out.view(y.shape[0], y.shape[1], *out.shape[1:]), y, self.data.regress) / y.shape[1]
+            found = torch.autograd.grad(losses.sum(), params, allow_unused=True)
+            grads = [torch.zeros_like(p) if g is None else g for p, g in zip(params, found, strict=True)]
+        self.optimizer.step(params, grads)
         every = losses.tolist()
         return [every[self._rows[m]] for m in self.active]
 
     def outputs(self, x: Tensor, models: Sequence[int]) -> Tensor:
         """Every model in the stacks reads x (one wide product); the rows of `models` are returned."""
         rows = len(self.seed_rows) * len(self.config_rows)
-        self.model.eval()
-        out = self.model(x, groups=1)
-        out = out.view(rows, -1, *out.shape[1:])
+        if self.fused is not None:
+            out = self.fused.outputs(x)
+        else:
+            self.model.eval()
+            out = self.model(x, groups=1)
+            out = out.view(rows, -1, *out.shape[1:])
         return out[[self._rows[m] for m in models]]
 
     def eval_chunk(self, models: int) -> int:

@@ -20,15 +20,26 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sweeper.builtin import hparams
-from sweeper.engine.plugin import FitOptions, Outcome, Param, Trainer, code_hash, describe_callable, source_file
+from sweeper.engine.plugin import (
+    CannotStack,
+    FitOptions,
+    Outcome,
+    Param,
+    Trainer,
+    code_hash,
+    describe_callable,
+    source_file,
+)
 from sweeper.errors import DataError, StudyError
 
 DRY_RUN_IMAGES = 1024  # per split, in a dry run
 MIN_SIZES = {"digits": 8, "mnist": 28, "fashion_mnist": 28, "cifar10": 32}  # image side of each dataset
 CNN_NORMALIZATIONS = ("none", "bn_before_relu", "bn_after_relu")
-# What may differ between configurations trained as one stacked model: the optimiser's numbers
-# (per-model tensors in the update) and early stopping (each model's own log).
-STACKED_PARAMS = ("learning_rate", "momentum", "weight_decay", "lr_decay", "patience")
+# What may differ between configurations trained as one stacked group: the optimiser (its numbers are
+# per-model tensors in the update; each kind is a part of the group) and early stopping (each model's
+# own log); for the built-in models their shape too (each shape a part: `mixed.py`).
+STACKED_PARAMS = ("learning_rate", "momentum", "weight_decay", "lr_decay", "patience", "optimizer", "nesterov")
+SHAPE_PARAMS = ("hidden_size", "num_layers", "normalization", "dropout", "init")
 
 
 class BuiltinTrainer(Trainer):
@@ -36,6 +47,8 @@ class BuiltinTrainer(Trainer):
     vectorizes = True
     stacks = True
     continues = ("epochs",)  # an epoch's end is a checkpoint: a run of more epochs goes on from it
+    preload = ("sweeper.builtin.trainer", "sweeper.builtin.loop", "sweeper.builtin.stacked", "sweeper.builtin.mixed",
+               "safetensors.torch")
     V1_DEFAULTS = hparams.V1_DEFAULTS
 
     def __init__(self, study: Any) -> None:
@@ -229,22 +242,29 @@ class BuiltinTrainer(Trainer):
                 for seed in seeds]
 
     def stack_key(self, config: Mapping[str, Any]) -> Any:
-        """Everything but the optimiser's numbers and patience: the model, its data, the
-        batch size, the optimizer's kind, the epochs (a user's own names too: `model` may read them)."""
-        return tuple(sorted((name, repr(value)) for name, value in config.items() if name not in STACKED_PARAMS))
+        """Everything but the optimiser, patience and (of a built-in model) its shape: the model,
+        its data, the batch size, the epochs, the data order (a user's own names too: `model`
+        may read them)."""
+        free = STACKED_PARAMS + (SHAPE_PARAMS if self.model_fn is None else ())
+        return tuple(sorted((name, repr(value)) for name, value in config.items() if name not in free))
 
     def fit_group(self, configs: Sequence[Mapping[str, Any]], seeds: Sequence[int],
                   options: FitOptions) -> list[list[Outcome]]:
-        """Configurations with one stack key, trained as one stacked model (`stacked.py`), or
-        one at a time where their model cannot be stacked."""
+        """Configurations with one stack key, trained as one stacked model per part of one
+        shape and optimizer (`stacked.py`, `mixed.py`); `CannotStack` where their model
+        cannot be stacked."""
         from sweeper.builtin.loop import train_group
         from sweeper.builtin.stacked import NotStackable
 
+        parts: dict[Any, list[int]] = {}
+        for c, config in enumerate(configs):
+            shape = () if self.model_fn is not None else tuple(repr(config[n]) for n in SHAPE_PARAMS if n != "init")
+            parts.setdefault((shape, config["optimizer"], config["nesterov"]), []).append(c)
         try:
             return train_group(configs, seeds, self._data(options, configs[0]), self.eval_every, None,
-                               self.model_fn, self.metric_fns, options)
-        except NotStackable:
-            return [self.fit(config, seeds, options.for_member(c)) for c, config in enumerate(configs)]
+                               self.model_fn, self.metric_fns, options, list(parts.values()))
+        except NotStackable as e:
+            raise CannotStack(str(e)) from None
 
     def _data(self, options: FitOptions, config: Mapping[str, Any]) -> Any:
         """The task's data; in a dry run the first few images, but enough for one batch."""

@@ -14,7 +14,7 @@ import concurrent.futures as cf
 import contextlib
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,9 @@ class Executor(ABC):
     takes_scheduler = False
     #: what `sweep run --help` says of it
     summary = ""
+    #: the modules every task imports, set by the runner before `start`: a backend that can
+    #: import them once for all its workers does
+    preload: tuple[str, ...] = ()
 
     def __init__(self, jobs: int, scheduler: str | None = None) -> None:  # noqa: B027 (a no-op by default)
         """Every backend is made from the run's options: worker count and scheduler address."""
@@ -93,8 +96,11 @@ class SequentialExecutor(Executor):
 
 class LocalExecutor(Executor):
     """joblib's loky process pool: `jobs` worker processes that stay up between trials, so
-    each loads its dataset once. Workers end with the driver, even when it is killed
-    (`sweeper.engine.signals.die_with_driver`)."""
+    each loads its dataset once. They are forked from a forkserver (multiprocessing's) that
+    has imported torch and the training code once: two workers are ready in the time of one
+    import, where each would import torch itself side by side with the driver. Workers and
+    the forkserver end with the driver, even when it is killed
+    (`sweeper.engine.signals.die_with_driver`, `forkserver_guard.py`)."""
 
     summary = "joblib worker processes (default)"
 
@@ -103,32 +109,89 @@ class LocalExecutor(Executor):
 
         self.workers = jobs
         self.worker_lost = (TerminatedWorkerError, BrokenProcessPool)
-        self._pool = self._new_pool()
+        self._pool: Any = None
+        self._context: Any = None  # the forkserver's, once started
 
     def _new_pool(self) -> Any:
         from joblib.externals.loky import ProcessPoolExecutor
 
         with workers_ignore_ctrl_c():  # its queues start loky's resource tracker
-            return ProcessPoolExecutor(max_workers=self.workers, initializer=_init_worker, initargs=(os.getpid(),))
+            return ProcessPoolExecutor(max_workers=self.workers, context=self._context,
+                                       initializer=_init_worker, initargs=(os.getpid(),))
 
     def describe(self) -> str:
         return f"{self.workers} local worker{'s' if self.workers != 1 else ''}"
 
     def submit(self, fn: Callable[[Any], Any], task: Any) -> Any:
+        if self._pool is None:
+            self.start()
         with workers_ignore_ctrl_c():  # loky starts workers in the thread that submits
             return self._pool.submit(fn, task)
 
     def start(self) -> None:
-        self.submit(int, 0)  # loky starts all `jobs` workers on the first submission
+        """Start the forkserver, which imports torch while the driver goes on; the workers are
+        forked at the first task. (Forking them now would wait for that import: on 2 cores the
+        driver's own checks, and its own import of torch, would follow it instead of running
+        beside it.) Without a forkserver, start the workers themselves."""
+        self._context = _forkserver((*WORKER_MODULES, *self.preload))
+        self._pool = self._new_pool()
+        if self._context is None:
+            self.submit(int, 0)  # loky starts all `jobs` workers on the first submission
 
     def shutdown(self, kill: bool = False) -> None:
-        if kill:
-            _silence_killed_pool_manager()
-        self._pool.shutdown(wait=not kill, kill_workers=kill)
+        if self._pool is not None:
+            if kill:
+                _silence_killed_pool_manager()
+            self._pool.shutdown(wait=not kill, kill_workers=kill)
+        _stop_forkserver()
 
     def restart(self) -> None:
         self._pool.shutdown(wait=False, kill_workers=True)
-        self._pool = self._new_pool()
+        self._pool = self._new_pool()  # forked from the same forkserver: no import again
+
+
+# What every task of a local worker imports, besides the trainer's own modules: a forkserver imports
+# them once, before it forks the workers (`forkserver_guard` first: it ends with the driver).
+WORKER_MODULES = ("sweeper.engine.forkserver_guard", "torch", "cloudpickle", "sweeper.engine.trial",
+                  "joblib.externals.loky.process_executor")
+
+
+def _forkserver(preload: Sequence[str]) -> Any:
+    """multiprocessing's forkserver context, its server started (it imports `preload`, then
+    forks workers when asked); None (loky's own start method: a fresh interpreter per worker)
+    where there is none (Windows)."""
+    import multiprocessing
+    from multiprocessing import forkserver
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return None
+    from sweeper.engine.forkserver_guard import DRIVER_ENV
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(preload))
+    os.environ[DRIVER_ENV] = str(os.getpid())  # the forkserver started here dies with this process
+    try:
+        with workers_ignore_ctrl_c():  # and, like the workers it forks, ignores the terminal's signals
+            forkserver.ensure_running()
+    finally:
+        os.environ.pop(DRIVER_ENV, None)  # no other child process should read it
+    return context
+
+
+def _stop_forkserver() -> None:
+    """End the forkserver with its sweep (a notebook's process goes on after it). Killed: it
+    holds nothing to save, and its own exit, unloading torch, kept the sweep's end waiting
+    0.7 s. (Its exit with the driver needs no call: `forkserver_guard`.)"""
+    import signal
+    from multiprocessing import forkserver
+
+    server = forkserver._forkserver
+    pid, stop = getattr(server, "_forkserver_pid", None), getattr(server, "_stop", None)  # multiprocessing's own
+    with contextlib.suppress(OSError, ChildProcessError):
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)
+        if stop is not None:
+            stop()
 
 
 def _silence_killed_pool_manager() -> None:

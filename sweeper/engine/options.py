@@ -30,7 +30,7 @@ class RunOptions:
     device: str = "auto"  # cpu, cuda or auto (a GPU where the worker has one)
     seeds: int | list[int] | None = None  # overrides the study's seeds
     vectorize: bool = False  # train a configuration's seeds together (overrides the study's False)
-    stack: bool = False  # train configurations as one stacked model (overrides the study's False)
+    stack: bool | None = None  # train configurations as stacked groups, or one at a time (None: as the study says)
     dry_run: bool = False  # one batch per trial, into results/<study>.dry-run/
     retry_failed: bool = False  # run trials recorded as failed again
     restart: bool = False  # move old results aside and start over
@@ -46,11 +46,13 @@ class RunOptions:
         return dataclasses.replace(self, **changes)
 
     def apply(self, study: Any) -> Any:
-        """The study as these options run it: seeds, vectorize and stack overridden where given."""
+        """The study as these options run it: seeds, vectorize and stack overridden where given
+        (whether a study left to its default is stacked depends on its results folder too:
+        `runner.training_mode`)."""
         if self.seeds is not None:
             study = study.with_seeds(self.seeds)
         if self.vectorize:
             study = study.vectorized()
-        if self.stack:
-            study = study.stacked()
+        if self.stack is not None:
+            study = study.stacked(self.stack)
         return study

@@ -10,9 +10,10 @@ calls it at three moments:
   name of the data the rows will record), then `user_code`, `structure` and `describe`,
   for what study.json records of the user's code and data (`engine/identity.py`);
 - in a worker, once per task: `fit(config, seeds, options)`, one `Outcome` per seed. It may
-  raise: the engine turns the exception into `failed` rows naming the file and line. With
-  `stack`, configurations with the same `stack_key` go to one task together, and the worker
-  calls `fit_group(configs, seeds, options)` instead.
+  raise: the engine turns the exception into `failed` rows naming the file and line. Where
+  the trainer stacks (`stacks`, and unless the study says `stack=False`), configurations
+  with the same `stack_key` go to a task together, in groups the study fixes
+  (`engine/groups.py`), and the worker calls `fit_group(configs, seeds, options)` instead.
 
 Two trainers ship: the built-in one (`sweeper.builtin`: the course's models and datasets,
 or a user's `nn.Module`, data and metrics, with its own loop) and `FunctionTrainer`, which
@@ -35,8 +36,8 @@ from sweeper.engine.seeds import split as split_seed
 from sweeper.engine.source import code_hash, describe_callable, source_file
 from sweeper.errors import StudyError, closest
 
-__all__ = ["Config", "FitOptions", "FunctionTrainer", "Log", "MissingHyperparameter", "Outcome", "Param", "Pruned",
-           "Trainer", "code_hash", "describe_callable", "source_file"]
+__all__ = ["CannotStack", "Config", "FitOptions", "FunctionTrainer", "Log", "MissingHyperparameter", "Outcome", "Param",
+           "Pruned", "Trainer", "code_hash", "describe_callable", "source_file"]
 
 Curve = tuple[int, int, str, str, float]  # epoch, iteration (step), split, metric, value
 # what a trial's row can say: pruned = stopped at a rung (engine/pruning.py), promoted = a rung's
@@ -104,10 +105,12 @@ class Trainer(ABC):
     takes_any_name = False
     #: True when `fit` can train several seeds at once (`--vectorize`)
     vectorizes = False
-    #: True when `fit_group` can train several configurations at once (`--stack`)
+    #: True when `fit_group` can train several configurations at once (the default where it can; `--no-stack`)
     stacks = False
     #: the file of the user's code, to name in errors raised in it (see `trial.describe_error`)
     source_file = ""
+    #: modules every task imports in a worker: a local pool imports them once, before it forks its workers
+    preload: tuple[str, ...] = ()
     #: budget hyperparameters (such as "epochs") whose longer run goes on from a shorter one's
     #: checkpoint: pruning's survivors continue from their rung instead of training again
     continues: tuple[str, ...] = ()
@@ -177,13 +180,14 @@ class Trainer(ABC):
 
     def stack_key(self, config: Mapping[str, Any]) -> Hashable | None:
         """Configurations with equal keys can be trained together by `fit_group`; None: this
-        one is trained on its own. Called in the driver, for every configuration, with `stack`."""
+        one is trained on its own. Called in the driver, for every configuration, when stacking."""
         return None
 
     def fit_group(self, configs: Sequence[Mapping[str, Any]], seeds: Sequence[int],
                   options: FitOptions) -> list[list[Outcome]]:
         """Train configurations with one stack key, each once per seed: `out[c][s]` is what
-        `fit(configs[c], seeds)[s]` gives."""
+        `fit(configs[c], seeds)[s]` gives. Raises `CannotStack` (before training) where they
+        cannot be trained together: the engine then trains them one at a time."""
         return [self.fit(config, seeds, options.for_member(c)) for c, config in enumerate(configs)]
 
 
@@ -219,6 +223,11 @@ class Config(dict):  # type: ignore[type-arg]
         known = sorted(str(k) for k in self)
         raise MissingHyperparameter(f"{key!r} is not in the configuration{closest(str(key), known)}; "
                                     f"it has {', '.join(known)}")
+
+
+class CannotStack(Exception):
+    """`fit_group` cannot train these configurations as one group (the message says why, once,
+    in the run's summary line); the engine trains them one at a time."""
 
 
 class Pruned(Exception):

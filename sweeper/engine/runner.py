@@ -27,13 +27,14 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 from sweeper.engine import live, provenance, shipping
 from sweeper.engine.devices import resolve_device
 from sweeper.engine.executors import Executor, make_executor
+from sweeper.engine.groups import pack, without
 from sweeper.engine.identity import Identity, identity_of
 from sweeper.engine.layout import checkpoint_file
 from sweeper.engine.options import RunOptions
@@ -45,7 +46,7 @@ from sweeper.engine.samplers import Proposal, make_sampler
 from sweeper.engine.schedule import Plain, Rows, Schedule
 from sweeper.engine.store import ResultsStore, check_writable, trial_columns
 from sweeper.engine.study import CHECKPOINT_SECONDS, OPTUNA_STARTUP, Study, check_metric
-from sweeper.engine.trial import TrialResult, TrialTask, pack, run_trial
+from sweeper.engine.trial import UNSTACKED, TrialResult, TrialTask, run_trial
 from sweeper.metrics import config_label
 
 WORKER_RETRIES = 2  # a trial whose worker died is run again, at most this often, before it is recorded as failed
@@ -70,6 +71,8 @@ class RunSummary:
     device: str = "cpu"
     where: str = ""  # where the tasks ran, as the executor says it
     first_error: str = ""  # of the first trial that failed in this run
+    stacked: bool = False  # configurations trained in stacked groups (engine/groups.py)
+    unstacked: list[str] = field(default_factory=list)  # why configurations were trained one at a time instead
 
 
 def run_study(study: Study, options: RunOptions | None = None, **changes: Any) -> RunSummary:
@@ -82,6 +85,7 @@ def run_study(study: Study, options: RunOptions | None = None, **changes: Any) -
         print(msg, file=stream, flush=True)
 
     pool = make_executor(options.executor, options.jobs, scheduler=options.scheduler)
+    pool.preload = study.trainer.preload
     pool.start()
     try:
         used_device = resolve_device(options.device)  # a GPU asked for and missing fails here, before any training
@@ -98,10 +102,12 @@ def run_study(study: Study, options: RunOptions | None = None, **changes: Any) -
         name = study.name + fallback + (".dry-run" if options.dry_run else "")
         store = ResultsStore(options.results_root / name)
         identity: list[Identity] = []
+        stack: list[bool] = []
 
         def snapshot(old: Mapping[str, Any] | None) -> dict[str, Any]:
             identity.append(identity_of(old, trainer))
-            return {**study.to_dict(), "fingerprint": identity[0].fingerprint(study, trainer),
+            stack.append(training_mode(study, old))
+            return {**study.to_dict(), "stack": stack[0], "fingerprint": identity[0].fingerprint(study, trainer),
                     "identity": identity[0].to_json(), "dataset_used": dataset,
                     "planned_configs": study.planned_configs()}
 
@@ -120,7 +126,7 @@ def run_study(study: Study, options: RunOptions | None = None, **changes: Any) -
             if options.retry_failed:
                 store.drop(lambda r: r["status"] != "failed")
             summary = RunSummary(store.folder, dataset, study.planned_configs() * len(study.seed_list),
-                                 device=used_device, where=pool.describe())
+                                 device=used_device, where=pool.describe(), stacked=stack[0])
             _sweep(_Sweep(study, identity[0], options, store, pool, summary), stream)
             return summary
         finally:
@@ -128,6 +134,18 @@ def run_study(study: Study, options: RunOptions | None = None, **changes: Any) -
             store.close()
     finally:
         pool.shutdown(kill=True)
+
+
+def training_mode(study: Study, old: Mapping[str, Any] | None) -> bool:
+    """Whether a sweep trains stacked groups: as the study (or the command line) says; left to
+    the default, as its folder's rows were trained (rows written one at a time, or before
+    stacking was the default, go on one at a time), and in a new folder wherever the trainer
+    stacks, unless the study vectorizes."""
+    if study.stack is not None:
+        return study.stack
+    if old is not None:
+        return bool(old.get("stack"))
+    return study.trainer.stacks and not study.vectorize
 
 
 def _sweep(sweep: _Sweep, stream: TextIO) -> None:
@@ -198,6 +216,7 @@ class _Sweep:
         self.row_configs: dict[str, dict[str, Any]] = {}  # trial -> its configuration as trials.csv records it
         self.tables: dict[str, Any] = {}  # the schedule's decision tables as last written
         self.resume_from: dict[tuple[str, int], tuple[str, int]] = {}  # (trial, seed) -> the checkpoint it goes on from
+        self.unstackable: dict[Any, str] = {}  # stack keys whose configurations the trainer could not stack, and why
 
     def run(self) -> None:
         self._advance()
@@ -276,23 +295,24 @@ class _Sweep:
     def _submit_wanted(self) -> bool:
         """Submit the rows the schedule wants that are neither stored, held nor running;
         count the stored ones found from earlier runs. Returns whether tasks were submitted."""
-        running = {(task.trial, s) for task in [*self.futures.values(), *self.lost] for s in task.seeds}
-        missing = []
-        for work in self.schedule.new_work():
-            self.row_configs.setdefault(work.trial, work.config)
+        done = {(trial, s) for task in [*self.futures.values(), *self.lost] for trial, _ in task.members
+                for s in task.seeds}
+        work = []
+        for item in self.schedule.new_work():
+            self.row_configs.setdefault(item.trial, item.config)
             seeds = []
-            for seed in work.seeds:
-                key = (work.trial, seed)
+            for seed in item.seeds:
+                key = (item.trial, seed)
                 if key in self.rows:
                     if key not in self.counted:
                         self._count(self.rows.rows[key], reused=True)
-                elif key not in running and not self.schedule.holds(key):
+                elif key not in done and not self.schedule.holds(key):
                     seeds.append(seed)
-            if seeds:
-                missing.append((work.trial, {**self.worker_defaults, **work.config}, tuple(seeds)))
-                self.resume_from.update({(work.trial, s): (work.resume.get(s, work.trial), s) for s in seeds})
-        tasks = pack(missing, self.trainer, self.fit_options, vectorize=self.study.vectorize, stack=self.study.stack,
-                     workers=self.pool.workers)
+            # a configuration with nothing missing still counts in the stacked groups' cut
+            work.append((item.trial, {**self.worker_defaults, **item.config}, item.seeds, tuple(seeds)))
+            self.resume_from.update({(item.trial, s): (item.resume.get(s, item.trial), s) for s in item.seeds})
+        tasks = pack(work, self.trainer, self.fit_options, vectorize=self.study.vectorize, stack=self.summary.stacked,
+                     unstackable=frozenset(self.unstackable))
         for task in tasks:
             self._submit(self._with_checkpoints(task))
         return bool(tasks)
@@ -335,10 +355,24 @@ class _Sweep:
                 raise
             results = [TrialResult(trial, seed, "failed", {}, 0.0, f"{type(e).__name__}: {e}")
                        for trial, _ in task.members for seed in task.seeds]
+        if results and results[0].status == UNSTACKED:
+            self._one_at_a_time(task, results[0].error)
+            return
         for result in results:
+            if (result.trial, result.seed) in self.rows or self.schedule.holds((result.trial, result.seed)):
+                continue  # a stacked group trained whole again: this row was stored before
             self.summary.trained += 1
             if self.schedule.receive(result):
                 self._store(result)
+
+    def _one_at_a_time(self, task: TrialTask, why: str) -> None:
+        """A stacked task its trainer could not stack: its missing rows go one at a time, and so
+        do those of its stack key from now on; why is said once, in the summary line."""
+        self.unstackable[self.trainer.stack_key(task.config)] = why
+        if why not in self.summary.unstacked:
+            self.summary.unstacked.append(why)
+        for one in without(task, lambda key: key in self.rows or self.schedule.holds(key)):
+            self._submit(self._with_checkpoints(one))
 
     def _store(self, result: TrialResult) -> None:
         row = self.rows.add(self.store.append(result, self.row_configs[result.trial], self.summary.dataset))

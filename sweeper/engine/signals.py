@@ -7,9 +7,10 @@ number (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP). A second signal while 
 cleanup runs exits at once with the same code: the rows are already on disk (each one is
 written and fsynced as it arrives), and the workers end with the driver anyway, because:
 
-- a local (loky) worker asks the kernel to SIGKILL it when the driver dies
-  (`prctl(PR_SET_PDEATHSIG)` on Linux, see `die_with_driver`), so even `kill -9` of the driver
-  or the OOM killer leaves no worker behind, and no worker keeps a `| tee log` pipe open;
+- a local worker asks the kernel to SIGKILL it when its parent dies (`prctl(PR_SET_PDEATHSIG)`
+  on Linux, see `die_with_driver`); its parent is the forkserver that forked it, which asks
+  the same of the driver (`forkserver_guard.py`), so even `kill -9` of the driver or the OOM
+  killer leaves no worker behind, and no worker keeps a `| tee log` pipe open;
 - a Dask worker of the local cluster exits when the pipe its parent holds open closes
   (distributed's `AsyncProcess` does this for every process a Nanny starts).
 
@@ -28,6 +29,7 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from types import FrameType
 
 STOP_SIGNALS = tuple(s for s in (signal.SIGINT, getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None))
@@ -114,25 +116,45 @@ _HANGUP = {signal.SIGHUP} if hasattr(signal, "SIGHUP") else set()
 def die_with_driver(driver: int) -> None:
     """Make this worker process end when the driver `driver` does, however it ends.
 
-    On Linux the kernel does it: PR_SET_PDEATHSIG sends SIGKILL when the parent dies. Elsewhere
-    a daemon thread checks once a second whether the parent is still the driver."""
+    Its parent is the driver, or the driver's forkserver (`executors.LocalExecutor`), which
+    itself ends with the driver (`forkserver_guard.py`). On Linux the kernel does it:
+    PR_SET_PDEATHSIG sends SIGKILL when the parent dies. Elsewhere a daemon thread checks once
+    a second whether the parent is still there."""
+    parent = die_with_parent()
+    if parent != driver and _parent_of(parent) not in (driver, None):
+        os._exit(1)  # the forkserver that forked it no longer belongs to the driver
+
+
+def die_with_parent() -> int:
+    """Make this process end when its parent does (see `die_with_driver`); the parent's pid."""
+    parent = os.getppid()
     if sys.platform.startswith("linux"):
         import ctypes
 
         libc = ctypes.CDLL(None, use_errno=True)
         if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-            _watch_parent(driver)
+            _watch_parent(parent)
     else:
-        _watch_parent(driver)
-    if os.getppid() != driver:  # the driver died before the kernel was told
+        _watch_parent(parent)
+    if os.getppid() != parent:  # the parent died before the kernel was told
         os._exit(1)
+    return parent
 
 
-def _watch_parent(driver: int) -> None:
+def _parent_of(pid: int) -> int | None:
+    """The parent of process `pid`, where /proc tells it (Linux); else None."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return int(stat.rsplit(")", 1)[1].split()[1])  # the fields after the command's name: state, ppid, ...
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _watch_parent(parent: int) -> None:
     import time
 
     def watch() -> None:
-        while os.getppid() == driver:
+        while os.getppid() == parent:
             time.sleep(1.0)
         os._exit(1)
 

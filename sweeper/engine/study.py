@@ -113,7 +113,10 @@ class Study:
     concurrent_configs: int = 2  # Bayesian search: configurations proposed before results are told
     vectorize: bool = False  # train a configuration's seeds together (torch.func): same rows, faster for small models
     prune: Rungs | None = None  # Rungs(resource="epochs", rungs=(1, 3)): stop configurations early (engine/pruning.py)
-    stack: bool = False  # train configurations that differ only in optimiser settings as one model: same rows, faster for MLPs
+    # train configurations with one stack key (for the built-in trainer: all but the model's shape and the
+    # optimiser's settings) as one stacked model; None: stacked where the trainer can (False in a folder
+    # written one at a time); same rows up to floating-point noise, faster (engine/groups.py)
+    stack: bool | None = None
     # which trials' weights (at their best epoch) stay in results/<name>/weights/: those of the best
     # configuration's seeds, every trial's, or none; `keep_last` keeps the last epoch's too
     weights: str = "best"
@@ -277,8 +280,8 @@ class Study:
             raise bad("concurrent_configs", "an integer >= 1")
         if not isinstance(self.vectorize, bool):
             raise bad("vectorize", "True or False")
-        if not isinstance(self.stack, bool):
-            raise bad("stack", "True or False")
+        if self.stack is not None and not isinstance(self.stack, bool):
+            raise bad("stack", "True, False or None (stacked where the trainer can)")
         if self.weights not in WEIGHTS:
             raise bad("weights", f"one of {list(WEIGHTS)}: whose weights to keep" + closest(str(self.weights), WEIGHTS))
         if not isinstance(self.keep_last, bool):
@@ -359,8 +362,8 @@ class Study:
     def vectorized(self) -> Study:
         return self._replaced(vectorize=True)
 
-    def stacked(self) -> Study:
-        return self._replaced(stack=True)
+    def stacked(self, stack: bool | None = True) -> Study:
+        return self._replaced(stack=stack)
 
     def _replaced(self, **changes: Any) -> Study:
         new = dataclasses.replace(self, **changes)

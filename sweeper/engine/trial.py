@@ -3,7 +3,7 @@
 `TrialTask` and `TrialResult` are plain picklable data; `run_trial` is the function a worker
 runs. It hands the task to the study's trainer plug-in and returns one result per seed of
 the task (one seed, or with `vectorize` all the seeds of a configuration still to train, or
-with `stack` those seeds of several configurations).
+a stacked group's seeds of several configurations: `groups.py` makes the tasks).
 Each result says when its training started (UTC), on which host, device and worker
 process: trials.csv's last columns. A task travels as cloudpickle's bytes (`TrialTask.__reduce__`).
 
@@ -31,9 +31,12 @@ from typing import Any
 
 from sweeper.engine import checkpoint
 from sweeper.engine.live import Channel
-from sweeper.engine.plugin import Curve, FitOptions, Outcome, Trainer
+from sweeper.engine.plugin import CannotStack, Curve, FitOptions, Outcome, Trainer
 
 _PACKAGE = str(Path(__file__).resolve().parent.parent)
+# the status of a stacked task's results when its trainer could not stack them (the error says
+# why): never stored, the runner trains those rows one at a time instead
+UNSTACKED = "unstacked"
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class TrialTask:
     options: FitOptions = field(default_factory=FitOptions)
     group: tuple[tuple[str, dict[str, Any]], ...] = ()  # stacked: the other (trial, config) trained with this one
     resume: tuple[tuple[tuple[str, int], bytes], ...] = ()  # ((trial, seed), checkpoint bytes) to resume from
+    stack: bool = False  # trained as one stacked group (`Trainer.fit_group`), even of one configuration
 
     @property
     def members(self) -> list[tuple[str, dict[str, Any]]]:
@@ -104,7 +108,7 @@ def run_trial(task: TrialTask) -> list[TrialResult]:
         channel = Channel(task.options.live, [trial for trial, _ in task.members], dict(task.resume))
         task = dataclasses.replace(task, options=dataclasses.replace(task.options, channel=channel))
         try:
-            if task.group:
+            if task.stack or task.group:
                 return _timed_group(task)
             if task.trainer.vectorizes and len(task.seeds) > 1:
                 return _timed(task, task.seeds)
@@ -145,6 +149,8 @@ def _timed_group(task: TrialTask) -> list[TrialResult]:
         if [len(o) for o in outcomes] != [len(seeds)] * len(members):
             raise RuntimeError(f"the trainer returned {[len(o) for o in outcomes]} outcomes for {len(members)} "
                                f"configurations of {len(seeds)} seeds")
+    except CannotStack as e:  # the runner trains them one at a time
+        return [TrialResult(trial, seed, UNSTACKED, {}, 0.0, str(e), where=where) for trial, _ in members for seed in seeds]
     except Exception as e:
         if task.options.debug:
             raise
@@ -196,32 +202,3 @@ def describe_error(e: BaseException, source_file: str = "") -> str:
         name = source_file
     where = f" ({name}:{chosen[-1].lineno})" if chosen else ""
     return f"{type(e).__name__}: {e}{where}"
-
-
-def pack(work: Sequence[tuple[str, dict[str, Any], tuple[int, ...]]], trainer: Trainer, options: FitOptions, *,
-         vectorize: bool, stack: bool, workers: int) -> list[TrialTask]:
-    """Tasks for (trial, configuration, missing seeds) items: one task per seed; with
-    `vectorize` one per configuration, all its seeds together; with `stack` the
-    configurations with one stack key and the same missing seeds in one task per worker
-    (configurations split as evenly as they go, and seeds too where there are fewer
-    configurations than workers)."""
-    tasks: list[TrialTask] = []
-    kinds: dict[Any, list[TrialTask]] = {}
-    for trial, config, seeds in work:
-        key = trainer.stack_key(config) if stack else None
-        if key is not None:
-            kinds.setdefault((key, seeds), []).append(TrialTask(trial, seeds, config, trainer, options))
-            continue
-        groups = [seeds] if vectorize else [(seed,) for seed in seeds]
-        tasks += [TrialTask(trial, group, config, trainer, options) for group in groups if group]
-    for group in kinds.values():
-        parts = min(len(group), workers)
-        seeds = group[0].seeds
-        seed_parts = min(len(seeds), -(-workers // parts))
-        for i in range(parts):
-            chunk = group[i * len(group) // parts:(i + 1) * len(group) // parts]
-            for j in range(seed_parts):
-                some = seeds[j * len(seeds) // seed_parts:(j + 1) * len(seeds) // seed_parts]
-                tasks.append(dataclasses.replace(chunk[0], seeds=some,
-                                                 group=tuple((t.trial, t.config) for t in chunk[1:])))
-    return tasks

@@ -111,6 +111,29 @@ def test_a_stacked_group_resumes_with_its_stopped_and_diverged_models(data):
             same(a, b)
 
 
+def test_a_group_of_several_shapes_and_optimizers_resumes_and_keeps_each_models_own_weights(data):
+    """A mixed group (`mixed.MixedBank`): hidden sizes, BatchNorm, Adam, a part of one configuration,
+    early stopping and divergence; each kept state loads into the model built alone."""
+    grid = [{"hidden_size": 16, "momentum": 0.9, "patience": 1, "learning_rate": 0.2}, {"hidden_size": 24},
+            {"hidden_size": 16, "learning_rate": 50.0}, {"hidden_size": 16, "optimizer": "adam", "learning_rate": 0.01},
+            {"hidden_size": 16, "normalization": "bn_before_relu", "lr_decay": 0.5}]
+    configs = [resolve({"epochs": 5, "batch_size": 32, **g}) for g in grid]
+    trials = ["a", "b", "c", "d", "e"]
+    parts = [[0, 2], [1], [3], [4]]
+    sink = Memory()
+    whole = train_group(configs, SEEDS, data, options=options(sink, trials), parts=parts)
+    assert {o.status for outs in whole for o in outs} == {"ok", "diverged"}
+    resumed = train_group(configs, SEEDS, data, options=options(Memory(), trials, at_epoch(sink, 3)), parts=parts)
+    for outs_a, outs_b in zip(resumed, whole, strict=True):
+        for a, b in zip(outs_a, outs_b, strict=True):
+            assert a.metrics["resumed_epoch"] == 3
+            same(a, b)
+    for config, outs in zip(configs, whole, strict=True):
+        for out in outs:
+            if out.status == "ok":
+                build(config, data.input_shape, data.n_outputs).load_state_dict(out.weights["best"])
+
+
 def test_checkpoints_of_another_shape_or_of_different_epochs_start_afresh(data):
     config = resolve({"epochs": 3, "batch_size": 32, "hidden_size": 16})
     sink = Memory()

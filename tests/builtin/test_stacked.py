@@ -139,3 +139,44 @@ def test_stacked_forward_matches_each_model(small_data: Tensors) -> None:
     for m, model in enumerate(models):
         model.train()
         assert torch.allclose(got[m], model(x), atol=1e-5), m
+
+
+def test_a_plain_mlp_steps_by_hand_with_autograds_numbers(small_data: Tensors) -> None:
+    """The fused step (`fused.py`) against the stacked model's own forward and autograd, on
+    two groups of two models, with two hidden layers."""
+    from sweeper.builtin.fused import FusedMLP, linear_relu_chain
+    from sweeper.builtin.measures import summed_loss
+
+    cfg = resolve({"hidden_size": 16, "num_layers": 2})
+    models = []
+    for seed in (1, 2, 3, 4):
+        torch.manual_seed(seed)
+        models.append(build(cfg, small_data.input_shape, small_data.n_outputs))
+    stack = StackedModel(models, small_data.x_train[:2])
+    chain = linear_relu_chain(stack.template)
+    assert chain is not None and len(chain) == 3
+    x, y = small_data.x_train[:64], small_data.y_train[:64].view(2, 32)
+    losses, grads = FusedMLP(chain).step(x, y)
+    out = stack(x, groups=2)
+    labels = y.unsqueeze(1).expand(2, 2, 32).reshape(4, 32)
+    want = summed_loss(out.view(4, 32, -1), labels) / 32
+    expected = torch.autograd.grad(want.sum(), stack.params)
+    torch.testing.assert_close(losses, want.detach(), rtol=1e-5, atol=1e-6)
+    for got, exp in zip(grads, expected, strict=True):
+        torch.testing.assert_close(got, exp, rtol=1e-4, atol=1e-6)
+    assert linear_relu_chain(StackedModel([build(resolve({"normalization": "layernorm"}), small_data.input_shape, 10)] * 2,
+                                          small_data.x_train[:2]).template) is None
+
+
+def test_a_group_mixes_shapes_and_optimizers_each_part_as_alone(small_data: Tensors) -> None:
+    """Hidden sizes, normalizations and optimizers in one group (`mixed.MixedBank`): every
+    (configuration, seed) trains as it does alone, and a part of one model (`OneModel`) too."""
+    cfgs = [resolve({"epochs": 2, **point}) for point in [
+        {"hidden_size": 16, "learning_rate": 0.05}, {"hidden_size": 24, "learning_rate": 0.05},
+        {"hidden_size": 16, "learning_rate": 0.1}, {"hidden_size": 16, "optimizer": "adam", "learning_rate": 0.003},
+        {"hidden_size": 16, "normalization": "bn_after_relu", "learning_rate": 0.05, "patience": 1}]]
+    parts = [[0, 2], [1], [3], [4]]
+    assert_same_runs(train_group(cfgs, SEEDS, small_data, parts=parts), cfgs, small_data, tol=2e-3)
+    one = train_group(cfgs[:2], SEEDS[:1], small_data, parts=[[0], [1]])
+    alone = [train(c, SEEDS[0], small_data) for c in cfgs[:2]]
+    assert [o[0].metrics for o in one] == [a.metrics for a in alone]  # parts of one model: OneModel, bit for bit
