@@ -267,13 +267,21 @@ class _Run:
                 "tensors": self.bank.model_state(m), "kept": self.kept[m]})
 
     def resume(self) -> int:
-        """Go on from the checkpoints an earlier attempt saved, if every model has one of the
-        same epoch; the epoch they were saved at (0: none, start afresh)."""
+        """Go on from the checkpoints an earlier attempt saved, at the last epoch every model
+        has one of (a kill while a group's models were saved leaves some at the epoch before,
+        which the others kept as their previous checkpoint), saved by models that trained in
+        step (the same iteration and optimiser steps: one group, or a pruning rung's group of
+        which these are the survivors); the epoch they were saved at (0: none, start afresh)."""
         if self.channel is None:
             return 0
-        saved = [self.channel.resume(c, self.bank.seeds[s]) for c, s in self.bank.members]
-        if not saved or any(st is None for st in saved) or len({st["epoch"] for st in saved}) != 1 \
-                or any(st["members"] != len(saved) for st in saved):
+        options = [self.channel.resumes(c, self.bank.seeds[s]) for c, s in self.bank.members]
+        if not options or not all(options):
+            return 0
+        epoch = min(max(st["epoch"] for st in states) for states in options)
+        found = [next((st for st in states if st["epoch"] == epoch), None) for states in options]
+        saved = [st for st in found if st is not None]
+        # saved by one group in step (a pruning rung's group may hold more models than its survivors')
+        if len(saved) != len(found) or len({(st["iteration"], st["steps"]) for st in saved}) != 1:
             return 0
         first = saved[0]
         active = [m for m, st in enumerate(saved) if st["active"]]

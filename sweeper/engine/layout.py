@@ -56,8 +56,11 @@ def live_file(folder: Path, trial: str, seed: int) -> Path:
     return folder / LIVE / f"{trial}.{seed}.csv"
 
 
-def checkpoint_file(folder: Path, trial: str, seed: int) -> Path:
-    return folder / CHECKPOINTS / f"{trial}.{seed}.safetensors"
+def checkpoint_file(folder: Path, trial: str, seed: int, previous: bool = False) -> Path:
+    """A running trial's last checkpoint, or (`previous`) the one before it, kept until the
+    last is whole: a stacked group's models are saved one file each, and a kill between two
+    of them leaves the group's previous epoch whole in these."""
+    return folder / CHECKPOINTS / f"{trial}.{seed}{'.previous' if previous else ''}.safetensors"
 
 
 def weights_file(folder: Path, trial: str, seed: int, which: str = "best") -> Path:

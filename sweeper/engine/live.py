@@ -66,8 +66,12 @@ class FileSink:
             pass  # a view of a running trial, never a reason to fail it
 
     def checkpoint(self, trial: str, seed: int, data: bytes) -> None:
-        """A trial's resume state (engine/checkpoint.py bytes), replacing the one before."""
-        checkpoint.save(checkpoint_file(self.folder, trial, seed), data, durable=False)
+        """A trial's resume state (engine/checkpoint.py bytes); the one before it is kept as
+        the previous one, and the one before that goes."""
+        path = checkpoint_file(self.folder, trial, seed)
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(path, checkpoint_file(self.folder, trial, seed, previous=True))
+        checkpoint.save(path, data, durable=False)
 
 
 class DaskSink:
@@ -101,12 +105,21 @@ class Channel:
       FLUSH_EVERY_S (a user's loop, at each `log` call), and by `flush()` at the task's end;
     - `save(c, seed, state)`: the state to resume from if the trial is stopped (a dict of
       tensors and JSON values, engine/checkpoint.py), replacing the one before;
-    - `resume(c, seed)`: the state saved last by an earlier attempt, or None.
+    - `resume(c, seed)`: the state saved last by an earlier attempt, or None;
+      `resumes(c, seed)`: the states it saved last and before that, the last first (a stacked
+      group goes on from an epoch every one of its models has whole).
+
+    `resume` holds ((trial, seed), bytes) pairs, a trial's last checkpoint before its previous
+    one, or a mapping of one checkpoint each.
     """
 
-    def __init__(self, sink: Any, trials: Sequence[str], resume: Mapping[tuple[str, int], bytes] | None = None) -> None:
+    def __init__(self, sink: Any, trials: Sequence[str],
+                 resume: Mapping[tuple[str, int], bytes] | Sequence[tuple[tuple[str, int], bytes]] | None = None) -> None:
         self.sink, self.trials = sink, list(trials)
-        self.saved = dict(resume or {})
+        pairs = resume.items() if isinstance(resume, Mapping) else (resume or ())
+        self.saved: dict[tuple[str, int], list[bytes]] = {}
+        for key, data in pairs:
+            self.saved.setdefault(key, []).append(data)
         self.started: set[tuple[str, int]] = set()
         self.buffer: dict[tuple[str, int], list[Sequence[Any]]] = {}
         self.last = time.monotonic()
@@ -136,11 +149,17 @@ class Channel:
             self.sink.checkpoint(self.trials[c], seed, checkpoint.dumps(state))
 
     def resume(self, c: int, seed: int) -> dict[str, Any] | None:
-        data = self.saved.get((self.trials[c], seed))
-        try:
-            return None if data is None else checkpoint.loads(data)
-        except Exception:  # cut short by a crash of the machine: start afresh
-            return None
+        states = self.resumes(c, seed)
+        return states[0] if states else None
+
+    def resumes(self, c: int, seed: int) -> list[dict[str, Any]]:
+        states = []
+        for data in self.saved.get((self.trials[c], seed), ()):
+            try:
+                states.append(checkpoint.loads(data))
+            except Exception:  # cut short by a crash of the machine: the one before, or afresh
+                continue
+        return states
 
 
 class _Member:
@@ -158,6 +177,9 @@ class _Member:
     def resume(self, c: int, seed: int) -> dict[str, Any] | None:
         return self.channel.resume(self.c, seed)
 
+    def resumes(self, c: int, seed: int) -> list[dict[str, Any]]:
+        return self.channel.resumes(self.c, seed)
+
     def flush(self) -> None:
         self.channel.flush()
 
@@ -174,9 +196,10 @@ def finished(folder: Path, trial: str, seed: int) -> None:
 
 
 def spent(folder: Path, trial: str, seed: int) -> None:
-    """A checkpoint no trial will go on from any more goes."""
-    with contextlib.suppress(OSError):
-        checkpoint_file(folder, trial, seed).unlink()
+    """A checkpoint no trial will go on from any more goes, with the one before it."""
+    for previous in (False, True):
+        with contextlib.suppress(OSError):
+            checkpoint_file(folder, trial, seed, previous).unlink()
 
 
 def _now() -> str:

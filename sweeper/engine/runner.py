@@ -323,9 +323,11 @@ class _Sweep:
         saved = []
         for trial, _ in task.members:
             for seed in task.seeds:
-                path = checkpoint_file(self.store.folder, *self.resume_from.get((trial, seed), (trial, seed)))
-                if path.is_file():
-                    saved.append(((trial, seed), path.read_bytes()))
+                for previous in (False, True):  # the last first
+                    path = checkpoint_file(self.store.folder, *self.resume_from.get((trial, seed), (trial, seed)),
+                                           previous=previous)
+                    if path.is_file():
+                        saved.append(((trial, seed), path.read_bytes()))
         return dataclasses.replace(task, resume=tuple(saved)) if saved else task
 
     def _submit(self, task: TrialTask) -> None:

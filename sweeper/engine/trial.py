@@ -105,7 +105,7 @@ def run_trial(task: TrialTask) -> list[TrialResult]:
         torch.set_num_threads(1)
         # the task's way to the results folder: running trials' curves, checkpoints, and
         # what an earlier attempt saved to resume from
-        channel = Channel(task.options.live, [trial for trial, _ in task.members], dict(task.resume))
+        channel = Channel(task.options.live, [trial for trial, _ in task.members], task.resume)
         task = dataclasses.replace(task, options=dataclasses.replace(task.options, channel=channel))
         try:
             if task.stack or task.group:

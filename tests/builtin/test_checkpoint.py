@@ -44,7 +44,7 @@ class Memory:
         self.saved.setdefault((trial, seed), []).append(data)
 
 
-def options(sink: Memory, trials: list[str], resume: dict | None = None) -> FitOptions:
+def options(sink: Memory, trials: list[str], resume: dict | list | None = None) -> FitOptions:
     return FitOptions(channel=Channel(sink, trials, resume), checkpoint_every=1, weights=("best", "last"))
 
 
@@ -106,6 +106,25 @@ def test_a_stacked_group_resumes_with_its_stopped_and_diverged_models(data):
     assert {o.status for outs in whole for o in outs} == {"ok", "diverged"}
     assert any(o.metrics["epochs_run"] < 5 for o in whole[0])  # one stopped early before the last epoch
     resumed = train_group(configs, SEEDS, data, options=options(Memory(), ["a", "b", "c"], at_epoch(sink, 3)))
+    for outs_a, outs_b in zip(resumed, whole, strict=True):
+        for a, b in zip(outs_a, outs_b, strict=True):
+            same(a, b)
+
+
+def test_a_group_killed_while_its_models_were_saved_goes_on_from_the_epoch_before(data):
+    """Epoch 3's checkpoints written for some models only (a kill between two files): every
+    model has epoch 2 as its previous checkpoint, and the group goes on from there, exactly."""
+    grid = [{"learning_rate": 0.2, "momentum": 0.9}, {"learning_rate": 0.05}, {"learning_rate": 0.1, "lr_decay": 0.5}]
+    configs = [resolve({"epochs": 5, "batch_size": 32, "hidden_size": 16, **g}) for g in grid]
+    sink = Memory()
+    whole = train_group(configs, SEEDS, data, options=options(sink, ["a", "b", "c"]))
+    one, two, three = at_epoch(sink, 1), at_epoch(sink, 2), at_epoch(sink, 3)
+    first = list(three)[:2]  # epoch 3 was saved for these two models only
+    torn = []  # each model's last checkpoint, then its previous one, as the runner sends them
+    for key in two:
+        torn += [(key, three[key]), (key, two[key])] if key in first else [(key, two[key]), (key, one[key])]
+    resumed = train_group(configs, SEEDS, data, options=options(Memory(), ["a", "b", "c"], torn))
+    assert {o.metrics["resumed_epoch"] for outs in resumed for o in outs} == {2}
     for outs_a, outs_b in zip(resumed, whole, strict=True):
         for a, b in zip(outs_a, outs_b, strict=True):
             same(a, b)
