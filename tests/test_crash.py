@@ -243,10 +243,11 @@ def test_after_a_kill_only_the_pool_managers_thread_is_silenced(monkeypatch, cap
     assert seen == [other]
 
 
+# slow enough (about 0.3 s an epoch) that the kill lands between epochs 20 and 40
 LONG = """\
 from sweeper import Split, Study
 study = Study(name="long", dataset="digits", split=Split(train=1200, val=300),
-              fixed={"hidden_size": 32, "epochs": 40, "batch_size": 32, "learning_rate": 0.05}, space={"momentum": [0.9]},
+              fixed={"hidden_size": 256, "epochs": 40, "batch_size": 16, "learning_rate": 0.05}, space={"momentum": [0.9]},
               seeds=1, eval_every="iteration", checkpoint_every=1)
 """
 
@@ -260,13 +261,31 @@ def _checkpoint_epoch(folder: Path) -> int:
         return 0
 
 
+def _whole_epoch(folder: Path) -> int:
+    """The last epoch every model has a checkpoint of: its last one's, or where a kill came
+    between two of a group's files, the previous one the others kept."""
+    from sweeper.engine import checkpoint
+
+    epochs: dict[str, set[int]] = {}
+    for p in (folder / "checkpoints").glob("*.safetensors"):
+        epochs.setdefault(p.name.replace(".previous", ""), set()).add(checkpoint.load(p)["epoch"])
+    return min(max(e) for e in epochs.values())
+
+
+# Three configurations x 2 seeds: one stacked group of 6 models (stacking is the default).
+LONG_GROUP = LONG.replace('space={"momentum": [0.9]},\n              seeds=1', 'space={"momentum": [0.0, 0.5, 0.9]},\n              seeds=2')
+LONG_GROUP = LONG_GROUP.replace('"hidden_size": 256', '"hidden_size": 128')  # about as slow as LONG's one model
+assert LONG_GROUP != LONG
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("executor", ["local", "dask"])
-def test_a_trial_killed_half_way_resumes_at_its_checkpoint_and_ends_as_an_uninterrupted_one(tmp_path, executor):
+@pytest.mark.parametrize(("executor", "text"), [("local", LONG), ("dask", LONG), ("local", LONG_GROUP)],
+                         ids=["local", "dask", "stacked-group"])
+def test_a_trial_killed_half_way_resumes_at_its_checkpoint_and_ends_as_an_uninterrupted_one(tmp_path, executor, text):
     """SIGKILL of the whole sweep at about epoch 20 of a 40-epoch trial, then the same command."""
-    assert finish(run_file(tmp_path, "long", LONG, "reference", "--executor", executor, "--jobs", "1"))[0] == 0
+    assert finish(run_file(tmp_path, "long", text, "reference", "--executor", executor, "--jobs", "1"))[0] == 0
     folder = tmp_path / "killed" / "long"
-    proc = run_file(tmp_path, "long", LONG, "killed", "--executor", executor, "--jobs", "1")
+    proc = run_file(tmp_path, "long", text, "killed", "--executor", executor, "--jobs", "1")
     deadline = time.monotonic() + 120
     while _checkpoint_epoch(folder) < 20 and proc.poll() is None:
         assert time.monotonic() < deadline, "no checkpoint of epoch 20"
@@ -274,15 +293,17 @@ def test_a_trial_killed_half_way_resumes_at_its_checkpoint_and_ends_as_an_uninte
     assert proc.poll() is None, "the trial ended before it could be killed half-way"
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    stopped_at = _checkpoint_epoch(folder)
-    assert 20 <= stopped_at < 40 and not (folder / "trials.csv").read_text().count("\n") > 1
-    code, err = finish(run_file(tmp_path, "long", LONG, "killed", "--executor", executor, "--jobs", "1"))
+    stopped_at = _whole_epoch(folder)
+    assert 19 <= stopped_at < 40 and not (folder / "trials.csv").read_text().count("\n") > 1
+    code, err = finish(run_file(tmp_path, "long", text, "killed", "--executor", executor, "--jobs", "1"))
     assert code == 0, err
     resumed, reference = table(folder), table(tmp_path / "reference" / "long")
-    assert resumed["resumed_epoch"].tolist() == [stopped_at] and reference["resumed_epoch"].tolist() == [0]
+    rows = 6 if text == LONG_GROUP else 1
+    assert resumed["resumed_epoch"].tolist() == [stopped_at] * rows and reference["resumed_epoch"].tolist() == [0] * rows
     per_run = ["seconds", "resumed_epoch", "started", "host", "worker", "device"]
     pd.testing.assert_frame_equal(resumed.drop(columns=per_run, errors="ignore"),
                                   reference.drop(columns=per_run, errors="ignore"))
-    curves = [pd.read_csv(f / "curves.csv") for f in (folder, tmp_path / "reference" / "long")]
+    curves = [pd.read_csv(f / "curves.csv").sort_values(["trial", "seed", "epoch", "iteration", "split", "metric"])
+              .reset_index(drop=True) for f in (folder, tmp_path / "reference" / "long")]
     pd.testing.assert_frame_equal(*curves)
     assert not list((folder / "checkpoints").glob("*.safetensors"))  # a finished trial's checkpoint goes
