@@ -43,6 +43,7 @@ study = Study(
     fixed={"model": "mlp", "hidden_size": 32, "batch_size": 50, "epochs": 10},  # a fraction of a second a trial
     space={"learning_rate": [0.05, 0.2]},
     seeds=4,
+    stack=False,  # one task per trial: a worker is killed while it holds trials of an unfinished sweep
 )
 """
 PLANNED = 2 * 4
@@ -173,6 +174,20 @@ def test_a_sweep_on_a_dask_cluster_matches_a_local_run(cluster, study_file, loca
     assert f"{PLANNED} of {PLANNED} trials done ({PLANNED} trained now" in out
     assert f"with the Dask cluster at {address}" in out
     assert trials(tmp_path / "results" / "on_dask") == local_trials
+
+
+def test_stacked_groups_on_a_dask_cluster_match_a_local_run(cluster, tmp_path) -> None:
+    """The stacked default on the cluster: the study's groups, so the rows of a run in this process."""
+    address, _ = cluster
+    path = tmp_path / "on_dask.py"
+    path.write_text(STUDY.replace("stack=False", "stack=True").replace('"learning_rate": [0.05, 0.2]',
+                                                                        '"learning_rate": [0.05, 0.1, 0.2]'))
+    summary = run_study(load_study(path), results_root=tmp_path / "local", data_root="data", jobs=1,
+                        executor="sequential", show_progress=False)
+    assert summary.stacked and summary.trained == 12
+    out = _finish(_sweep(path, tmp_path / "results", address))
+    assert "12 of 12 trials done (12 trained now" in out and "stacked" in out
+    assert trials(tmp_path / "results" / "on_dask") == trials(tmp_path / "local" / "on_dask")
 
 
 def test_a_worker_killed_in_the_middle_of_a_sweep_loses_no_row(cluster, study_file, local_trials, tmp_path) -> None:
