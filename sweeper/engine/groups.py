@@ -39,13 +39,16 @@ def pack(work: Sequence[Work], trainer: Trainer, options: FitOptions, *, vectori
     """Tasks for (trial, configuration, wanted seeds, missing seeds) items, given in the order
     proposed, those with nothing missing included (they fix the groups): one task per missing
     seed; with `vectorize` one per configuration, its missing seeds together; with `stack`
-    fixed groups of the configurations with one stack key (not in `unstackable`)."""
+    fixed groups of the configurations with one stack key (not in `unstackable`) and the same
+    wanted seeds. (Configurations that want other seeds were never proposed together: a
+    resumed race is handed its dropped configurations, whose rows are all stored, beside the
+    survivors of its last round, and those alone make the round's groups.)"""
     tasks: list[TrialTask] = []
     kinds: dict[Hashable, list[Work]] = {}
     for trial, config, wanted, missing in work:
         key = trainer.stack_key(config) if stack else None
         if key is not None and key not in unstackable:
-            kinds.setdefault(key, []).append((trial, config, wanted, missing))
+            kinds.setdefault((key, wanted), []).append((trial, config, wanted, missing))
             continue
         parts = [missing] if vectorize else [(seed,) for seed in missing]
         tasks += [TrialTask(trial, part, config, trainer, options) for part in parts if part]
