@@ -35,6 +35,7 @@ STUDY, ROLE, TRIAL, SEED, STATUS, SYNCED = ("sweeper.study", "sweeper.role", "sw
                                             "sweeper.status", "sweeper.synced")
 FINAL = "final"
 BATCH = 1000  # MLflow's limit of metrics per log_batch call
+PARALLEL = 8  # runs logged side by side
 MLFLOW_DONE = {"ok": "FINISHED", "pruned": "FINISHED", "promoted": "FINISHED", "failed": "FAILED",
                "diverged": "FAILED"}
 
@@ -88,26 +89,45 @@ class Syncer:
         trials = read_trials(self.folder / TRIALS, study)
         done = set(zip(trials["trial"], trials["seed"], strict=True))
         todo = [r for r in trials.to_dict("records") if self.runs.get((r["trial"], int(r["seed"])), ("", ""))[1] != FINAL]
-        # the running seeds' new epochs first: what a user watches; finished seeds' whole curves after
+        # the running seeds' new epochs first: what a user watches; finished seeds' whole curves
+        # after. Each run's calls go in order, the runs side by side (a stacked group's seeds
+        # all have a new epoch at once, and one call waits mostly on the server)
+        running = []
         for key, rows in live.read_live(self.folder, done).groupby(["trial", "seed"]):
             run, created = self._run((key[0], int(key[1])), ident, "running")
             counts.created += created
-            self._live(run, (key[0], int(key[1])), rows)
+            running.append((run, (key[0], int(key[1])), rows))
+        self._each(lambda item: self._live(*item), running)
         curves = self.curves.read()
         wanted = curves[curves["trial"].isin({r["trial"] for r in todo})]
         by_key = {k: g for k, g in wanted.groupby(["trial", "seed"])}
+        ending = []
         for row in todo:
             key = (row["trial"], int(row["seed"]))
             run, created = self._run(key, ident, row["status"])
             counts.created += created
-            self._finish(run, row, config, by_key.get(key, curves.iloc[:0]), logged=not created)
-            self.runs[key] = (run, FINAL)
+            ending.append((run, row, config, by_key.get(key, curves.iloc[:0]), not created))
+        self._each(lambda item: self._finish(*item), ending)
+        for run, row, *_ in ending:
+            self.runs[(row["trial"], int(row["seed"]))] = (run, FINAL)
             counts.finished += 1
         state = live.driver_state(self.folder).state
         if state != "running":
             self.mlflow.set_terminated(self.parent, "FINISHED" if state in ("finished", "unknown") else "KILLED")
         counts.runs = len(self.runs)
         return counts
+
+    def _each(self, call: Callable[[Any], None], items: list[Any]) -> None:
+        """`call` on every item, up to PARALLEL at a time; the first error is raised."""
+        if len(items) < 2:
+            for item in items:
+                call(item)
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(PARALLEL, len(items))) as pool:
+            for _ in pool.map(call, items):
+                pass
 
     # -- finding and making runs -------------------------------------------------------------
     def _parent(self, study: dict[str, Any], ident: str) -> str:
