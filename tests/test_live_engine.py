@@ -94,8 +94,9 @@ def test_progress_json_is_rewritten_while_a_trial_runs(tmp_path, monkeypatch):
 @pytest.mark.parametrize("executor", ["local", "dask"])
 def test_workers_in_other_processes_stream_their_epochs(tmp_path, executor):
     """A local worker writes its live file itself; a Dask worker sends its rows to the driver."""
-    study = Study(name="w", dataset="digits", split=Split(train=1000, val=300), seeds=2,
-                  fixed={"hidden_size": 32, "epochs": 6, "batch_size": 16}, space={"learning_rate": [0.05]})
+    # epochs of a few tenths of a second (a small stacked MLP runs an epoch of digits in 0.06 s)
+    study = Study(name="w", dataset="digits", split=Split(train=1200, val=300), seeds=2,
+                  fixed={"hidden_size": 256, "epochs": 6, "batch_size": 8}, space={"learning_rate": [0.05]})
     folder = tmp_path / "w"
     observed: list[int] = []
     stop = threading.Event()
