@@ -256,7 +256,7 @@ class _Run:
             return
         self.saved_at = time.monotonic()
         shared = {"epoch": epoch, "iteration": self.iteration, "steps": self.bank.optimizer.steps,
-                  "global_rng": torch.get_rng_state(), "members": len(self.bank.members)}
+                  "global_rng": torch.get_rng_state()}
         if self.data.x_train.is_cuda:
             shared["cuda_rng"] = torch.cuda.get_rng_state(self.data.x_train.device)
         for m, (c, s) in enumerate(self.bank.members):
