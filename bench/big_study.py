@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sweeper.engine.store import CURVE_COLUMNS, trial_columns
+from sweeper.storage.store import CURVE_COLUMNS, trial_columns
 
 METRICS = ["train_loss", "train_acc", "val_loss", "val_acc", "epochs_run", "iterations"]
 

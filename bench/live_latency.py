@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sweeper.analysis import live  # noqa: E402
+from sweeper.storage import live_reader as live  # noqa: E402
 
 
 def free_port() -> int:
@@ -176,7 +176,7 @@ def report(first: dict[str, dict[tuple[str, int, int], float]], name: str, resul
     if not first["file"]:
         why = runner.stderr.read()[-500:] if runner.stderr else ""
         print(f"no live file ever appeared in {results / name / live.LIVE}/ while the sweep ran: the engine does not "
-              f"stream running trials' curves (live/<trial>.<seed>.csv, see sweeper/analysis/live.py).\n{why}")
+              f"stream running trials' curves (live/<trial>.<seed>.csv, see sweeper/storage/live_reader.py).\n{why}")
         return 1
     print("| trial | seed | epoch | file -> server (s) | file -> page (s) | file -> MLflow (s) |")
     print("|---|---:|---:|---:|---:|---:|")

@@ -48,7 +48,7 @@ def main() -> None:
         show = best_of(args.repeats, lambda: subprocess.run(
             [sys.executable, "-m", "sweeper.cli", "show", str(folder)], check=True, capture_output=True,
             cwd=ROOT))
-        from sweeper.engine.store import ResultsStore
+        from sweeper.storage.store import ResultsStore
 
         def reopen() -> None:
             store = ResultsStore(folder)

@@ -18,7 +18,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sweeper.engine import checkpoint as _checkpoint
 from sweeper.engine import compare as _compare
 from sweeper.engine import plugin as _plugin
 from sweeper.engine.plugin import Log, Pruned, seed_everything
@@ -29,6 +28,7 @@ from sweeper.engine.space import choice, intrange, loguniform, uniform
 from sweeper.engine.study import Split, Study
 from sweeper.engine.studyfile import load_study
 from sweeper.errors import DataError, ResultsError, RunError, SearchSpaceError, StudyError, SweeperError, TrialsFailed
+from sweeper.storage import checkpoint as _checkpoint
 
 if TYPE_CHECKING:
     from sweeper.analysis.results import Results

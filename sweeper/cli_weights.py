@@ -96,8 +96,8 @@ def cmd_weights(args: argparse.Namespace) -> int:
 def cmd_clean(args: argparse.Namespace) -> int:
     from sweeper.analysis.results import find
     from sweeper.api import study_name
-    from sweeper.engine.layout import CHECKPOINTS, LIVE, WEIGHTS
-    from sweeper.engine.store import ResultsStore
+    from sweeper.storage.layout import CHECKPOINTS, LIVE, WEIGHTS
+    from sweeper.storage.store import ResultsStore
 
     folder = find(study_name(args.study), args.results)
     store = ResultsStore(folder)

@@ -16,9 +16,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from sweeper.engine import checkpoint
-from sweeper.engine.layout import weights_file
 from sweeper.errors import ResultsError, StudyError
+from sweeper.storage import checkpoint
+from sweeper.storage.layout import weights_file
 
 
 def _study(study: Any) -> Any:
@@ -39,7 +39,7 @@ def chosen(results: Any, rank: int = 1) -> str:
 
 def config_of(results: Any, trial: str) -> dict[str, Any]:
     """A configuration's hyperparameters as its rows record them (typed as sweeper.load types them)."""
-    from sweeper.engine.layout import column_groups
+    from sweeper.storage.layout import column_groups
 
     columns, _ = column_groups(list(results.trials.columns))
     row = results.trials[results.trials["trial"] == trial].iloc[0]

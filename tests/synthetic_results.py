@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from sweeper.builtin.hparams import HPARAMS
-from sweeper.engine.store import CURVE_COLUMNS, trial_columns
+from sweeper.storage.store import CURVE_COLUMNS, trial_columns
 
 METRIC_COLUMNS = ["train_loss", "train_acc", "val_loss", "val_acc", "best_val_acc", "best_epoch", "epochs_run",
                   "iterations"]

@@ -12,15 +12,14 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "sweeper"
 # what each layer may import from sweeper, besides its own layer (errors and metrics are shared vocabulary)
 ALLOWED = {
-    "engine": {"sweeper.errors", "sweeper.metrics"},
+    "engine": {"sweeper.errors", "sweeper.metrics", "sweeper.storage.*"},
+    "storage": {"sweeper.errors", "sweeper.metrics", "sweeper.engine.*"},
     "builtin": {"sweeper.errors", "sweeper.metrics", "sweeper.engine.plugin", "sweeper.engine.study",
                 "sweeper.engine.devices"},
     # the results folder's format: its file names and columns, and how damaged rows are read
-    "analysis": {"sweeper.errors", "sweeper.metrics", "sweeper.engine.layout", "sweeper.engine.store",
-                 "sweeper.engine.repair", "sweeper.engine.checkpoint"},
+    "analysis": {"sweeper.errors", "sweeper.metrics", "sweeper.storage.*"},
     # MLflow and TensorBoard: results folders as the analysis side reads them
-    "integrations": {"sweeper.errors", "sweeper.metrics", "sweeper.engine.layout", "sweeper.engine.store",
-                     "sweeper.analysis.*"},
+    "integrations": {"sweeper.errors", "sweeper.metrics", "sweeper.storage.*", "sweeper.analysis.*"},
 }
 
 
@@ -29,9 +28,8 @@ def imports(path: Path) -> set[str]:
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("sweeper"):
-            found |= {f"{node.module}.{a.name}" if node.module in ("sweeper", "sweeper.engine", "sweeper.builtin",
-                                                                     "sweeper.analysis") else node.module
-                      for a in node.names}
+            package = (PACKAGE.parent / node.module.replace(".", "/")).is_dir()
+            found |= {f"{node.module}.{a.name}" if package else node.module for a in node.names}
         elif isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name.startswith("sweeper")}
     return found

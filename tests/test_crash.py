@@ -17,8 +17,8 @@ import psutil
 import pytest
 
 from sweeper.engine.runner import run_study
-from sweeper.engine.store import ResultsStore
 from sweeper.errors import ResultsError
+from sweeper.storage.store import ResultsStore
 from tests.conftest import ROOT, tiny_study
 
 STUDY = """\
@@ -253,7 +253,7 @@ study = Study(name="long", dataset="digits", split=Split(train=1200, val=300),
 
 
 def _checkpoint_epoch(folder: Path) -> int:
-    from sweeper.engine import checkpoint
+    from sweeper.storage import checkpoint
 
     try:
         return max((checkpoint.load(p)["epoch"] for p in (folder / "checkpoints").glob("*.safetensors")), default=0)
@@ -264,7 +264,7 @@ def _checkpoint_epoch(folder: Path) -> int:
 def _whole_epoch(folder: Path) -> int:
     """The last epoch every model has a checkpoint of: its last one's, or where a kill came
     between two of a group's files, the previous one the others kept."""
-    from sweeper.engine import checkpoint
+    from sweeper.storage import checkpoint
 
     epochs: dict[str, set[int]] = {}
     for p in (folder / "checkpoints").glob("*.safetensors"):

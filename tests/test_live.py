@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from synthetic_results import write_live, write_progress, write_results
 
-from sweeper.analysis import live
+from sweeper.storage import live_reader as live
 
 
 @pytest.fixture

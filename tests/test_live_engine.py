@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 
 from sweeper import Split, Study
-from sweeper.analysis import live as reader
-from sweeper.engine import live
-from sweeper.engine.layout import LIVE, PROGRESS
 from sweeper.engine.runner import Interrupted, run_study
+from sweeper.storage import live
+from sweeper.storage import live_reader as reader
+from sweeper.storage.layout import LIVE, PROGRESS
 from tests.conftest import tiny_study
 
 

@@ -19,9 +19,9 @@ import pytest
 
 import sweeper
 from sweeper.cli import main
-from sweeper.engine import store as store_module
 from sweeper.engine.runner import run_study
 from sweeper.errors import ResultsError, StorageError
+from sweeper.storage import store as store_module
 from tests.conftest import ROOT, tiny_study
 
 SOURCE = """\

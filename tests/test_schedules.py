@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from sweeper import Racing, Rungs, Study
-from sweeper.engine.layout import PROVENANCE_COLUMNS
 from sweeper.engine.runner import run_study
+from sweeper.storage.layout import PROVENANCE_COLUMNS
 from tests.test_pruning import QUALITY, train
 
 KEY = ["trial", "seed"]

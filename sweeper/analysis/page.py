@@ -19,10 +19,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sweeper.analysis import live, report_data, show
+from sweeper.analysis import report_data, show
 from sweeper.analysis.results import Results, list_studies, read_snapshot, read_trials
-from sweeper.engine.store import CURVES, PRUNING, RACING, SNAPSHOT, TRIALS
 from sweeper.metrics import label_of, range_of
+from sweeper.storage import live_reader as live
+from sweeper.storage.store import CURVES, PRUNING, RACING, SNAPSHOT, TRIALS
 
 MAX_TABLE = 200  # rows of the ranked table sent to the page
 MAX_RUNNING_PANELS = 6  # configurations with running seeds shown beside the best ones

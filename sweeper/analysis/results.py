@@ -5,7 +5,7 @@
     >>> r.summary.sort_values("rank").head()      # one row per configuration, mean and 95 % CI
     >>> r.comparisons                             # each configuration against the best one
 
-The columns follow the study (see `engine/store.py`): the configuration's columns are typed
+The columns follow the study (see `storage/store.py`): the configuration's columns are typed
 from their values (True/False as booleans, whole numbers as integers, numbers as floats,
 anything else as a categorical in the order the study lists its choices), `status` is a
 categorical, metrics are floats and counts integers (nullable where a failed trial has none),
@@ -25,8 +25,10 @@ from typing import Any
 
 import pandas as pd
 
-from sweeper.engine import repair
-from sweeper.engine.store import (
+from sweeper.errors import ResultsError
+from sweeper.metrics import COUNTS, direction_of
+from sweeper.storage import repair
+from sweeper.storage.store import (
     CURVE_COLUMNS,
     CURVES,
     KEY_COLUMNS,
@@ -38,8 +40,6 @@ from sweeper.engine.store import (
     column_groups,
     tail_start,
 )
-from sweeper.errors import ResultsError
-from sweeper.metrics import COUNTS, direction_of
 
 STATUSES = list(repair.STATUSES)  # pruned, promoted: see `engine/pruning.py`
 SPLITS = ["train", "val", "test"]
@@ -204,7 +204,7 @@ class Results:
         weights of `seed` (its first kept seed by default), at its best epoch (`which="last"`:
         its last, with Study(keep_last=True)). A study's own model is rebuilt from `study` (the
         Study, or its file), never from code in the results folder. See `sweeper.weights`."""
-        from sweeper.engine import checkpoint
+        from sweeper.storage import checkpoint
 
         if checkpoint.rebuild is None:
             raise ResultsError("no model builder is registered; import sweeper, not sweeper.analysis alone")

@@ -54,9 +54,9 @@ class Executor(ABC):
         """Where the tasks run, for the closing line: "2 local workers"."""
 
     def live_sink(self, folder: Path, done: Callable[[str, int], bool]) -> Any:
-        """Where a running trial's curve rows go (engine/live.py): straight into `folder`'s
+        """Where a running trial's curve rows go (storage/live.py): straight into `folder`'s
         live files, which this machine's workers can write. `done(trial, seed)`: its row is stored."""
-        from sweeper.engine.live import FileSink
+        from sweeper.storage.live import FileSink
 
         return FileSink(folder)
 
@@ -283,7 +283,7 @@ class DaskExecutor(Executor):
         driver writes them into `folder`'s live files."""
         import uuid
 
-        from sweeper.engine.live import DaskSink, dask_listener
+        from sweeper.storage.live import DaskSink, dask_listener
 
         topic = f"sweeper-live-{uuid.uuid4().hex}"
         self._unsubscribe = dask_listener(self.client, topic, folder, done)

@@ -75,8 +75,8 @@ class FitOptions:
     device: str = "cpu"  # cpu, cuda or auto
     data_root: str = "data"  # where named datasets live (a worker may override it)
     debug: bool = False  # let exceptions of user code propagate (`sweep run --pdb`)
-    live: Any = None  # where running trials' rows and checkpoints go (engine/live.py), set by the runner
-    # the task's way to the results folder while it trains (engine/live.py Channel: rows,
+    live: Any = None  # where running trials' rows and checkpoints go (storage/live.py), set by the runner
+    # the task's way to the results folder while it trains (storage/live.py Channel: rows,
     # save, resume), set in the worker for each task; None where nothing watches or resumes
     channel: Any = field(default=None, compare=False)
     checkpoint_every: int | None = None  # epochs between resume checkpoints (None: by time, below)

@@ -34,9 +34,9 @@ from typing import Any
 
 from sweeper.engine import compare
 from sweeper.engine.compare import Values
-from sweeper.engine.layout import RACING, RACING_COLUMNS
 from sweeper.engine.schedule import Rows, Schedule, Work
 from sweeper.errors import StudyError
+from sweeper.storage.layout import RACING, RACING_COLUMNS
 
 MIN_START = compare.MIN_SEEDS  # a paired test needs 3 seeds in common
 

@@ -31,12 +31,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from sweeper.engine import live, provenance, shipping
+from sweeper.engine import shipping
 from sweeper.engine.devices import resolve_device
 from sweeper.engine.executors import Executor, make_executor
 from sweeper.engine.groups import pack, without
 from sweeper.engine.identity import Identity, identity_of
-from sweeper.engine.layout import checkpoint_file
 from sweeper.engine.options import RunOptions
 from sweeper.engine.plugin import FitOptions
 from sweeper.engine.progress import Progress
@@ -44,10 +43,12 @@ from sweeper.engine.pruning import Prune
 from sweeper.engine.racing import Race
 from sweeper.engine.samplers import Proposal, make_sampler
 from sweeper.engine.schedule import Plain, Rows, Schedule
-from sweeper.engine.store import ResultsStore, check_writable, trial_columns
 from sweeper.engine.study import CHECKPOINT_SECONDS, OPTUNA_STARTUP, Study, check_metric
 from sweeper.engine.trial import UNSTACKED, TrialResult, TrialTask, run_trial
 from sweeper.metrics import config_label
+from sweeper.storage import live, provenance
+from sweeper.storage.layout import checkpoint_file
+from sweeper.storage.store import ResultsStore, check_writable, trial_columns
 
 WORKER_RETRIES = 2  # a trial whose worker died is run again, at most this often, before it is recorded as failed
 PROMOTED = "promoted"  # a rung's row of a configuration that went on (engine/pruning.py): not a trial done
@@ -400,7 +401,7 @@ class _Sweep:
         self.progress.update(None if row["status"] == PROMOTED else row["status"], self.best_label())
 
     def state(self) -> dict[str, Any]:
-        """What progress.json says of this sweep (engine/live.py)."""
+        """What progress.json says of this sweep (storage/live.py)."""
         eta = self.progress.eta_seconds()
         return {"planned": self.summary.planned, "done": self.progress.done, "trained": self.summary.trained,
                 "failed": self.summary.failed, "diverged": self.summary.diverged,

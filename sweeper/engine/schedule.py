@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sweeper.engine.compare import score
-from sweeper.engine.layout import KEEP_METRICS
 from sweeper.engine.trial import TrialResult
 from sweeper.metrics import range_of
+from sweeper.storage.layout import KEEP_METRICS
 
 
 @dataclass(frozen=True)

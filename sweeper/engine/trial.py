@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sweeper.engine import checkpoint
-from sweeper.engine.live import Channel
 from sweeper.engine.plugin import CannotStack, Curve, FitOptions, Outcome, Trainer
+from sweeper.storage import checkpoint
+from sweeper.storage.live import Channel
 
 _PACKAGE = str(Path(__file__).resolve().parent.parent)
 # the status of a stacked task's results when its trainer could not stack them (the error says
@@ -80,7 +80,7 @@ class TrialResult:
     seconds: float  # of training, not of loading data; seeds trained together share their time equally
     error: str = ""
     curves: list[Curve] = field(default_factory=list)
-    weights: dict[str, bytes] = field(default_factory=dict)  # "best", "last": safetensors bytes (engine/checkpoint.py)
+    weights: dict[str, bytes] = field(default_factory=dict)  # "best", "last": safetensors bytes (storage/checkpoint.py)
     where: dict[str, str] = field(default_factory=dict)  # started, host, device, worker: see `_where`
 
     def metric(self, name: str) -> float:

@@ -18,10 +18,10 @@ from typing import Any
 
 import pandas as pd
 
-from sweeper.analysis import live
 from sweeper.analysis.results import read_snapshot, read_trials
-from sweeper.engine.store import CURVES, TRIALS, column_groups
 from sweeper.errors import SweeperError
+from sweeper.storage import live_reader as live
+from sweeper.storage.store import CURVES, TRIALS, column_groups
 
 FINAL_MARK = ".sweeper-final"  # in a run's folder: written from a finished trial, nothing will change
 

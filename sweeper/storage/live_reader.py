@@ -28,7 +28,7 @@ from typing import Any
 
 import pandas as pd
 
-from sweeper.engine.layout import CURVE_COLUMNS, LIVE, LOCK, PROGRESS, PROGRESS_EVERY_S
+from sweeper.storage.layout import CURVE_COLUMNS, LIVE, LOCK, PROGRESS, PROGRESS_EVERY_S
 
 STALE_AFTER_S = 5 * PROGRESS_EVERY_S  # the driver rewrites progress.json at least that often: 5 missed writes, gone
 STATES = ("running", "finished", "interrupted", "failed")

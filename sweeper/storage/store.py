@@ -31,8 +31,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sweeper.engine import checkpoint, repair
-from sweeper.engine.layout import (  # noqa: F401 (the folder's names, for readers of the store too)
+from sweeper.engine.trial import TrialResult
+from sweeper.errors import ResultsError, StorageError
+from sweeper.metrics import COUNTS
+from sweeper.storage import checkpoint, repair
+from sweeper.storage.layout import (  # noqa: F401 (the folder's names, for readers of the store too)
     CURVE_COLUMNS,
     CURVES,
     KEEP_METRICS,
@@ -53,9 +56,6 @@ from sweeper.engine.layout import (  # noqa: F401 (the folder's names, for reade
     trial_columns,
     weights_file,
 )
-from sweeper.engine.trial import TrialResult
-from sweeper.errors import ResultsError, StorageError
-from sweeper.metrics import COUNTS
 
 # study.json's fields that say how a study runs or what it keeps, not what its rows mean
 UNSHAPING = ("fingerprint", "seeds", "n_trials", "description", "saved", "identity", "planned_configs", "code",

@@ -1,5 +1,5 @@
 """What a running sweep shows of itself in its results folder, for the live page (`sweep
-serve`) and the MLflow sync to read while it runs (`engine/layout.py` names the files).
+serve`) and the MLflow sync to read while it runs (`storage/layout.py` names the files).
 
 - progress.json: the driver's state (running, finished, interrupted, failed), pid, host,
   started, updated, planned, done, trained, failed, diverged, eta_seconds and best,
@@ -32,8 +32,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sweeper.engine import checkpoint
-from sweeper.engine.layout import CURVE_COLUMNS, LIVE, PROGRESS, PROGRESS_EVERY_S, checkpoint_file, live_file
+from sweeper.storage import checkpoint
+from sweeper.storage.layout import CURVE_COLUMNS, LIVE, PROGRESS, PROGRESS_EVERY_S, checkpoint_file, live_file
 
 FLUSH_EVERY_S = 1.0  # a user's loop: buffered `log` rows are written at least this often
 
@@ -66,7 +66,7 @@ class FileSink:
             pass  # a view of a running trial, never a reason to fail it
 
     def checkpoint(self, trial: str, seed: int, data: bytes) -> None:
-        """A trial's resume state (engine/checkpoint.py bytes); the one before it is kept as
+        """A trial's resume state (storage/checkpoint.py bytes); the one before it is kept as
         the previous one, and the one before that goes."""
         path = checkpoint_file(self.folder, trial, seed)
         with contextlib.suppress(FileNotFoundError):
@@ -104,7 +104,7 @@ class Channel:
       `flush=True` (the built-in trainer, at every epoch's end) or at least every
       FLUSH_EVERY_S (a user's loop, at each `log` call), and by `flush()` at the task's end;
     - `save(c, seed, state)`: the state to resume from if the trial is stopped (a dict of
-      tensors and JSON values, engine/checkpoint.py), replacing the one before;
+      tensors and JSON values, storage/checkpoint.py), replacing the one before;
     - `resume(c, seed)`: the state saved last by an earlier attempt, or None;
       `resumes(c, seed)`: the states it saved last and before that, the last first (a stacked
       group goes on from an epoch every one of its models has whole).

@@ -43,7 +43,7 @@ def column_groups(header: Sequence[str]) -> tuple[list[str], list[str]]:
     middle = list(header[len(KEY_COLUMNS):tail_start(header)])
     cut = middle.index("dataset")
     return middle[:cut], middle[cut + 1:]
-PROGRESS = "progress.json"  # the running driver's state, rewritten at least every PROGRESS_EVERY_S (engine/live.py)
+PROGRESS = "progress.json"  # the running driver's state, rewritten at least every PROGRESS_EVERY_S (storage/live.py)
 PROGRESS_EVERY_S = 2.0
 LIVE = "live"  # live/<trial>.<seed>.csv: a running trial's curve rows, until its row is in trials.csv
 
