@@ -8,7 +8,7 @@ A study file (or a notebook) needs only what is exported here::
                   space={"learning_rate": [0.01, 0.05, 0.1], "momentum": [0.0, 0.9]}, seeds=5)
 
 The user's own code plugs in as `Study(model=fn)`, `data=...`, `metrics={...}` or
-`train=fn` (see `sweeper.engine.plugin`). `sweeper.run(study, jobs=2)` runs a study from
+`train=fn` (see `sweeper.usercode.plugin`). `sweeper.run(study, jobs=2)` runs a study from
 Python and returns its results; `sweeper.load("lr_momentum")` reads a study's results as
 pandas DataFrames. Importing sweeper does not import torch or pandas.
 """
@@ -19,8 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sweeper.engine import compare as _compare
-from sweeper.engine import plugin as _plugin
-from sweeper.engine.plugin import Log, Pruned, seed_everything
 from sweeper.engine.pruning import Rungs
 from sweeper.engine.racing import Racing
 from sweeper.engine.seeds import Crossed
@@ -29,6 +27,8 @@ from sweeper.engine.study import Split, Study
 from sweeper.engine.studyfile import load_study
 from sweeper.errors import DataError, ResultsError, RunError, SearchSpaceError, StudyError, SweeperError, TrialsFailed
 from sweeper.storage import checkpoint as _checkpoint
+from sweeper.usercode import plugin as _plugin
+from sweeper.usercode.plugin import Log, Pruned, seed_everything
 
 if TYPE_CHECKING:
     from sweeper.analysis.results import Results

@@ -118,7 +118,7 @@ def test(study: Any, results: Any, rank: int = 1, data_root: str | None = None, 
     import pandas as pd
 
     from sweeper.engine.options import default_data_root
-    from sweeper.engine.plugin import FitOptions
+    from sweeper.usercode.plugin import FitOptions
 
     study = _study(study)
     trainer = study.trainer

@@ -13,10 +13,10 @@ import pytest
 
 from sweeper import Split, Study
 from sweeper.builtin import hparams
-from sweeper.engine.identity import SCHEME
-from sweeper.engine.plugin import Param
 from sweeper.engine.runner import run_study
 from sweeper.errors import ResultsError
+from sweeper.usercode.identity import SCHEME
+from sweeper.usercode.plugin import Param
 from tests.conftest import tiny_study
 
 FIXTURE = Path(__file__).parent / "fixtures" / "release_0_1" / "legacy_digits"

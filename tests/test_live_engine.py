@@ -124,8 +124,8 @@ def test_a_task_travels_to_a_worker_with_every_field():
     import dataclasses
     import pickle
 
-    from sweeper.engine.plugin import FitOptions
     from sweeper.engine.trial import TrialTask
+    from sweeper.usercode.plugin import FitOptions
 
     study = tiny_study()
     task = TrialTask("t", (0, 1), {"learning_rate": 0.1}, study.trainer, FitOptions(weights=("best",)),

@@ -4,7 +4,7 @@ import pytest
 
 from sweeper import Split, Study, StudyError, load_study, loguniform
 from sweeper.builtin.hparams import HPARAMS
-from sweeper.engine.identity import config_id
+from sweeper.usercode.identity import config_id
 from tests.conftest import tiny_study
 
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from sweeper.engine import shipping
-from sweeper.engine.identity import changes, record
 from sweeper.engine.studyfile import load_study
 from sweeper.errors import StudyError
+from sweeper.usercode import shipping
+from sweeper.usercode.identity import changes, record
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -165,7 +165,7 @@ def test_the_modules_beside_a_study_travel_by_value_even_through_plain_pickle(tm
 
 
 def test_the_modules_of_what_is_reached_are_found_however_it_was_imported(tmp_path):
-    from sweeper.engine.usercode import reach
+    from sweeper.usercode.usercode import reach
 
     study = _study(tmp_path, STUDY.replace("import helpers\n", "import helpers\nfrom helpers import noise\n")
                    .replace("helpers.noise(40)", "noise(40)"))

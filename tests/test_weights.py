@@ -37,7 +37,7 @@ def _run(study: Study, root: Path, **options: object) -> sweeper.analysis.result
 def _val_acc(model: nn.Module, study: Study) -> float:
     trainer = study.trainer
     trainer.prepare("unused", lambda msg: None, study.foreseen_configs())
-    from sweeper.engine.plugin import FitOptions
+    from sweeper.usercode.plugin import FitOptions
 
     return trainer.evaluate(model, "val", FitOptions(data_root="unused"))["acc"]
 

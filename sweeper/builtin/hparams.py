@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sweeper.engine.plugin import Param as HParam
+from sweeper.usercode.plugin import Param as HParam
 
 MODELS = ("mlp", "cnn", "lenet")
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")

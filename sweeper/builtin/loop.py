@@ -41,7 +41,7 @@ from sweeper.builtin.measures import (
     summed_loss,
     user_metrics,
 )
-from sweeper.engine.plugin import Curve, FitOptions, Outcome
+from sweeper.usercode.plugin import Curve, FitOptions, Outcome
 
 __all__ = ["Outcome", "SeedLog", "evaluate", "fit", "train"]
 

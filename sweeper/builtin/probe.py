@@ -21,8 +21,8 @@ import torch
 from torch import nn
 
 from sweeper.builtin import data as datasets
-from sweeper.engine.plugin import Config, describe_callable
 from sweeper.errors import DataError, StudyError, closest
+from sweeper.usercode.plugin import Config, describe_callable
 
 PROBE_EXAMPLES = 64
 SHAPES = {"digits": (1, 8, 8), "mnist": (1, 28, 28), "fashion_mnist": (1, 28, 28), "cifar10": (3, 32, 32)}

@@ -1,4 +1,4 @@
-"""The built-in trainer: the course's training loop as one plug-in behind `engine/plugin.py`.
+"""The built-in trainer: the course's training loop as one plug-in behind `usercode/plugin.py`.
 
 It trains a built-in model (`mlp`, `cnn`, `lenet`) or the user's own (`model=` a function
 config -> nn.Module) on a built-in dataset (by name) or the user's own (`data=`), with
@@ -20,7 +20,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sweeper.builtin import hparams
-from sweeper.engine.plugin import (
+from sweeper.errors import DataError, StudyError
+from sweeper.usercode.plugin import (
     CannotStack,
     FitOptions,
     Outcome,
@@ -30,7 +31,6 @@ from sweeper.engine.plugin import (
     describe_callable,
     source_file,
 )
-from sweeper.errors import DataError, StudyError
 
 DRY_RUN_IMAGES = 1024  # per split, in a dry run
 MIN_SIZES = {"digits": 8, "mnist": 28, "fashion_mnist": 28, "cifar10": 32}  # image side of each dataset

@@ -23,8 +23,8 @@ import dataclasses
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
-from sweeper.engine.plugin import FitOptions, Trainer
 from sweeper.engine.trial import TrialTask
+from sweeper.usercode.plugin import FitOptions, Trainer
 
 # Models per stacked group. Measured on 2 CPU cores (MLP(30), batch 64): a stacked step costs
 # 126 us a model in groups of 12 and more, 147 us in groups of 6, 470 us alone; larger groups

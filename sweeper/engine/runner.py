@@ -31,13 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from sweeper.engine import shipping
 from sweeper.engine.devices import resolve_device
 from sweeper.engine.executors import Executor, make_executor
 from sweeper.engine.groups import pack, without
-from sweeper.engine.identity import Identity, identity_of
 from sweeper.engine.options import RunOptions
-from sweeper.engine.plugin import FitOptions
 from sweeper.engine.progress import Progress
 from sweeper.engine.pruning import Prune
 from sweeper.engine.racing import Race
@@ -49,6 +46,9 @@ from sweeper.metrics import config_label
 from sweeper.storage import live, provenance
 from sweeper.storage.layout import checkpoint_file
 from sweeper.storage.store import ResultsStore, check_writable, trial_columns
+from sweeper.usercode import shipping
+from sweeper.usercode.identity import Identity, identity_of
+from sweeper.usercode.plugin import FitOptions
 
 WORKER_RETRIES = 2  # a trial whose worker died is run again, at most this often, before it is recorded as failed
 PROMOTED = "promoted"  # a rung's row of a configuration that went on (engine/pruning.py): not a trial done

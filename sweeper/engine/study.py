@@ -1,7 +1,7 @@
 """The Study: what to train, over which search space, with which seeds (loading a study file: studyfile.py).
 
 A study file (or a notebook) is plain Python that builds `Study(...)`. What trains one
-configuration is a trainer plug-in (`engine/plugin.py`): the built-in one, fed a dataset
+configuration is a trainer plug-in (`usercode/plugin.py`): the built-in one, fed a dataset
 name or the user's own `data`, a built-in model name or the user's own `model`, and the
 user's `metrics`; or the user's own `train` function. Everything is checked when the Study
 is built, so a typo or an impossible value is reported with the study file's name and line
@@ -19,14 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sweeper.engine import samplers
-from sweeper.engine.plugin import Trainer, trainer_for
 from sweeper.engine.pruning import Rungs
 from sweeper.engine.racing import Racing
 from sweeper.engine.seeds import Crossed
-from sweeper.engine.source import defined_at, line_of
 from sweeper.engine.space import Dimension, as_dimension, describe, expand_grid, grid_size
 from sweeper.errors import SearchSpaceError, StudyError, closest
 from sweeper.metrics import direction_of
+from sweeper.usercode.plugin import Trainer, trainer_for
+from sweeper.usercode.source import defined_at, line_of
 
 DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10")
 TASKS = ("classify", "small_digit", "regress")
@@ -331,7 +331,7 @@ class Study:
 
     def config(self, searched: Mapping[str, Any]) -> dict[str, Any]:
         """A full configuration: searched values over fixed values over the trainer's defaults."""
-        from sweeper.engine.identity import SCHEME, Identity
+        from sweeper.usercode.identity import SCHEME, Identity
 
         return Identity(SCHEME, self._trainer.defaults()).resolve({**self.fixed, **searched})
 
@@ -384,9 +384,9 @@ class Study:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able description; what results/<name>/study.json holds. The user's code and
-        data are named and described (`code`: what identifies the code, see `engine/identity.py`),
+        data are named and described (`code`: what identifies the code, see `usercode/identity.py`),
         not stored; with the study's own data or loop, the built-in dataset's fields are left out."""
-        from sweeper.engine.identity import record
+        from sweeper.usercode.identity import record
 
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
         d["split"] = dataclasses.asdict(self.split)
@@ -414,8 +414,8 @@ class Study:
         return d
 
     def fingerprint(self) -> str:
-        """The fingerprint of a new results folder for this study (see `engine/identity.py`)."""
-        from sweeper.engine.identity import identity_of
+        """The fingerprint of a new results folder for this study (see `usercode/identity.py`)."""
+        from sweeper.usercode.identity import identity_of
 
         return identity_of(None, self._trainer).fingerprint(self, self._trainer)
 

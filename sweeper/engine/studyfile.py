@@ -2,7 +2,7 @@
 
 It runs as `python file.py` would run it: its folder first on sys.path, so that it imports the
 modules beside it (loaded afresh, as they are now, when the same process loads it again).
-Those modules travel to the workers by value (`engine/shipping.py`).
+Those modules travel to the workers by value (`usercode/shipping.py`).
 
 A study file is user code, so anything can happen while it runs; whatever happens becomes
 one StudyError line that names the file (and the line, where there is one): a syntax error,
@@ -24,9 +24,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 
-from sweeper.engine import usercode
 from sweeper.engine.study import Study
 from sweeper.errors import StudyError, SweeperError
+from sweeper.usercode import usercode
 
 MODULE_NAME = "__sweeper_study__"
 

@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sweeper.engine.plugin import CannotStack, Curve, FitOptions, Outcome, Trainer
 from sweeper.storage import checkpoint
 from sweeper.storage.live import Channel
+from sweeper.usercode.plugin import CannotStack, Curve, FitOptions, Outcome, Trainer
 
 _PACKAGE = str(Path(__file__).resolve().parent.parent)
 # the status of a stacked task's results when its trainer could not stack them (the error says
@@ -58,7 +58,7 @@ class TrialTask:
     def __reduce__(self) -> tuple[Any, ...]:
         """A task travels as cloudpickle's bytes, whatever the executor pickles with: Dask
         tries plain pickle first, which would send the functions of the user's modules by
-        name, not by value (`engine/shipping.py`), to workers that may not have them."""
+        name, not by value (`usercode/shipping.py`), to workers that may not have them."""
         import cloudpickle
 
         fields = tuple(getattr(self, f.name) for f in dataclasses.fields(self))  # every field, a new one too

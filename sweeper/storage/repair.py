@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sweeper.engine.plugin import STATUSES  # a row with another status is damaged
+from sweeper.usercode.plugin import STATUSES  # a row with another status is damaged
 
 DAMAGED_SUFFIX = ".damaged"
 
@@ -268,7 +268,7 @@ def rebuild_snapshot(folder: Path, source_name: str = "study.py") -> dict[str, A
         study = load_study(source)
     except StudyError:
         return None
-    from sweeper.engine.identity import identity_of
+    from sweeper.usercode.identity import identity_of
 
     identity = identity_of(None, study.trainer)  # as a new folder's: the defaults it recorded are lost with it
     return {**study.to_dict(), "fingerprint": identity.fingerprint(study, study.trainer),

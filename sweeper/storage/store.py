@@ -183,7 +183,7 @@ class ResultsStore:
     def _check_snapshot(self, old: Mapping[str, Any] | None, snapshot: Mapping[str, Any]) -> None:
         """Refuse a folder whose rows mean something else: another fingerprint or dataset, or
         user code that changed (`identity.changes`: only what both snapshots record)."""
-        from sweeper.engine.identity import changes
+        from sweeper.usercode.identity import changes
 
         if old is None:
             return

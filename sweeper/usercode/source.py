@@ -11,7 +11,7 @@ import sys
 import tokenize
 from typing import Any
 
-from sweeper.engine.usercode import class_file, is_user_file, unwrap
+from sweeper.usercode.usercode import class_file, is_user_file, unwrap
 
 
 def source_file(obj: Any) -> str:

@@ -13,9 +13,9 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from sweeper.engine.source import describe_callable
-from sweeper.engine.usercode import reach, unwrap
 from sweeper.errors import StudyError
+from sweeper.usercode.source import describe_callable
+from sweeper.usercode.usercode import reach, unwrap
 
 
 def parts(study: Any) -> dict[str, Any]:

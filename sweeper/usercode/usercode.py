@@ -10,9 +10,9 @@ standard library, installed packages, sweeper itself (`is_user_file`).
 
 Each function's and class's source is hashed as a syntax tree without docstrings (so a
 comment, a docstring or blank lines change nothing), each plain constant kept as its value.
-What it finds serves two ends: the study's identity (`engine/identity.py` records it in
+What it finds serves two ends: the study's identity (`usercode/identity.py` records it in
 study.json by name, so that a refused resume names what changed) and the trip to the workers
-(`engine/shipping.py` pickles the user's modules by value).
+(`usercode/shipping.py` pickles the user's modules by value).
 """
 
 from __future__ import annotations

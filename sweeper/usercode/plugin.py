@@ -8,7 +8,7 @@ calls it at three moments:
   search), so that impossible work is refused before anything runs;
 - in the driver, once per run: `prepare` (find the data, check that it fits; returns the
   name of the data the rows will record), then `user_code`, `structure` and `describe`,
-  for what study.json records of the user's code and data (`engine/identity.py`);
+  for what study.json records of the user's code and data (`usercode/identity.py`);
 - in a worker, once per task: `fit(config, seeds, options)`, one `Outcome` per seed. It may
   raise: the engine turns the exception into `failed` rows naming the file and line. Where
   the trainer stacks (`stacks`, and unless the study says `stack=False`), configurations
@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sweeper.engine.seeds import split as split_seed
-from sweeper.engine.source import code_hash, describe_callable, source_file
 from sweeper.errors import StudyError, closest
+from sweeper.usercode.source import code_hash, describe_callable, source_file
 
 __all__ = ["CannotStack", "Config", "FitOptions", "FunctionTrainer", "Log", "MissingHyperparameter", "Outcome", "Param",
            "Pruned", "Trainer", "code_hash", "describe_callable", "source_file"]
@@ -147,7 +147,7 @@ class Trainer(ABC):
     def code(self) -> dict[str, str]:
         """Hashes of the user code and data that shape rows: a change refuses old results.
         Those of `user_code`'s roles count only in folders of an earlier release (identity
-        scheme 2); newer ones record and compare that code as `engine/usercode.py` finds it."""
+        scheme 2); newer ones record and compare that code as `usercode/usercode.py` finds it."""
         return {}
 
     def user_code(self) -> dict[str, Any]:

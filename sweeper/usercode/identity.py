@@ -10,7 +10,7 @@ resumable, with the same ids.
   left out, so momentum under Adam never makes a second configuration); the fingerprint
   covers what shapes rows (data, split, fixed values) but not a grid's values, so a grid may
   grow and only the new configurations are trained. The user's code is not in it: study.json
-  records it (`record`: each function's, class's and constant's hash, as `engine/usercode.py`
+  records it (`record`: each function's, class's and constant's hash, as `usercode/usercode.py`
   finds them from the functions the study passes, and the model's modules), and `changes`
   compares it with what the folder recorded, so that a refusal names what changed while a
   comment or a docstring changes nothing.
@@ -30,8 +30,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sweeper.engine.plugin import Trainer
-from sweeper.engine.usercode import reach
+from sweeper.usercode.plugin import Trainer
+from sweeper.usercode.usercode import reach
 
 SCHEME = 3
 # Study fields at release 0.1 and their defaults; fields that shaped rows and proposals then.
