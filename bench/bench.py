@@ -132,7 +132,7 @@ def trainers(table: Table, data: Any, device: str, repeats: int, seed_counts: li
 def study_runs(table: Table, data_root: str, device: str, seeds: int, grid: dict | None) -> None:
     """(e): the lr x momentum study through the runner, with 1 and 2 worker processes."""
     from sweeper.engine.runner import run_study
-    from sweeper.engine.studyfile import load_study
+    from sweeper.study.studyfile import load_study
 
     study = load_study(ROOT / "studies" / "lr_momentum.py").with_seeds(seeds)
     if grid is not None:
@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from sweeper.builtin import data as datasets
     from sweeper.builtin.data import DataSpec
-    from sweeper.engine.study import Split
+    from sweeper.study.study import Split
 
     if not datasets.is_available("mnist", args.data_dir):
         print(f"bench: MNIST is missing: {datasets.missing_message('mnist', args.data_dir)}", file=sys.stderr)

@@ -164,7 +164,7 @@ def start(args: argparse.Namespace, results: Path) -> tuple[str, subprocess.Pope
     """The sweep to watch: its study's name and its process."""
     if args.simulate:
         return "simulated", simulate(results)
-    from sweeper.engine.studyfile import load_study
+    from sweeper.study.studyfile import load_study
 
     extra = ["--mlflow", args.mlflow] if args.mlflow else []
     return load_study(args.study).name, sweep("run", args.study, "--results", str(results), "--executor",

@@ -186,7 +186,7 @@ def write_data(data_dir: str, work: dict, path: Path) -> None:
 
     from sweeper.builtin import data as datasets
     from sweeper.builtin.data import DataSpec
-    from sweeper.engine.study import Split
+    from sweeper.study.study import Split
 
     d = datasets.load(DataSpec("mnist", data_dir, Split(work["train"], work["val"])))
     torch.save((d.x_train, d.y_train, d.x_val, d.y_val), path)

@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", default=os.environ.get("SWEEPER_DATA_DIR", "data"))
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
-    from sweeper.engine.studyfile import load_study
+    from sweeper.study.studyfile import load_study
 
     study = load_study(args.study)
     planned = study.planned_configs() * len(study.seed_list)

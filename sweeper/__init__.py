@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Any
 from sweeper.engine import compare as _compare
 from sweeper.engine.pruning import Rungs
 from sweeper.engine.racing import Racing
-from sweeper.engine.seeds import Crossed
-from sweeper.engine.space import choice, intrange, loguniform, uniform
-from sweeper.engine.study import Split, Study
-from sweeper.engine.studyfile import load_study
 from sweeper.errors import DataError, ResultsError, RunError, SearchSpaceError, StudyError, SweeperError, TrialsFailed
 from sweeper.storage import checkpoint as _checkpoint
+from sweeper.study.seeds import Crossed
+from sweeper.study.space import choice, intrange, loguniform, uniform
+from sweeper.study.study import Split, Study
+from sweeper.study.studyfile import load_study
 from sweeper.usercode import plugin as _plugin
 from sweeper.usercode.plugin import Log, Pruned, seed_everything
 

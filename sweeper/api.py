@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sweeper.engine.study import Study
 from sweeper.errors import RunError, TrialsFailed
+from sweeper.study.study import Study
 
 if TYPE_CHECKING:
     from sweeper.analysis.results import Results
@@ -19,8 +19,8 @@ def run_and_load(study: Study, *, jobs: int | None, results: str | Path, executo
                  seeds: int | list[int] | None, restart: bool, vectorize: bool, device: str, progress: bool,
                  scheduler: str | None, stack: bool | None = None) -> Results:
     from sweeper.analysis.results import read_folder
-    from sweeper.engine.options import RunOptions, default_data_root, default_jobs
     from sweeper.engine.runner import run_study
+    from sweeper.study.options import RunOptions, default_data_root, default_jobs
 
     if not isinstance(study, Study):
         raise RunError(f"sweeper.run needs a Study, but got {type(study).__name__}")
@@ -53,7 +53,7 @@ def _source() -> str | None:
 def study_name(path_or_name: str | Path) -> str | Path:
     """A study file ("studies/lr_momentum.py") as its study's name; anything else as it is."""
     if Path(path_or_name).suffix == ".py":
-        from sweeper.engine.studyfile import load_study
+        from sweeper.study.studyfile import load_study
 
         return load_study(path_or_name).name
     return path_or_name

@@ -338,8 +338,8 @@ def print_table(rows: list[list[str]]) -> None:
 def run_options(args: argparse.Namespace) -> Any:
     """`sweep run`'s arguments as the runner's options."""
     from sweeper.engine.executors import EXECUTORS
-    from sweeper.engine.options import RunOptions, default_data_root, default_jobs
-    from sweeper.engine.studyfile import read_study_source
+    from sweeper.study.options import RunOptions, default_data_root, default_jobs
+    from sweeper.study.studyfile import read_study_source
 
     remote = args.executor in EXECUTORS and EXECUTORS[args.executor].takes_scheduler
     return RunOptions(
@@ -354,7 +354,7 @@ def run_options(args: argparse.Namespace) -> Any:
 def cmd_run(args: argparse.Namespace) -> int:
     from sweeper.api import check_not_all_failed
     from sweeper.engine.runner import run_study
-    from sweeper.engine.studyfile import load_study
+    from sweeper.study.studyfile import load_study
 
     study = load_study(args.study)
     options = run_options(args)

@@ -61,8 +61,8 @@ def add_weights_commands(sub: Any) -> None:
 def cmd_test(args: argparse.Namespace) -> int:
     from sweeper.analysis.results import find, read_folder
     from sweeper.analysis.stats import mean_ci
-    from sweeper.engine.studyfile import load_study
     from sweeper.metrics import range_of
+    from sweeper.study.studyfile import load_study
     from sweeper.weights import chosen, test
 
     study = load_study(args.study)

@@ -24,7 +24,7 @@ from sweeper.storage.layout import weights_file
 def _study(study: Any) -> Any:
     if study is None or not isinstance(study, (str, Path)):
         return study
-    from sweeper.engine.studyfile import load_study
+    from sweeper.study.studyfile import load_study
 
     return load_study(study)
 
@@ -117,7 +117,7 @@ def test(study: Any, results: Any, rank: int = 1, data_root: str | None = None, 
     split: a table of (seed, metric, value) and the summary (mean, 95 % interval)."""
     import pandas as pd
 
-    from sweeper.engine.options import default_data_root
+    from sweeper.study.options import default_data_root
     from sweeper.usercode.plugin import FitOptions
 
     study = _study(study)

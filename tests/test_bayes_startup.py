@@ -4,7 +4,7 @@ import pytest
 
 from sweeper import StudyError
 from sweeper.engine.samplers import make_sampler
-from sweeper.engine.space import loguniform, uniform
+from sweeper.study.space import loguniform, uniform
 from tests.conftest import tiny_study
 
 SPACE = {"learning_rate": loguniform(1e-3, 0.5), "momentum": uniform(0.0, 0.9)}

@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 
 from sweeper.engine.runner import run_study
-from sweeper.engine.studyfile import load_study
 from sweeper.storage.store import PROVENANCE_COLUMNS
+from sweeper.study.studyfile import load_study
 
 pytest.importorskip("distributed")
 pytestmark = pytest.mark.slow

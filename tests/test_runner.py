@@ -6,8 +6,8 @@ import pytest
 
 from sweeper.builtin.hparams import HPARAMS
 from sweeper.engine.runner import run_study
-from sweeper.engine.space import loguniform, uniform
 from sweeper.storage.store import CURVE_COLUMNS, trial_columns
+from sweeper.study.space import loguniform, uniform
 from tests.conftest import tiny_study
 
 METRICS = ["train_loss", "train_acc", "val_loss", "val_acc", "best_val_acc", "best_epoch"]

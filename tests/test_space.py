@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sweeper.engine.space import Choice, as_dimension, choice, expand_grid, grid_size, intrange, loguniform, uniform
 from sweeper.errors import SearchSpaceError
+from sweeper.study.space import Choice, as_dimension, choice, expand_grid, grid_size, intrange, loguniform, uniform
 
 
 def test_grid_matches_itertools_product_in_order():

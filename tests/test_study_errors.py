@@ -134,7 +134,7 @@ def test_bytes_not_in_the_study_files_encoding_are_one_line(tmp_path, head, body
 
 
 def test_a_study_file_in_its_declared_encoding_loads_and_is_kept_as_text(tmp_path):
-    from sweeper.engine.studyfile import load_study, read_study_source
+    from sweeper.study.studyfile import load_study, read_study_source
 
     path = tmp_path / "latin.py"
     path.write_bytes(b"# coding: latin-1\nfrom sweeper import Study\nstudy = Study(name='e', description='caf\xe9')\n")
@@ -145,7 +145,7 @@ def test_a_study_file_in_its_declared_encoding_loads_and_is_kept_as_text(tmp_pat
 def test_a_study_file_may_define_dataclasses_and_its_exit_is_not_the_programs(tmp_path):
     import os as os_module
 
-    from sweeper.engine.studyfile import load_study
+    from sweeper.study.studyfile import load_study
 
     path = tmp_path / "dc.py"
     path.write_text("import dataclasses\nfrom sweeper import Study\n@dataclasses.dataclass\nclass C:\n    x: int = 1\n"

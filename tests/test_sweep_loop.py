@@ -27,9 +27,9 @@ import pytest
 from sweeper.engine.executors import EXECUTORS, Executor
 from sweeper.engine.runner import Interrupted, RunSummary, run_study
 from sweeper.engine.samplers import BayesSearch
-from sweeper.engine.space import loguniform
-from sweeper.engine.study import Split, Study
 from sweeper.engine.trial import TrialResult, TrialTask
+from sweeper.study.space import loguniform
+from sweeper.study.study import Split, Study
 
 SPACE = {"hidden_size": [8, 16, 32], "batch_size": [16, 32]}  # 6 configurations: repeats are likely
 

@@ -15,9 +15,9 @@ import pytest
 
 import sweeper
 from sweeper.engine.runner import run_study
-from sweeper.engine.studyfile import load_study
 from sweeper.errors import ResultsError, StudyError
 from sweeper.storage.store import PROVENANCE_COLUMNS
+from sweeper.study.studyfile import load_study
 
 FIXTURE = Path(__file__).parent / "fixtures" / "before_code_record"
 

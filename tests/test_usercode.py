@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from sweeper.engine.studyfile import load_study
 from sweeper.errors import StudyError
+from sweeper.study.studyfile import load_study
 from sweeper.usercode import shipping
 from sweeper.usercode.identity import changes, record
 

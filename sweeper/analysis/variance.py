@@ -1,5 +1,5 @@
 """Where a configuration's seed-to-seed spread comes from, for a study whose seeds cross
-initialisation with data order (`Study(seeds=Crossed(init=5, order=5))`, engine/seeds.py).
+initialisation with data order (`Study(seeds=Crossed(init=5, order=5))`, study/seeds.py).
 
 Each configuration's results over the I x O pairs are a two-way crossed layout with one
 result per cell: y[i, o] = mean + a[i] + b[o] + e[i, o], with a the initialisation's effect
@@ -25,7 +25,7 @@ import pandas as pd
 from scipy import stats as st
 
 CONFIDENCE = 0.95
-PAIR = 1000  # a crossed seed is PAIR * init + order (sweeper.engine.seeds)
+PAIR = 1000  # a crossed seed is PAIR * init + order (sweeper.study.seeds)
 COMPONENTS = ("init", "order", "rest")
 
 

@@ -41,7 +41,7 @@ class Bank(ABC):
     def __init__(self, configs: Sequence[Mapping[str, Any]], seeds: Sequence[int],
                  init: Callable[[int], int] | None = None) -> None:
         self.configs, self.seeds = list(configs), list(seeds)
-        self.init = init or (lambda seed: seed)  # a trial seed's initialisation seed (engine/seeds.py)
+        self.init = init or (lambda seed: seed)  # a trial seed's initialisation seed (study/seeds.py)
         self.members = [(c, s) for s in range(len(self.seeds)) for c in range(len(self.configs))]
         self.active = list(range(len(self.members)))
 

@@ -25,8 +25,8 @@ from typing import Any
 import torch
 
 from sweeper.engine.devices import DEVICES, resolve_device  # noqa: F401 (re-exported for trainers and tests)
-from sweeper.engine.study import Split
 from sweeper.errors import DataError
+from sweeper.study.study import Split
 
 DOWNLOAD_TIMEOUT_S = 20
 DIGITS_TRAIN = 1500  # scikit-learn's digits have no official split: the last 297 are its "test"

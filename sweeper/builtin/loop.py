@@ -391,5 +391,5 @@ def _with(options: FitOptions | None, max_steps: int | None) -> FitOptions:
 
 
 def _init(options: FitOptions) -> Callable[[int], int]:
-    """A trial seed's initialisation seed (itself, or a crossed pair's first: engine/seeds.py)."""
+    """A trial seed's initialisation seed (itself, or a crossed pair's first: study/seeds.py)."""
     return lambda seed: options.split(seed)[0]

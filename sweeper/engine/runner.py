@@ -34,18 +34,18 @@ from typing import Any, TextIO
 from sweeper.engine.devices import resolve_device
 from sweeper.engine.executors import Executor, make_executor
 from sweeper.engine.groups import pack, without
-from sweeper.engine.options import RunOptions
 from sweeper.engine.progress import Progress
 from sweeper.engine.pruning import Prune
 from sweeper.engine.racing import Race
 from sweeper.engine.samplers import Proposal, make_sampler
 from sweeper.engine.schedule import Plain, Rows, Schedule
-from sweeper.engine.study import CHECKPOINT_SECONDS, OPTUNA_STARTUP, Study, check_metric
 from sweeper.engine.trial import UNSTACKED, TrialResult, TrialTask, run_trial
 from sweeper.metrics import config_label
 from sweeper.storage import live, provenance
 from sweeper.storage.layout import checkpoint_file
 from sweeper.storage.store import ResultsStore, check_writable, trial_columns
+from sweeper.study.options import RunOptions
+from sweeper.study.study import CHECKPOINT_SECONDS, OPTUNA_STARTUP, Study, check_metric
 from sweeper.usercode import shipping
 from sweeper.usercode.identity import Identity, identity_of
 from sweeper.usercode.plugin import FitOptions

@@ -24,7 +24,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
-Study = Any  # sweeper.engine.study.Study, which names its sampler from the registry here
+Study = Any  # sweeper.study.study.Study, which names its sampler from the registry here
 
 REASKS = 20  # a learning sampler: random proposals tried in place of one that repeats a running one
 

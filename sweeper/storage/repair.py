@@ -258,8 +258,8 @@ def read_snapshot(path: Path) -> dict[str, Any] | None:
 def rebuild_snapshot(folder: Path, source_name: str = "study.py") -> dict[str, Any] | None:
     """What study.json held, rebuilt from the study file saved beside it; None if that is
     missing or does not load. `dataset_used` cannot be known and is left out."""
-    from sweeper.engine.studyfile import load_study
     from sweeper.errors import StudyError
+    from sweeper.study.studyfile import load_study
 
     source = folder / source_name
     if not source.is_file():

@@ -32,8 +32,8 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sweeper.engine.seeds import split as split_seed
 from sweeper.errors import StudyError, closest
+from sweeper.study.seeds import split as split_seed
 from sweeper.usercode.source import code_hash, describe_callable, source_file
 
 __all__ = ["CannotStack", "Config", "FitOptions", "FunctionTrainer", "Log", "MissingHyperparameter", "Outcome", "Param",
@@ -83,10 +83,10 @@ class FitOptions:
     checkpoint_seconds: float | None = None  # with checkpoint_every None: at an epoch's end this long after the last
     checkpoint_final: bool = False  # also at the last epoch's end: a longer run (a pruning rung's survivor) goes on from it
     weights: tuple[str, ...] = ()  # the weights to keep of each trial: "best" (its best epoch's), "last"
-    crossed: bool = False  # a seed names an (initialisation, data order) pair (engine/seeds.py)
+    crossed: bool = False  # a seed names an (initialisation, data order) pair (study/seeds.py)
 
     def split(self, seed: int) -> tuple[int, int]:
-        """A trial seed's (initialisation, data order) seeds (engine/seeds.py)."""
+        """A trial seed's (initialisation, data order) seeds (study/seeds.py)."""
         return split_seed(seed, self.crossed)
 
     def for_member(self, c: int) -> FitOptions:

@@ -9,7 +9,7 @@ import pytest
 
 from sweeper.builtin import data as datasets
 from sweeper.builtin.data import DataSpec, Tensors
-from sweeper.engine.study import Split
+from sweeper.study.study import Split
 
 
 def mnist_root() -> str | None:

@@ -16,9 +16,9 @@ from sweeper.builtin.data import DataSpec, Tensors
 from sweeper.builtin.hparams import resolve
 from sweeper.builtin.loop import evaluate, train, train_group, train_seeds
 from sweeper.builtin.models import build
-from sweeper.engine.study import Split
 from sweeper.storage import checkpoint
 from sweeper.storage.live import Channel
+from sweeper.study.study import Split
 from sweeper.usercode.plugin import FitOptions
 
 SEEDS = [0, 3]

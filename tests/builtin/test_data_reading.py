@@ -11,8 +11,8 @@ import torch
 
 from sweeper.builtin import data as datasets
 from sweeper.builtin.data import DataSpec
-from sweeper.engine.study import Split
 from sweeper.errors import RunError
+from sweeper.study.study import Split
 
 
 def test_idx_files_read_as_torchvision_reads_them(mnist_dir: str | None, torchvision_root: str) -> None:

@@ -27,7 +27,7 @@ def small_data() -> Tensors:
     tolerance of each other, and the test could no longer tell a mix-up from noise."""
     from sweeper.builtin import data as datasets
     from sweeper.builtin.data import DataSpec
-    from sweeper.engine.study import Split
+    from sweeper.study.study import Split
 
     return datasets.load(DataSpec("digits", "", Split(1000, 300)))
 

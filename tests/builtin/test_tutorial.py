@@ -15,7 +15,7 @@ from sweeper.builtin.data import DataSpec
 from sweeper.builtin.hparams import resolve
 from sweeper.builtin.loop import train
 from sweeper.builtin.models import build
-from sweeper.engine.study import Split
+from sweeper.study.study import Split
 
 # The notebook's cell: model = MLP(30); train(model, mnist_train, learning_rate=0.05, momentum=0.9, num_epochs=3)
 NOTEBOOK = {"learning_rate": 0.05, "momentum": 0.9, "num_epochs": 3}

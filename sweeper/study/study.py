@@ -21,10 +21,10 @@ from typing import Any
 from sweeper.engine import samplers
 from sweeper.engine.pruning import Rungs
 from sweeper.engine.racing import Racing
-from sweeper.engine.seeds import Crossed
-from sweeper.engine.space import Dimension, as_dimension, describe, expand_grid, grid_size
 from sweeper.errors import SearchSpaceError, StudyError, closest
 from sweeper.metrics import direction_of
+from sweeper.study.seeds import Crossed
+from sweeper.study.space import Dimension, as_dimension, describe, expand_grid, grid_size
 from sweeper.usercode.plugin import Trainer, trainer_for
 from sweeper.usercode.source import defined_at, line_of
 
@@ -103,7 +103,7 @@ class Study:
     # of 10-50 is mostly model-guided (Optuna's own 10 would make a 10-configuration study random).
     bayes_startup: int | None = None
     # a count (0..n-1), an explicit list, Racing(start, max): seeds in rounds, or Crossed(init, order):
-    # initialisation seeds crossed with data-order seeds (engine/seeds.py)
+    # initialisation seeds crossed with data-order seeds (study/seeds.py)
     seeds: int | list[int] | Racing | Crossed = 5
     sampler_seed: int = 0  # seeds random/bayes proposals, so re-runs propose the same configs
     metric: str = "val_acc"  # what ranks configurations and what Bayesian search optimises (any column a trial writes)

@@ -24,8 +24,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 
-from sweeper.engine.study import Study
 from sweeper.errors import StudyError, SweeperError
+from sweeper.study.study import Study
 from sweeper.usercode import usercode
 
 MODULE_NAME = "__sweeper_study__"
