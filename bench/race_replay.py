@@ -4,8 +4,8 @@ from its rows: `python bench/race_replay.py results/lr_momentum --max 20 --rungs
 The full run (every configuration on every seed, curves per epoch) holds every value the race
 would see: a rung's value of a (configuration, seed) is its full run's value at that epoch
 (a rung trained for r epochs is the full run's first r epochs, bit for bit). The race is
-`Prune` with `Racing`, decided by the same pure functions as `sweep run` (engine/pruning.py,
-engine/racing.py), so the drops, the kept configurations and the units spent are those of a
+`Prune` with `Racing`, decided by the same pure functions as `sweep run` (schedules/pruning.py,
+schedules/racing.py), so the drops, the kept configurations and the units spent are those of a
 real run. Printed: units against the full design and the floor (every configuration the full
 run cannot tell from its best needs every seed), and for each configuration of the full run's
 set indistinguishable from the best, whether the race kept it and, if not, why.
@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import sweeper  # noqa: E402,F401 (registers the comparison test)
 from sweeper.analysis.results import read_folder  # noqa: E402
 from sweeper.analysis.stats import SAME  # noqa: E402
-from sweeper.engine import pruning, racing  # noqa: E402
 from sweeper.metrics import range_of  # noqa: E402
+from sweeper.schedules import pruning, racing  # noqa: E402
 
 
 def epoch_values(r, metric: str) -> dict[tuple[str, int], dict[int, dict[int, float]]]:

@@ -8,7 +8,7 @@ any. "best ahead": the best is 0.5 noise sd ahead of the next (means 1, 0.5, -1,
 the table gives the share in which it was dropped, and the share of the full design's seeds
 (and rung epochs) spent. With a rung (epochs 1 of 3, on the first 3 seeds), a configuration's
 values at the rung are other draws with the same means, and alpha is shared between the rung
-and the rounds (engine/racing.py). Decided by the same pure functions as `sweep run`.
+and the rounds (schedules/racing.py). Decided by the same pure functions as `sweep run`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import sweeper  # noqa: E402,F401 (registers the comparison test)
-from sweeper.engine import pruning, racing  # noqa: E402
+from sweeper.schedules import pruning, racing  # noqa: E402
 from tests.synthetic_results import null_studies  # noqa: E402
 
 CONFIGS, MAX, FULL = 4, 12, 3

@@ -18,10 +18,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sweeper.engine import compare as _compare
-from sweeper.engine.pruning import Rungs
-from sweeper.engine.racing import Racing
 from sweeper.errors import DataError, ResultsError, RunError, SearchSpaceError, StudyError, SweeperError, TrialsFailed
+from sweeper.schedules import compare as _compare
+from sweeper.schedules.pruning import Rungs
+from sweeper.schedules.racing import Racing
 from sweeper.storage import checkpoint as _checkpoint
 from sweeper.study.seeds import Crossed
 from sweeper.study.space import choice, intrange, loguniform, uniform

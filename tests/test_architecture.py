@@ -12,10 +12,11 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "sweeper"
 # what each layer may import from sweeper, besides its own layer (errors and metrics are shared vocabulary)
 ALLOWED = {
-    "engine": {"sweeper.errors", "sweeper.metrics", "sweeper.storage.*", "sweeper.usercode.*", "sweeper.study.*"},
-    "storage": {"sweeper.errors", "sweeper.metrics", "sweeper.engine.*", "sweeper.usercode.*", "sweeper.study.*"},
-    "usercode": {"sweeper.errors", "sweeper.metrics", "sweeper.engine.*", "sweeper.study.*"},
-    "study": {"sweeper.errors", "sweeper.metrics", "sweeper.engine.*", "sweeper.usercode.*"},
+    "engine": {"sweeper.errors", "sweeper.metrics", "sweeper.storage.*", "sweeper.usercode.*", "sweeper.study.*", "sweeper.schedules.*"},
+    "storage": {"sweeper.errors", "sweeper.metrics", "sweeper.engine.*", "sweeper.usercode.*", "sweeper.study.*", "sweeper.schedules.*"},
+    "usercode": {"sweeper.errors", "sweeper.metrics", "sweeper.engine.*", "sweeper.study.*", "sweeper.schedules.*"},
+    "schedules": {"sweeper.errors", "sweeper.metrics", "sweeper.engine.*", "sweeper.usercode.*", "sweeper.storage.*"},
+    "study": {"sweeper.errors", "sweeper.metrics", "sweeper.engine.*", "sweeper.usercode.*", "sweeper.schedules.*"},
     "builtin": {"sweeper.errors", "sweeper.metrics", "sweeper.usercode.plugin", "sweeper.study.study",
                 "sweeper.engine.devices"},
     # the results folder's format: its file names and columns, and how damaged rows are read

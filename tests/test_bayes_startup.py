@@ -3,7 +3,7 @@
 import pytest
 
 from sweeper import StudyError
-from sweeper.engine.samplers import make_sampler
+from sweeper.schedules.samplers import make_sampler
 from sweeper.study.space import loguniform, uniform
 from tests.conftest import tiny_study
 

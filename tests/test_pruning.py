@@ -8,8 +8,8 @@ import pytest
 
 import sweeper
 from sweeper import Pruned, Rungs, Study, StudyError, load
-from sweeper.engine.pruning import decide, plan
 from sweeper.engine.runner import Interrupted, run_study
+from sweeper.schedules.pruning import decide, plan
 from tests.conftest import tiny_study
 
 QUALITY = {0.01: 0.2, 0.03: 0.45, 0.1: 0.7, 0.3: 0.8, 1.0: 0.75, 3.0: 0.1}

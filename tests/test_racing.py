@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from sweeper import Racing, StudyError, load
-from sweeper.engine.compare import score
-from sweeper.engine.racing import plan
 from sweeper.engine.runner import run_study
+from sweeper.schedules.compare import score
+from sweeper.schedules.racing import plan
 from tests.conftest import tiny_study
 
 SEEDS = list(range(20))

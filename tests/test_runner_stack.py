@@ -15,9 +15,9 @@ import pytest
 
 from sweeper import Split, Study, StudyError
 from sweeper.engine import executors, runner
-from sweeper.engine.groups import groups
 from sweeper.engine.runner import run_study
 from sweeper.engine.trial import TrialTask
+from sweeper.schedules.groups import groups
 
 VOLATILE = ("seconds", "started", "host", "worker", "resumed_epoch")
 

@@ -12,7 +12,7 @@ import pytest
 
 from sweeper import Study, StudyError, choice, loguniform
 from sweeper.engine.runner import run_study
-from sweeper.engine.samplers import SAMPLERS, Sampler, UserSampler, make_sampler
+from sweeper.schedules.samplers import SAMPLERS, Sampler, UserSampler, make_sampler
 
 pytestmark = pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
 SPACE = {"learning_rate": loguniform(1e-3, 1.0), "width": choice(8, 16, 32)}

@@ -26,8 +26,8 @@ import pytest
 
 from sweeper.engine.executors import EXECUTORS, Executor
 from sweeper.engine.runner import Interrupted, RunSummary, run_study
-from sweeper.engine.samplers import BayesSearch
 from sweeper.engine.trial import TrialResult, TrialTask
+from sweeper.schedules.samplers import BayesSearch
 from sweeper.study.space import loguniform
 from sweeper.study.study import Split, Study
 

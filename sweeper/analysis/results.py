@@ -41,7 +41,7 @@ from sweeper.storage.store import (
     tail_start,
 )
 
-STATUSES = list(repair.STATUSES)  # pruned, promoted: see `engine/pruning.py`
+STATUSES = list(repair.STATUSES)  # pruned, promoted: see `schedules/pruning.py`
 SPLITS = ["train", "val", "test"]
 CURVE_METRICS = ["loss", "acc", "batch_loss", "lr"]
 ASIDE = re.compile(r"\.(dry-run|old-\d{8}-\d{6})$")  # folders `sweep run` writes beside the real one

@@ -19,7 +19,7 @@ configuration that lost none, so an unstable configuration is never the best on 
 of the seeds it survived. A seed stopped by pruning (`pruned`) counts against it the same
 way; `sweeper.load` leaves pruning's `promoted` rows (intermediate rungs) out of the summary.
 (Seed racing counts a lost seed as the metric's worst value, and Bayesian search is told
-that; see `sweeper.engine.racing`.)
+that; see `sweeper.schedules.racing`.)
 
 The core functions work on the last axis of arrays (NaN for a failed seed), so the tests
 can check the error rates on thousands of synthetic studies at once.
@@ -47,7 +47,7 @@ MODERATED_INTERVALS = 8  # fewest configurations whose variances moderate their 
 MAX_SEEDS = 10_000  # seeds_needed is capped here (an effect this small is not worth seeds)
 SUMMARISED_COUNTS = ("best_epoch",)  # of the bookkeeping counts, the one worth a mean
 WORSE, SAME, BEST, UNTESTED = "worse", "indistinguishable from the best", "best", "too few common seeds"
-PRUNED = "pruned"  # stopped at a rung (sweeper.engine.pruning): not compared as if complete
+PRUNED = "pruned"  # stopped at a rung (sweeper.schedules.pruning): not compared as if complete
 
 
 # -- core: vectorised over leading axes ---------------------------------------------------

@@ -33,14 +33,14 @@ from typing import Any, TextIO
 
 from sweeper.engine.devices import resolve_device
 from sweeper.engine.executors import Executor, make_executor
-from sweeper.engine.groups import pack, without
 from sweeper.engine.progress import Progress
-from sweeper.engine.pruning import Prune
-from sweeper.engine.racing import Race
-from sweeper.engine.samplers import Proposal, make_sampler
-from sweeper.engine.schedule import Plain, Rows, Schedule
 from sweeper.engine.trial import UNSTACKED, TrialResult, TrialTask, run_trial
 from sweeper.metrics import config_label
+from sweeper.schedules.groups import pack, without
+from sweeper.schedules.pruning import Prune
+from sweeper.schedules.racing import Race
+from sweeper.schedules.samplers import Proposal, make_sampler
+from sweeper.schedules.schedule import Plain, Rows, Schedule
 from sweeper.storage import live, provenance
 from sweeper.storage.layout import checkpoint_file
 from sweeper.storage.store import ResultsStore, check_writable, trial_columns
@@ -51,7 +51,7 @@ from sweeper.usercode.identity import Identity, identity_of
 from sweeper.usercode.plugin import FitOptions
 
 WORKER_RETRIES = 2  # a trial whose worker died is run again, at most this often, before it is recorded as failed
-PROMOTED = "promoted"  # a rung's row of a configuration that went on (engine/pruning.py): not a trial done
+PROMOTED = "promoted"  # a rung's row of a configuration that went on (schedules/pruning.py): not a trial done
 
 
 class Interrupted(Exception):
@@ -72,7 +72,7 @@ class RunSummary:
     device: str = "cpu"
     where: str = ""  # where the tasks ran, as the executor says it
     first_error: str = ""  # of the first trial that failed in this run
-    stacked: bool = False  # configurations trained in stacked groups (engine/groups.py)
+    stacked: bool = False  # configurations trained in stacked groups (schedules/groups.py)
     unstacked: list[str] = field(default_factory=list)  # why configurations were trained one at a time instead
 
 

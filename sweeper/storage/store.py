@@ -8,7 +8,7 @@ written when the folder is made; a row that brings a new column (a metric a user
 returns only now, a hyperparameter added to a grid) rewrites the file once with the column
 added in its place, older rows empty there. A row whose trial failed or diverged keeps its
 counts (epochs run, iterations) but no metric: a diverged model's numbers are not results.
-Pruning (`engine/pruning.py`) adds two statuses whose rows keep their metrics: `pruned` (a
+Pruning (`schedules/pruning.py`) adds two statuses whose rows keep their metrics: `pruned` (a
 configuration stopped at a rung) and `promoted` (a rung of one that went on).
 
 Each finished trial is written as it arrives: its curve rows first, then its one trials.csv

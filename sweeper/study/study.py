@@ -18,11 +18,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sweeper.engine import samplers
-from sweeper.engine.pruning import Rungs
-from sweeper.engine.racing import Racing
 from sweeper.errors import SearchSpaceError, StudyError, closest
 from sweeper.metrics import direction_of
+from sweeper.schedules import samplers
+from sweeper.schedules.pruning import Rungs
+from sweeper.schedules.racing import Racing
 from sweeper.study.seeds import Crossed
 from sweeper.study.space import Dimension, as_dimension, describe, expand_grid, grid_size
 from sweeper.usercode.plugin import Trainer, trainer_for
@@ -112,10 +112,10 @@ class Study:
     standardize: tuple[float, float] | None = None  # (mean, std) applied to pixels, as transforms.Normalize
     concurrent_configs: int = 2  # Bayesian search: configurations proposed before results are told
     vectorize: bool = False  # train a configuration's seeds together (torch.func): same rows, faster for small models
-    prune: Rungs | None = None  # Rungs(resource="epochs", rungs=(1, 3)): stop configurations early (engine/pruning.py)
+    prune: Rungs | None = None  # Rungs(resource="epochs", rungs=(1, 3)): stop configurations early (schedules/pruning.py)
     # train configurations with one stack key (for the built-in trainer: all but the model's shape and the
     # optimiser's settings) as one stacked model; None: stacked where the trainer can (False in a folder
-    # written one at a time); same rows up to floating-point noise, faster (engine/groups.py)
+    # written one at a time); same rows up to floating-point noise, faster (schedules/groups.py)
     stack: bool | None = None
     # which trials' weights (at their best epoch) stay in results/<name>/weights/: those of the best
     # configuration's seeds, every trial's, or none; `keep_last` keeps the last epoch's too

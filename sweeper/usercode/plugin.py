@@ -13,7 +13,7 @@ calls it at three moments:
   raise: the engine turns the exception into `failed` rows naming the file and line. Where
   the trainer stacks (`stacks`, and unless the study says `stack=False`), configurations
   with the same `stack_key` go to a task together, in groups the study fixes
-  (`engine/groups.py`), and the worker calls `fit_group(configs, seeds, options)` instead.
+  (`schedules/groups.py`), and the worker calls `fit_group(configs, seeds, options)` instead.
 
 Two trainers ship: the built-in one (`sweeper.builtin`: the course's models and datasets,
 or a user's `nn.Module`, data and metrics, with its own loop) and `FunctionTrainer`, which
@@ -40,7 +40,7 @@ __all__ = ["CannotStack", "Config", "FitOptions", "FunctionTrainer", "Log", "Mis
            "Pruned", "Trainer", "code_hash", "describe_callable", "source_file"]
 
 Curve = tuple[int, int, str, str, float]  # epoch, iteration (step), split, metric, value
-# what a trial's row can say: pruned = stopped at a rung (engine/pruning.py), promoted = a rung's
+# what a trial's row can say: pruned = stopped at a rung (schedules/pruning.py), promoted = a rung's
 # row of a configuration that went on to the next one
 STATUSES = ("ok", "failed", "diverged", "pruned", "promoted")
 

@@ -56,11 +56,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sweeper.engine import compare, racing
-from sweeper.engine.schedule import Rows, Schedule, Work, result_value
 from sweeper.engine.trial import TrialResult
 from sweeper.errors import StudyError
 from sweeper.metrics import COUNTS
+from sweeper.schedules import compare, racing
+from sweeper.schedules.schedule import Rows, Schedule, Work, result_value
 from sweeper.storage.layout import PRUNING, PRUNING_COLUMNS, RACING, RACING_COLUMNS
 
 PRUNED, PROMOTED = "pruned", "promoted"

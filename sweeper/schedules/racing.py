@@ -32,10 +32,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sweeper.engine import compare
-from sweeper.engine.compare import Values
-from sweeper.engine.schedule import Rows, Schedule, Work
 from sweeper.errors import StudyError
+from sweeper.schedules import compare
+from sweeper.schedules.compare import Values
+from sweeper.schedules.schedule import Rows, Schedule, Work
 from sweeper.storage.layout import RACING, RACING_COLUMNS
 
 MIN_START = compare.MIN_SEEDS  # a paired test needs 3 seeds in common
