@@ -131,7 +131,7 @@ def trainers(table: Table, data: Any, device: str, repeats: int, seed_counts: li
 
 def study_runs(table: Table, data_root: str, device: str, seeds: int, grid: dict | None) -> None:
     """(e): the lr x momentum study through the runner, with 1 and 2 worker processes."""
-    from sweeper.engine.runner import run_study
+    from sweeper.execution.runner import run_study
     from sweeper.study.studyfile import load_study
 
     study = load_study(ROOT / "studies" / "lr_momentum.py").with_seeds(seeds)

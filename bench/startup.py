@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LOKY = """
 import os
 from joblib.externals.loky import ProcessPoolExecutor
-from sweeper.engine.executors import _init_worker
+from sweeper.execution.executors import _init_worker
 def task(_):
     import torch
     return float(torch.ones(2).sum())
@@ -38,7 +38,7 @@ pool = ProcessPoolExecutor(max_workers=2, initializer=_init_worker, initargs=(os
 list(pool.map(task, range(2)))
 """
 SWEEPER_POOL = """
-from sweeper.engine.executors import LocalExecutor
+from sweeper.execution.executors import LocalExecutor
 def task(_):
     import torch
     return float(torch.ones(2).sum())

@@ -12,14 +12,14 @@ from sweeper.study.study import Study
 
 if TYPE_CHECKING:
     from sweeper.analysis.results import Results
-    from sweeper.engine.runner import RunSummary
+    from sweeper.execution.runner import RunSummary
 
 
 def run_and_load(study: Study, *, jobs: int | None, results: str | Path, executor: str, data_dir: str | None,
                  seeds: int | list[int] | None, restart: bool, vectorize: bool, device: str, progress: bool,
                  scheduler: str | None, stack: bool | None = None) -> Results:
     from sweeper.analysis.results import read_folder
-    from sweeper.engine.runner import run_study
+    from sweeper.execution.runner import run_study
     from sweeper.study.options import RunOptions, default_data_root, default_jobs
 
     if not isinstance(study, Study):

@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override the study's seeds: a count (8 = seeds 0..7) or a list (0,1,2)")
     run.add_argument("--data-dir", default=None, help="dataset root (default: $SWEEPER_DATA_DIR or ./data)")
     run.add_argument("--results", default="results", help="results root (default: ./results)")
-    from sweeper.engine.executors import EXECUTORS
+    from sweeper.execution.executors import EXECUTORS
 
     run.add_argument("--executor", default="local", choices=list(EXECUTORS),
                      help="; ".join(f"{name}: {cls.summary}" for name, cls in EXECUTORS.items()))
@@ -337,7 +337,7 @@ def print_table(rows: list[list[str]]) -> None:
 
 def run_options(args: argparse.Namespace) -> Any:
     """`sweep run`'s arguments as the runner's options."""
-    from sweeper.engine.executors import EXECUTORS
+    from sweeper.execution.executors import EXECUTORS
     from sweeper.study.options import RunOptions, default_data_root, default_jobs
     from sweeper.study.studyfile import read_study_source
 
@@ -353,7 +353,7 @@ def run_options(args: argparse.Namespace) -> Any:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from sweeper.api import check_not_all_failed
-    from sweeper.engine.runner import run_study
+    from sweeper.execution.runner import run_study
     from sweeper.study.studyfile import load_study
 
     study = load_study(args.study)
@@ -418,8 +418,8 @@ def _post_mortem() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Callable[[Any], int] = args.handler
-    from sweeper.engine import signals
     from sweeper.errors import SweeperError
+    from sweeper.execution import signals
 
     try:
         for option in ("results", "data_dir"):
@@ -435,7 +435,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"sweep: {_stopped_by()}interrupted", file=sys.stderr)
         return signals.exit_code(EXIT_INTERRUPTED)
     except Exception as e:
-        from sweeper.engine.runner import Interrupted
+        from sweeper.execution.runner import Interrupted
 
         if isinstance(e, Interrupted):
             print(f"sweep: {_stopped_by()}{e}", file=sys.stderr)
@@ -446,7 +446,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _stopped_by() -> str:
     import signal
 
-    from sweeper.engine.signals import received
+    from sweeper.execution.signals import received
 
     signum = received()
     return f"{signal.Signals(signum).name} received; " if signum and signum != signal.SIGINT else ""

@@ -12,13 +12,13 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "sweeper"
 # what each layer may import from sweeper, besides its own layer (errors and metrics are shared vocabulary)
 ALLOWED = {
-    "engine": {"sweeper.errors", "sweeper.metrics", "sweeper.storage.*", "sweeper.usercode.*", "sweeper.study.*", "sweeper.schedules.*"},
-    "storage": {"sweeper.errors", "sweeper.metrics", "sweeper.engine.*", "sweeper.usercode.*", "sweeper.study.*", "sweeper.schedules.*"},
-    "usercode": {"sweeper.errors", "sweeper.metrics", "sweeper.engine.*", "sweeper.study.*", "sweeper.schedules.*"},
-    "schedules": {"sweeper.errors", "sweeper.metrics", "sweeper.engine.*", "sweeper.usercode.*", "sweeper.storage.*"},
-    "study": {"sweeper.errors", "sweeper.metrics", "sweeper.engine.*", "sweeper.usercode.*", "sweeper.schedules.*"},
+    "execution": {"sweeper.errors", "sweeper.metrics", "sweeper.storage.*", "sweeper.usercode.*", "sweeper.study.*", "sweeper.schedules.*"},
+    "storage": {"sweeper.errors", "sweeper.metrics", "sweeper.execution.*", "sweeper.usercode.*", "sweeper.study.*", "sweeper.schedules.*"},
+    "usercode": {"sweeper.errors", "sweeper.metrics", "sweeper.execution.*", "sweeper.study.*", "sweeper.schedules.*"},
+    "schedules": {"sweeper.errors", "sweeper.metrics", "sweeper.execution.*", "sweeper.usercode.*", "sweeper.storage.*"},
+    "study": {"sweeper.errors", "sweeper.metrics", "sweeper.execution.*", "sweeper.usercode.*", "sweeper.schedules.*"},
     "builtin": {"sweeper.errors", "sweeper.metrics", "sweeper.usercode.plugin", "sweeper.study.study",
-                "sweeper.engine.devices"},
+                "sweeper.execution.devices"},
     # the results folder's format: its file names and columns, and how damaged rows are read
     "analysis": {"sweeper.errors", "sweeper.metrics", "sweeper.storage.*"},
     # MLflow and TensorBoard: results folders as the analysis side reads them
@@ -52,7 +52,7 @@ def test_each_layer_imports_only_what_it_may(layer):
 
 
 def test_nothing_below_reaches_the_integrations():
-    for layer in ("engine", "builtin", "analysis"):
+    for layer in ("execution", "storage", "usercode", "study", "schedules", "builtin", "analysis"):
         for path in sorted((PACKAGE / layer).glob("*.py")):
             assert not any(n.startswith("sweeper.integrations") for n in imports(path)), module_name(path)
 

@@ -16,8 +16,8 @@ import pandas as pd
 import psutil
 import pytest
 
-from sweeper.engine.runner import run_study
 from sweeper.errors import ResultsError
+from sweeper.execution.runner import run_study
 from sweeper.storage.store import ResultsStore
 from tests.conftest import ROOT, tiny_study
 
@@ -223,7 +223,7 @@ def test_after_a_kill_only_the_pool_managers_thread_is_silenced(monkeypatch, cap
 
     from joblib.externals.loky.process_executor import _ExecutorManagerThread
 
-    from sweeper.engine.executors import _silence_killed_pool_manager
+    from sweeper.execution.executors import _silence_killed_pool_manager
 
     seen = []
     monkeypatch.setattr(threading, "excepthook", lambda args: seen.append(args.thread))

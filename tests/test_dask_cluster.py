@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from sweeper.engine.runner import run_study
+from sweeper.execution.runner import run_study
 from sweeper.storage.store import PROVENANCE_COLUMNS
 from sweeper.study.studyfile import load_study
 
@@ -231,8 +231,8 @@ def test_a_study_that_imports_a_module_beside_it_runs_on_workers_without_its_fol
 def test_losing_the_scheduler_stops_the_sweep_with_one_clear_error(tmp_path) -> None:
     import operator
 
-    from sweeper.engine.executors import make_executor
     from sweeper.errors import RunError
+    from sweeper.execution.executors import make_executor
 
     with dask_cluster(tmp_path, n_workers=0) as (address, (scheduler,)):
         pool = make_executor("dask", jobs=1, scheduler=address)

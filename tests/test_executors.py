@@ -15,8 +15,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from sweeper.engine.executors import EXECUTORS, Executor, make_executor
 from sweeper.errors import RunError
+from sweeper.execution.executors import EXECUTORS, Executor, make_executor
 
 TIMEOUT_S = 120  # no single task here should take more than a fraction of this
 

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from sweeper.analysis.findings import TemplateError, render
-from sweeper.engine.runner import run_study
+from sweeper.execution.runner import run_study
 from tests.conftest import tiny_study
 
 

@@ -13,8 +13,8 @@ import pytest
 
 from sweeper import Split, Study
 from sweeper.builtin import hparams
-from sweeper.engine.runner import run_study
 from sweeper.errors import ResultsError
+from sweeper.execution.runner import run_study
 from sweeper.usercode.identity import SCHEME
 from sweeper.usercode.plugin import Param
 from tests.conftest import tiny_study

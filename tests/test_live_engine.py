@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from sweeper import Split, Study
-from sweeper.engine.runner import Interrupted, run_study
+from sweeper.execution.runner import Interrupted, run_study
 from sweeper.storage import live
 from sweeper.storage import live_reader as reader
 from sweeper.storage.layout import LIVE, PROGRESS
@@ -120,11 +120,11 @@ def test_workers_in_other_processes_stream_their_epochs(tmp_path, executor):
 
 
 def test_a_task_travels_to_a_worker_with_every_field():
-    """Tasks pickle as cloudpickle bytes (engine/trial.py): the checkpoints to resume from too."""
+    """Tasks pickle as cloudpickle bytes (execution/trial.py): the checkpoints to resume from too."""
     import dataclasses
     import pickle
 
-    from sweeper.engine.trial import TrialTask
+    from sweeper.execution.trial import TrialTask
     from sweeper.usercode.plugin import FitOptions
 
     study = tiny_study()

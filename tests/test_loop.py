@@ -7,7 +7,7 @@ from sweeper.builtin import data
 from sweeper.builtin.data import DataSpec
 from sweeper.builtin.hparams import OPTIMIZERS, resolve
 from sweeper.builtin.loop import train
-from sweeper.engine.trial import TrialTask, run_trial
+from sweeper.execution.trial import TrialTask, run_trial
 from tests.conftest import trainer_for_spec
 
 DIGITS = DataSpec("digits", "unused", Split(train=500, val=300))

@@ -16,7 +16,7 @@ import pytest
 import sweeper
 from sweeper import Split, Study
 from sweeper.cli import main
-from sweeper.engine.runner import run_study
+from sweeper.execution.runner import run_study
 
 
 class Planted:

@@ -13,8 +13,8 @@ from torch import nn
 
 import sweeper
 from sweeper import Split, Study
-from sweeper.engine.runner import run_study
 from sweeper.errors import DataError, StudyError, TrialsFailed
+from sweeper.execution.runner import run_study
 
 
 def _run(study, results, **kw):
@@ -255,7 +255,7 @@ def test_the_progress_line_redraws_in_a_jupyter_cell(monkeypatch):
     import sys
     import types
 
-    from sweeper.engine.progress import Progress
+    from sweeper.execution.progress import Progress
 
     class ZMQInteractiveShell:  # what get_ipython() returns in a Jupyter kernel
         pass

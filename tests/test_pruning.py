@@ -8,7 +8,7 @@ import pytest
 
 import sweeper
 from sweeper import Pruned, Rungs, Study, StudyError, load
-from sweeper.engine.runner import Interrupted, run_study
+from sweeper.execution.runner import Interrupted, run_study
 from sweeper.schedules.pruning import decide, plan
 from tests.conftest import tiny_study
 

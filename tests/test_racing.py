@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from sweeper import Racing, StudyError, load
-from sweeper.engine.runner import run_study
+from sweeper.execution.runner import run_study
 from sweeper.schedules.compare import score
 from sweeper.schedules.racing import plan
 from tests.conftest import tiny_study

@@ -19,8 +19,8 @@ import pytest
 
 import sweeper
 from sweeper.cli import main
-from sweeper.engine.runner import run_study
 from sweeper.errors import ResultsError, StorageError
+from sweeper.execution.runner import run_study
 from sweeper.storage import store as store_module
 from tests.conftest import ROOT, tiny_study
 

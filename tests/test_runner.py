@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from sweeper.builtin.hparams import HPARAMS
-from sweeper.engine.runner import run_study
+from sweeper.execution.runner import run_study
 from sweeper.storage.store import CURVE_COLUMNS, trial_columns
 from sweeper.study.space import loguniform, uniform
 from tests.conftest import tiny_study

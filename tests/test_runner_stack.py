@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from sweeper import Split, Study, StudyError
-from sweeper.engine import executors, runner
-from sweeper.engine.runner import run_study
-from sweeper.engine.trial import TrialTask
+from sweeper.execution import executors, runner
+from sweeper.execution.runner import run_study
+from sweeper.execution.trial import TrialTask
 from sweeper.schedules.groups import groups
 
 VOLATILE = ("seconds", "started", "host", "worker", "resumed_epoch")

@@ -10,7 +10,7 @@ import pytest
 
 from sweeper import Split, Study, StudyError
 from sweeper.cli import main
-from sweeper.engine.runner import run_study
+from sweeper.execution.runner import run_study
 
 STUDY_FILE = '''
 from sweeper import Split, Study

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from sweeper import Study, StudyError, choice, loguniform
-from sweeper.engine.runner import run_study
+from sweeper.execution.runner import run_study
 from sweeper.schedules.samplers import SAMPLERS, Sampler, UserSampler, make_sampler
 
 pytestmark = pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")

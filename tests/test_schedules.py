@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from sweeper import Racing, Rungs, Study
-from sweeper.engine.runner import run_study
+from sweeper.execution.runner import run_study
 from sweeper.storage.layout import PROVENANCE_COLUMNS
 from tests.test_pruning import QUALITY, train
 

@@ -8,7 +8,7 @@ import pytest
 
 from sweeper import load_study
 from sweeper.builtin.data import is_available
-from sweeper.engine.runner import run_study
+from sweeper.execution.runner import run_study
 from tests.conftest import ROOT
 
 STUDIES = sorted((ROOT / "studies").glob("*.py"))

@@ -24,9 +24,9 @@ from typing import Any
 
 import pytest
 
-from sweeper.engine.executors import EXECUTORS, Executor
-from sweeper.engine.runner import Interrupted, RunSummary, run_study
-from sweeper.engine.trial import TrialResult, TrialTask
+from sweeper.execution.executors import EXECUTORS, Executor
+from sweeper.execution.runner import Interrupted, RunSummary, run_study
+from sweeper.execution.trial import TrialResult, TrialTask
 from sweeper.schedules.samplers import BayesSearch
 from sweeper.study.space import loguniform
 from sweeper.study.study import Split, Study

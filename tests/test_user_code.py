@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 import sweeper
-from sweeper.engine.runner import run_study
 from sweeper.errors import ResultsError, StudyError
+from sweeper.execution.runner import run_study
 from sweeper.storage.store import PROVENANCE_COLUMNS
 from sweeper.study.studyfile import load_study
 
@@ -179,7 +179,7 @@ def test_a_comment_in_a_folder_written_before_the_code_record_is_still_a_change_
 
 
 def test_a_run_stopped_by_ctrl_c_says_so_in_its_line(tmp_path):
-    from sweeper.engine.runner import Interrupted
+    from sweeper.execution.runner import Interrupted
 
     def train(config, seed, log):
         if seed == 1:

@@ -150,7 +150,7 @@ def test_a_file_open_for_writing_among_the_fixed_values_is_named(tmp_path):
 def test_the_modules_beside_a_study_travel_by_value_even_through_plain_pickle(tmp_path):
     """Dask pickles with plain pickle first: a task still carries the helper module's code,
     for a worker that has no copy of the study's folder."""
-    from sweeper.engine.trial import TrialTask
+    from sweeper.execution.trial import TrialTask
 
     study = _study(tmp_path / "study", STUDY.replace("model=build, data=data", "model=build, data=helpers.noise"))
     shipping.ship(study)

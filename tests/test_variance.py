@@ -13,7 +13,7 @@ import sweeper
 from bench.variance_split import CASES, coverage
 from sweeper import Crossed, Split, Study, StudyError
 from sweeper.analysis.variance import split
-from sweeper.engine.runner import run_study
+from sweeper.execution.runner import run_study
 
 
 def test_the_split_recovers_known_components_and_its_intervals_cover_them():

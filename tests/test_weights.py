@@ -16,8 +16,8 @@ from torch import nn
 import sweeper
 from sweeper import Split, Study
 from sweeper.cli import main
-from sweeper.engine.runner import run_study
 from sweeper.errors import ResultsError, StudyError
+from sweeper.execution.runner import run_study
 
 GRID = {"learning_rate": [0.05, 0.3], "momentum": [0.0, 0.9]}
 

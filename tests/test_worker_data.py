@@ -4,7 +4,7 @@ environment names one in SWEEPER_WORKER_DATA_DIR."""
 from __future__ import annotations
 
 from sweeper.builtin.data import WORKER_DATA_ENV, DataSpec, worker_data
-from sweeper.engine.trial import TrialTask, run_trial
+from sweeper.execution.trial import TrialTask, run_trial
 from sweeper.study.study import Split
 from tests.conftest import trainer_for_spec
 

@@ -24,8 +24,8 @@ from typing import Any
 
 import torch
 
-from sweeper.engine.devices import DEVICES, resolve_device  # noqa: F401 (re-exported for trainers and tests)
 from sweeper.errors import DataError
+from sweeper.execution.devices import DEVICES, resolve_device  # noqa: F401 (re-exported for trainers and tests)
 from sweeper.study.study import Split
 
 DOWNLOAD_TIMEOUT_S = 20

@@ -71,7 +71,7 @@ class Table:
         """Adjusted p-values of "worse than the best column" for the other columns (below
         MIN_SEEDS seeds or with no test registered: none)."""
         if _test is None:
-            raise StudyError("no comparison test is registered; import sweeper, not sweeper.engine alone")
+            raise StudyError("no comparison test is registered; import sweeper, not sweeper.schedules alone")
         if len(self.columns) < 2 or len(self.signed) < MIN_SEEDS:
             return {}
         best = self.best()

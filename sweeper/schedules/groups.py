@@ -23,7 +23,7 @@ import dataclasses
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
-from sweeper.engine.trial import TrialTask
+from sweeper.execution.trial import TrialTask
 from sweeper.usercode.plugin import FitOptions, Trainer
 
 # Models per stacked group. Measured on 2 CPU cores (MLP(30), batch 64): a stacked step costs

@@ -56,8 +56,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sweeper.engine.trial import TrialResult
 from sweeper.errors import StudyError
+from sweeper.execution.trial import TrialResult
 from sweeper.metrics import COUNTS
 from sweeper.schedules import compare, racing
 from sweeper.schedules.schedule import Rows, Schedule, Work, result_value

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sweeper.engine.trial import TrialResult
+from sweeper.execution.trial import TrialResult
 from sweeper.metrics import range_of
 from sweeper.schedules.compare import score
 from sweeper.storage.layout import KEEP_METRICS

@@ -19,7 +19,7 @@ PRUNING = "pruning.csv"  # pruning's decisions, derived from trials.csv (see `sc
 PRUNING_COLUMNS = ["trial", "label", "rung", "budget", "state", "reason", "rung_trial"]  # rung_trial: the rows' id
 KEY_COLUMNS = ["trial", "seed", "status"]  # then the configuration, "dataset", the metrics, then:
 TAIL_COLUMNS = ["seconds", "error"]
-PROVENANCE_COLUMNS = ["started", "host", "device", "worker"]  # after the tail: see `engine/trial.py`'s `_where`
+PROVENANCE_COLUMNS = ["started", "host", "device", "worker"]  # after the tail: see `execution/trial.py`'s `_where`
 KEEP_METRICS = ("ok", "pruned", "promoted")  # statuses whose rows keep their metrics (pruning's rungs)
 CURVE_COLUMNS = ["trial", "seed", "epoch", "iteration", "split", "metric", "value"]
 

@@ -31,8 +31,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sweeper.engine.trial import TrialResult
 from sweeper.errors import ResultsError, StorageError
+from sweeper.execution.trial import TrialResult
 from sweeper.metrics import COUNTS
 from sweeper.storage import checkpoint, repair
 from sweeper.storage.layout import (  # noqa: F401 (the folder's names, for readers of the store too)

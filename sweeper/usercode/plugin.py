@@ -204,7 +204,7 @@ def trainer_for(study: Any) -> Trainer:
     if study.train is not None:
         return FunctionTrainer(study.train, study.metric)
     if _default is None:
-        raise StudyError("no built-in trainer is registered; import sweeper, not sweeper.engine alone")
+        raise StudyError("no built-in trainer is registered; import sweeper, not sweeper.usercode alone")
     return _default(study)
 
 

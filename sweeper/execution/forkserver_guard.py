@@ -22,7 +22,7 @@ import os
 import sys
 from types import TracebackType
 
-from sweeper.engine.signals import die_with_driver, die_with_parent
+from sweeper.execution.signals import die_with_driver, die_with_parent
 
 DRIVER_ENV = "SWEEPER_FORKSERVER_DRIVER"
 

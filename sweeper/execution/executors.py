@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from sweeper.engine.signals import die_with_driver, workers_ignore_ctrl_c
 from sweeper.errors import RunError
+from sweeper.execution.signals import die_with_driver, workers_ignore_ctrl_c
 
 
 class Executor(ABC):
@@ -100,7 +100,7 @@ class LocalExecutor(Executor):
     has imported torch and the training code once: two workers are ready in the time of one
     import, where each would import torch itself side by side with the driver. Workers and
     the forkserver end with the driver, even when it is killed
-    (`sweeper.engine.signals.die_with_driver`, `forkserver_guard.py`)."""
+    (`sweeper.execution.signals.die_with_driver`, `forkserver_guard.py`)."""
 
     summary = "joblib worker processes (default)"
 
@@ -152,7 +152,7 @@ class LocalExecutor(Executor):
 
 # What every task of a local worker imports, besides the trainer's own modules: a forkserver imports
 # them once, before it forks the workers (`forkserver_guard` first: it ends with the driver).
-WORKER_MODULES = ("sweeper.engine.forkserver_guard", "torch", "cloudpickle", "sweeper.engine.trial",
+WORKER_MODULES = ("sweeper.execution.forkserver_guard", "torch", "cloudpickle", "sweeper.execution.trial",
                   "joblib.externals.loky.process_executor")
 
 
@@ -165,7 +165,7 @@ def _forkserver(preload: Sequence[str]) -> Any:
 
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return None
-    from sweeper.engine.forkserver_guard import DRIVER_ENV
+    from sweeper.execution.forkserver_guard import DRIVER_ENV
 
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(list(preload))

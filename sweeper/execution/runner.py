@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from sweeper.engine.devices import resolve_device
-from sweeper.engine.executors import Executor, make_executor
-from sweeper.engine.progress import Progress
-from sweeper.engine.trial import UNSTACKED, TrialResult, TrialTask, run_trial
+from sweeper.execution.devices import resolve_device
+from sweeper.execution.executors import Executor, make_executor
+from sweeper.execution.progress import Progress
+from sweeper.execution.trial import UNSTACKED, TrialResult, TrialTask, run_trial
 from sweeper.metrics import config_label
 from sweeper.schedules.groups import pack, without
 from sweeper.schedules.pruning import Prune
