@@ -203,7 +203,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from sweeper.errors import SweeperError
 
     try:
-        from sweeper.analysis.serve import serve
+        from sweeper.web.serve import serve
     except ImportError as e:
         raise SweeperError(f"sweep serve needs {e.name}: pip install 'seedsweep[serve]'") from None
     root = Path(args.results)

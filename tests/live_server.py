@@ -13,7 +13,7 @@ from pathlib import Path
 
 import uvicorn
 
-from sweeper.analysis.serve import create_app
+from sweeper.web.serve import create_app
 
 
 def free_port() -> int:

@@ -21,6 +21,8 @@ ALLOWED = {
                 "sweeper.execution.devices"},
     # the results folder's format: its file names and columns, and how damaged rows are read
     "analysis": {"sweeper.errors", "sweeper.metrics", "sweeper.storage.*"},
+    # the live page: results folders as the analysis side reads them
+    "web": {"sweeper.errors", "sweeper.metrics", "sweeper.storage.*", "sweeper.analysis.*"},
     # MLflow and TensorBoard: results folders as the analysis side reads them
     "integrations": {"sweeper.errors", "sweeper.metrics", "sweeper.storage.*", "sweeper.analysis.*"},
 }

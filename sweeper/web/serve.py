@@ -35,7 +35,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from sweeper.analysis.page import Refused, Root, inside
+from sweeper.web.page import Refused, Root, inside
 
 STATIC = Path(__file__).with_name("static")
 LOCAL_NAMES = ["127.0.0.1", "localhost", "::1", "[::1]"]
