@@ -31,8 +31,8 @@ def test_readme_installs_under_the_distribution_name_with_a_cpu_only_option():
 
 def test_the_live_page_s_files_are_package_data_and_the_extras_are_in_dev():
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    patterns = config["tool"]["setuptools"]["package-data"]["sweeper.analysis"]
-    static = ROOT / "sweeper" / "analysis"
+    patterns = config["tool"]["setuptools"]["package-data"]["sweeper.web"]
+    static = ROOT / "sweeper" / "web"
     files = [p.relative_to(static) for p in (static / "static").iterdir()]
     assert {"index.html", "app.js", "uPlot.iife.min.js", "uPlot.LICENSE"} <= {f.name for f in files}
     assert all(any(f.match(p) for p in patterns) for f in files)
