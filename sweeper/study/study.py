@@ -51,10 +51,10 @@ class Split:
     `test=True` the official test split is also evaluated (test_loss, test_acc).
     """
 
-    train: int | None = 2000
-    val: int = 500
-    test: bool = False
-    offset: int = 0
+    train: int | None = 2000  # training examples, the first of the official training set; None: all but `val`
+    val: int = 500  # validation examples, the ones right after the training examples
+    test: bool = False  # also evaluate on the official test split (test_loss, test_acc)
+    offset: int = 0  # examples skipped before the training examples
 
     def __post_init__(self) -> None:
         if self.train is not None and (not _is_int(self.train) or self.train < 1):
@@ -92,7 +92,7 @@ class Study:
     train: Callable[..., Mapping[str, float]] | None = None  # the user's own loop: train(config, seed, log) -> metrics
     fallback: str | None = None  # dataset to use, loudly, when `dataset` is not available
     task: str | None = None  # classify, regress or small_digit (is the label < 3); None: classify, or inferred from `data`
-    split: Split = field(default_factory=Split)
+    split: Split = field(default_factory=Split)  # which examples of a built-in dataset train and validate (Split)
     fixed: Mapping[str, Any] = field(default_factory=dict)  # hyperparameters held constant
     space: Mapping[str, Any] = field(default_factory=dict)  # hyperparameters searched
     sampler: Any = "grid"  # grid, random or bayes (samplers.SAMPLERS), or an Optuna sampler instance
@@ -120,11 +120,11 @@ class Study:
     # which trials' weights (at their best epoch) stay in results/<name>/weights/: those of the best
     # configuration's seeds, every trial's, or none; `keep_last` keeps the last epoch's too
     weights: str = "best"
-    keep_last: bool = False
+    keep_last: bool = False  # keep the last epoch's weights too, beside the best epoch's
     # epochs between the checkpoints a stopped trial resumes from; None: an epoch's end at least
     # CHECKPOINT_SECONDS after the last (a short trial writes none, a long one loses at most that)
     checkpoint_every: int | None = None
-    description: str = ""
+    description: str = ""  # one line on what the study asks, shown at the top of the report's index.html
     _trainer: Trainer = field(init=False, repr=False, compare=False)
     _where: tuple[str, int] | None = field(init=False, repr=False, compare=False, default=None)  # see `where`
 
