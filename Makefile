@@ -5,7 +5,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test test-fast lint findings clean
+.PHONY: run test test-fast lint docs findings clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check sweeper tests studies
 	$(BIN)/mypy sweeper
 
+# The manual (docs/, mkdocs.yml) into site/; --strict fails on a broken link or a missing page.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
 # Every experiment of the course notes as a study, then docs/findings.md made from their
 # results (needs MNIST and Fashion-MNIST under $$SWEEPER_DATA_DIR or ./data).
 FINDINGS_STUDIES := tutorial_hidden_size tutorial_shuffle tutorial_momentum tutorial_optimizer \
@@ -36,4 +40,4 @@ findings: $(STAMP)
 	$(BIN)/sweep render docs/findings.template.md --out docs/findings.md
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build site *.egg-info
