@@ -29,7 +29,7 @@ examples:
   sweep run studies/bayes.py --jobs 2 --seeds 8    Bayesian search, 8 seeds per configuration
   sweep run studies/lr_momentum.py --dry-run       one batch per trial, into results/<study>.dry-run/
   sweep run studies/bayes.py --executor dask --scheduler tcp://10.0.0.5:8786
-                                                   on a Dask cluster (see README: Scaling out)
+                                                   on a Dask cluster (see the manual: docs/guide/dask.md)
   sweep run studies/lr_momentum.py --vectorize     each configuration's seeds trained together
   sweep run studies/lr_momentum.py --no-stack      one model at a time (stacked groups are the default)
 
