@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from sweeper.execution.devices import resolve_device
+from sweeper.execution.devices import DevicePlan, plan_for, resolve_device
 from sweeper.execution.executors import Executor, make_executor
 from sweeper.execution.progress import Progress
 from sweeper.execution.trial import UNSTACKED, TrialResult, TrialTask, run_trial
@@ -44,7 +44,7 @@ from sweeper.schedules.schedule import Plain, Rows, Schedule
 from sweeper.storage import live, provenance
 from sweeper.storage.layout import checkpoint_file
 from sweeper.storage.store import ResultsStore, check_writable, trial_columns
-from sweeper.study.options import RunOptions
+from sweeper.study.options import RunOptions, default_jobs
 from sweeper.study.study import CHECKPOINT_SECONDS, OPTUNA_STARTUP, Study, check_metric
 from sweeper.usercode import shipping
 from sweeper.usercode.identity import Identity, identity_of
@@ -85,7 +85,9 @@ def run_study(study: Study, options: RunOptions | None = None, **changes: Any) -
     def log(msg: str) -> None:
         print(msg, file=stream, flush=True)
 
-    pool = make_executor(options.executor, options.jobs, scheduler=options.scheduler)
+    plan = device_plan(study, options)  # which worker trains on which GPU: before the workers start
+    pool = make_executor(options.executor, plan.workers, scheduler=options.scheduler)
+    pool.devices, pool.gpu_share = (plan.devices if plan.gpus and plan.pinned else ()), plan.share
     pool.preload = study.trainer.preload
     pool.start()
     try:
@@ -135,6 +137,13 @@ def run_study(study: Study, options: RunOptions | None = None, **changes: Any) -
             store.close()
     finally:
         pool.shutdown(kill=True)
+
+
+def device_plan(study: Study, options: RunOptions) -> DevicePlan:
+    """Which worker trains on which device (execution/devices.py): local workers are pinned,
+    one per GPU slot unless --jobs says otherwise; --gpus-per-trial overrides the study's."""
+    share = study.gpus_per_trial if options.gpus_per_trial is None else options.gpus_per_trial
+    return plan_for(options.device, options.jobs, share, pinned=options.executor == "local", cores=default_jobs())
 
 
 def training_mode(study: Study, old: Mapping[str, Any] | None) -> bool:
