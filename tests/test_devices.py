@@ -173,3 +173,29 @@ def test_too_many_jobs_for_the_gpus_is_one_line_and_exit_2():
     out = _sweep("--plan", "--jobs", "3", gpus="2")
     assert out.returncode == 2 and len(out.stderr.splitlines()) == 1
     assert "--jobs 3 asks for more workers than 2 GPUs hold" in out.stderr
+
+
+def test_the_gpu_check_says_there_is_no_gpu_and_exits_0(monkeypatch, capsys):
+    from bench import gpu_check
+
+    monkeypatch.setattr(devices, "visible_gpus", lambda environ=None: [])
+    assert gpu_check.main([]) == 0
+    assert capsys.readouterr().out.startswith("no GPU here: nothing to check")
+
+
+@pytest.mark.parametrize(("declared", "share", "asked"), [({"GPU": 1}, 0.5, {"GPU": 0.5}), ({}, 0.5, None),
+                                                            ({"GPU": 1}, None, None)])
+def test_dask_tasks_carry_the_gpu_resource_only_where_workers_declare_it(declared, share, asked):
+    distributed = pytest.importorskip("distributed")
+    from sweeper.execution.executors import DaskExecutor
+
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None,
+                                  resources=declared) as cluster:
+        pool = DaskExecutor(1, scheduler=cluster.scheduler_address)
+        pool.gpu_share = share
+        try:
+            future = pool.submit(abs, -3)
+            assert future.result(timeout=30) == 3  # a GPU=1 worker runs a task asking for half of it
+            assert cluster.scheduler.tasks[future.key].resource_restrictions == asked
+        finally:
+            pool.shutdown()

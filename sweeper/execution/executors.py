@@ -48,8 +48,9 @@ class Executor(ABC):
     #: each worker's device, set by the runner before `start` (execution/devices.py's plan): a
     #: backend that starts its own workers pins worker i to devices[i]; () leaves them be
     devices: tuple[str, ...] = ()
-    #: a trial's share of a GPU (--gpus-per-trial), for a backend whose workers declare GPUs
-    gpu_share: float = 1.0
+    #: a trial's share of a GPU (--gpus-per-trial), for a backend whose workers declare GPUs;
+    #: None: trials train on the CPU and ask for no GPU
+    gpu_share: float | None = None
 
     def __init__(self, jobs: int, scheduler: str | None = None) -> None:  # noqa: B027 (a no-op by default)
         """Every backend is made from the run's options: worker count and scheduler address."""
@@ -335,7 +336,7 @@ class DaskExecutor(Executor):
 
     def submit(self, fn: Callable[[Any], Any], task: Any) -> Any:
         if self._gpu_resource is None:
-            self._gpu_resource = declares_gpus(self.client.scheduler_info().get("workers", {}))
+            self._gpu_resource = self.gpu_share is not None and declares_gpus(self.client.scheduler_info().get("workers", {}))
         resources = {"GPU": self.gpu_share} if self._gpu_resource else None
         return self.client.submit(fn, task, pure=False, retries=0, resources=resources)
 

@@ -87,7 +87,8 @@ def run_study(study: Study, options: RunOptions | None = None, **changes: Any) -
 
     plan = device_plan(study, options)  # which worker trains on which GPU: before the workers start
     pool = make_executor(options.executor, plan.workers, scheduler=options.scheduler)
-    pool.devices, pool.gpu_share = (plan.devices if plan.gpus and plan.pinned else ()), plan.share
+    pool.devices = plan.devices if plan.gpus and plan.pinned else ()
+    pool.gpu_share = plan.share if options.device != "cpu" else None  # what a Dask task asks of a GPU worker
     pool.preload = study.trainer.preload
     pool.start()
     try:

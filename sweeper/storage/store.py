@@ -94,7 +94,7 @@ class ResultsStore:
     # -- opening ---------------------------------------------------------------------
     def open(self, snapshot: Mapping[str, Any] | Callable[[Mapping[str, Any] | None], Mapping[str, Any]],
              source: str | None, restart: bool = False, columns: Sequence[str] | None = None,
-             required: Sequence[str] = (), restore: Restore | None = None) -> ResultsStore:
+             required: Sequence[str] = (), restore: repair.Restore | None = None) -> ResultsStore:
         """Lock the folder (made if new), check and write the study's snapshot, repair the
         tables. `snapshot` may be a function of the old snapshot (None for a folder without
         rows); `columns` is the header of a new trials.csv, `required` the columns every row
@@ -132,38 +132,20 @@ class ResultsStore:
         return self
 
     def _restore(self, trials: repair.Table, expected: list[str], required: Sequence[str],
-                 restore: Restore) -> repair.Table:
+                 restore: repair.Restore) -> repair.Table:
         """trials.csv with the configuration columns the study writes and its header lacks put
-        back, each row's value from `restore`; one that a required column's value is unknown
-        for is refused (resumed without it, its old rows would be of no configuration)."""
-        path = self.folder / TRIALS
-        if not expected or not len(trials):
-            return trials
-        have, metrics = column_groups(trials.header)
-        want = column_groups(expected)[0]
-        records = trials.records()
-        restored = []
-        for name in (c for c in want if c not in have):
-            values = [restore(name, r) for r in records]
-            if any(v is None for v in values):
-                if name in required:
-                    raise ResultsError(f"{path} has no column `{name}`, which every row of this study has, and "
-                                       "the study's record cannot restore it for every row: put the column back, or "
-                                       "pass --restart to move the old results aside")
-                continue  # a name added since the folder was made: its old rows have none
-            for row, value in zip(records, values, strict=True):
-                row[name] = value or ""
-            restored.append(name)
+        back from the study's record (`repair.restore_columns`), rewritten once."""
+        header, records, restored = repair.restore_columns(trials, expected, required, restore)
         if not restored:
             return trials
-        order = [c for c in want if c in have or c in restored] + [c for c in have if c not in want]
         buf = io.StringIO()
-        w = csv.DictWriter(buf, trial_columns(order, metrics), lineterminator="\n", restval="")
+        w = csv.DictWriter(buf, header, lineterminator="\n", restval="")
         w.writeheader()
         w.writerows(records)
-        _atomic_write(path, buf.getvalue())
-        self.repairs.append(f"{path}: column{'s' if len(restored) > 1 else ''} {', '.join(f'`{c}`' for c in restored)} "
-                            f"put back from the study's record ({len(records)} rows)")
+        _atomic_write(self.folder / TRIALS, buf.getvalue())
+        self.repairs.append(f"{self.folder / TRIALS}: column{'s' if len(restored) > 1 else ''} "
+                            f"{', '.join(f'`{c}`' for c in restored)} put back from the study's record "
+                            f"({len(records)} rows)")
         return self._read(TRIALS, ("trial", "seed")) or trials
 
     def _read(self, name: str, key: tuple[str, ...] = ()) -> repair.Table | None:
@@ -384,9 +366,6 @@ class ResultsStore:
         return StorageError(
             f"cannot write to {e.filename or self.folder} ({e.strerror}); {self.appended} trials of this run were "
             f"saved in {self.folder / TRIALS} before it; free some space and run the same command again to resume")
-
-
-Restore = Callable[[str, Mapping[str, str]], "str | None"]  # (column, stored row) -> its value, None: unknown
 
 
 def _named(described: Any) -> Any:
