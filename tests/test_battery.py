@@ -46,15 +46,17 @@ def _write_fashion(root: Path, n: int = 30) -> Path:
     return raw
 
 
-def test_a_fashion_mnist_archive_cut_short_is_refused_before_the_run_in_one_line(tmp_path):
+def test_a_fashion_mnist_archive_cut_short_is_refused_before_the_run_in_one_line(tmp_path, monkeypatch, capsys):
+    from sweeper.cli import main
+
     raw = _write_fashion(tmp_path / "data")
     torn = raw / "train-images-idx3-ubyte.gz"
     torn.write_bytes(torn.read_bytes()[: torn.stat().st_size // 2])  # a download that stopped half way
     (tmp_path / "study.py").write_text(STUDY)
-    out = subprocess.run([sys.executable, "-m", "sweeper.cli", "run", "study.py", "--data-dir", "data", "--jobs", "1",
-                          "--quiet"], cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=120)
-    assert out.returncode == 2, out.stderr
-    assert out.stderr.splitlines() == [f"sweep: error: {Path('data', 'FashionMNIST', 'raw', torn.name)} is cut short or damaged "
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "study.py", "--data-dir", "data", "--executor", "sequential", "--quiet"]) == 2
+    out = capsys.readouterr()
+    assert out.err.splitlines() == [f"sweep: error: {Path('data', 'FashionMNIST', 'raw', torn.name)} is cut short or damaged "
                                        "(its header declares 23536 bytes of uncompressed data and items); replace it "
                                        "with the original file (a download that stopped half way: download it again)"]
     assert not (tmp_path / "results" / "fashion" / "trials.csv").exists()  # refused before any trial

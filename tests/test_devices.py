@@ -199,3 +199,30 @@ def test_dask_tasks_carry_the_gpu_resource_only_where_workers_declare_it(declare
             assert cluster.scheduler.tasks[future.key].resource_restrictions == asked
         finally:
             pool.shutdown()
+
+
+def _device_of_a_busy_worker(folder: str) -> tuple[int, str | None]:
+    """The worker's pid and device, once two workers run a task each (so neither takes both)."""
+    import time
+
+    from sweeper.execution import executors
+
+    Path(folder, str(os.getpid())).touch()
+    deadline = time.monotonic() + 60
+    while len(list(Path(folder).iterdir())) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return os.getpid(), executors.worker_device
+
+
+@pytest.mark.slow  # starts two worker processes that import torch
+def test_local_workers_each_take_their_own_slot_of_the_plan(tmp_path):
+    from sweeper.execution.executors import LocalExecutor
+
+    pool = LocalExecutor(2)
+    pool.devices = ("gpu-a", "gpu-b")  # not cuda: nothing to set, only the slots to take
+    try:
+        futures = [pool.submit(_device_of_a_busy_worker, str(tmp_path)) for _ in range(2)]
+        seen = dict(f.result(timeout=120) for f in futures)
+    finally:
+        pool.shutdown()
+    assert len(seen) == 2 and sorted(seen.values()) == ["gpu-a", "gpu-b"]

@@ -243,9 +243,13 @@ def _init_worker(driver: int, devices: Sequence[str] = (), slots: str | None = N
     import torch
 
     torch.set_num_threads(1)
-    device = _claim_device(devices, slots) if devices and slots else "cpu"
-    if device.startswith("cuda:"):
+    global worker_device
+    device = worker_device = _claim_device(devices, slots) if devices and slots else None
+    if device is not None and device.startswith("cuda:"):
         torch.cuda.set_device(int(device.split(":")[1]))  # `cuda` now means this GPU for every trial here
+
+
+worker_device: str | None = None  # in a local worker: the device of the plan's slot it took (None: no plan)
 
 
 def _claim_device(devices: Sequence[str], slots: str, wait: float = 10.0) -> str:
