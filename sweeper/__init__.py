@@ -15,6 +15,10 @@ pandas DataFrames. Importing sweeper does not import torch or pandas.
 
 from __future__ import annotations
 
+from sweeper.execution.signals import quiet_start as _quiet_start
+
+_quiet_start()  # first: a Ctrl-C while `sweep` still imports is its one line, not a traceback
+
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 

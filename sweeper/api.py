@@ -20,12 +20,12 @@ def run_and_load(study: Study, *, jobs: int | None, results: str | Path, executo
                  scheduler: str | None, stack: bool | None = None) -> Results:
     from sweeper.analysis.results import read_folder
     from sweeper.execution.runner import run_study
-    from sweeper.study.options import RunOptions, default_data_root, default_jobs
+    from sweeper.study.options import RunOptions, default_data_root
 
     if not isinstance(study, Study):
         raise RunError(f"sweeper.run needs a Study, but got {type(study).__name__}")
     options = RunOptions(results_root=Path(results), data_root=data_dir or default_data_root(),
-                         jobs=jobs or default_jobs(), executor=executor, scheduler=scheduler, seeds=seeds,
+                         jobs=jobs, executor=executor, scheduler=scheduler, seeds=seeds,
                          vectorize=vectorize, stack=stack, restart=restart, device=device, source=_source(),
                          show_progress=progress, stream=sys.stderr)
     summary = run_study(study, options)

@@ -74,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
                          epilog=RUN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("study", metavar="STUDY.py", help="a study file that defines `study = Study(...)`")
     run.add_argument("--jobs", "-j", type=_positive_int, default=None,
-                     help="worker processes (default: all cores)")
+                     help="worker processes (default: one per GPU with --device cuda, see --gpus-per-trial; "
+                          "else all cores)")
     run.add_argument("--seeds", type=_seeds, default=None,
                      help="override the study's seeds: a count (8 = seeds 0..7) or a list (0,1,2)")
     run.add_argument("--data-dir", default=None, help="dataset root (default: $SWEEPER_DATA_DIR or ./data)")
@@ -105,7 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
                           "a time, exactly the course's loop. Overrides the study's `stack`; a folder written one at "
                           "a time goes on one at a time")
     run.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
-                     help="where trials train (default auto: the GPU if torch sees one, else the CPU)")
+                     help="where trials train (default auto: the GPUs if torch sees one, else the CPU)")
+    run.add_argument("--gpus-per-trial", default=None, metavar="SHARE",
+                     help="a trial's share of a GPU: 0.5 runs two workers a GPU (default: the study's "
+                          "gpus_per_trial, 1: one worker a GPU)")
+    run.add_argument("--plan", action="store_true",
+                     help="print which worker trains on which device, and stop without training")
     run.add_argument("--pdb", action="store_true",
                      help="debug the study's own code: run trials in this process (the sequential executor) and "
                           "stop in pdb where an exception is raised, instead of recording a failed row")
@@ -338,17 +344,55 @@ def print_table(rows: list[list[str]]) -> None:
 def run_options(args: argparse.Namespace) -> Any:
     """`sweep run`'s arguments as the runner's options."""
     from sweeper.execution.executors import EXECUTORS
-    from sweeper.study.options import RunOptions, default_data_root, default_jobs
+    from sweeper.study.options import RunOptions, default_data_root
     from sweeper.study.studyfile import read_study_source
 
     remote = args.executor in EXECUTORS and EXECUTORS[args.executor].takes_scheduler
     return RunOptions(
-        results_root=Path(args.results), data_root=args.data_dir or default_data_root(), jobs=args.jobs or default_jobs(),
+        results_root=Path(args.results), data_root=args.data_dir or default_data_root(), jobs=args.jobs,
+        gpus_per_trial=_share(args.gpus_per_trial),
         executor="sequential" if args.pdb else args.executor, asynchronous=args.asynchronous, device=args.device,
         scheduler=args.scheduler or (os.environ.get(SCHEDULER_ENV) if remote else None),
         seeds=args.seeds, vectorize=args.vectorize, stack=args.stack, dry_run=args.dry_run,
         retry_failed=args.retry_failed, restart=args.restart, debug=args.pdb,
         source=read_study_source(args.study), show_progress=not args.quiet)
+
+
+def _share(text: str | None) -> float | None:
+    """--gpus-per-trial's value, checked here so that a bad one is one line (argparse's are three)."""
+    if text is None:
+        return None
+    from sweeper.execution.devices import check_share
+
+    try:
+        value: float | None = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 < value <= 1:
+        check_share(text)  # refuses it, named as given
+    return value
+
+
+PLAN_GPUS_ENV = "SWEEPER_PLAN_GPUS"  # --plan only: plan for these GPUs ("8", or "2,3") instead of this machine's
+
+
+def print_plan(study: Any, options: Any) -> int:
+    """`sweep run --plan`: which worker trains on which device; nothing is trained."""
+    from sweeper.execution import devices
+    from sweeper.execution.runner import device_plan
+
+    pretend = os.environ.get(PLAN_GPUS_ENV)
+    if pretend and options.executor == "local" and options.device != "cpu":
+        share = study.gpus_per_trial if options.gpus_per_trial is None else options.gpus_per_trial
+        names = [n.strip() for n in pretend.split(",")] if "," in pretend else int(pretend)
+        plan = devices.plan_devices(names, options.jobs, share)
+    else:
+        devices.resolve_device(options.device)  # --device cuda without a GPU: refused as the run would be
+        plan = device_plan(study, options)
+    print(f"{study.name}: device plan ({options.executor} executor)")
+    for line in plan.lines():
+        print(f"  {line}")
+    return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -358,6 +402,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     study = load_study(args.study)
     options = run_options(args)
+    if args.plan:
+        return print_plan(study, options)
     follower = _follow_in_mlflow(args, study.name)
     try:
         summary = run_study(study, options)

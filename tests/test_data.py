@@ -78,10 +78,23 @@ def test_a_split_that_does_not_fit_is_refused_from_the_headers(tmp_path):
 
 def test_a_torn_archive_is_one_clear_error_naming_the_file(tmp_path):
     _write_mnist(tmp_path, cut=100)
-    data.prepare("mnist", str(tmp_path))  # the headers are intact
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte.gz is cut short .* replace it with the original"):
+        data.prepare("mnist", str(tmp_path))  # before the run, though the headers are intact
     with pytest.raises(DataError, match=r"train-images-idx3-ubyte.gz holds 15580 bytes .* declares 15680; replace it"):
-        data.load(DataSpec("mnist", str(tmp_path), Split(train=15, val=5)))
+        data.load(DataSpec("mnist", str(tmp_path), Split(train=15, val=5)))  # a worker reading it anyway
     data.load(DataSpec("mnist", str(tmp_path), Split(train=10, val=5)))  # the intact first images are usable
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_an_archive_cut_short_is_refused_before_the_run(tmp_path, compress):
+    """A download that stopped half way: the gzip stream (or the extracted file) itself ends early."""
+    _write_mnist(tmp_path, compress=compress)
+    name = "train-images-idx3-ubyte" + (".gz" if compress else "")
+    path = tmp_path / "MNIST" / "raw" / name
+    path.write_bytes(path.read_bytes()[:-2000])
+    with pytest.raises(DataError, match=rf"{name} is cut short or damaged .* replace it with the original file"):
+        data.prepare("mnist", str(tmp_path))
+    assert not data.is_available("mnist", str(tmp_path))
 
 
 def test_a_file_that_is_not_gzip_is_one_clear_error(tmp_path):

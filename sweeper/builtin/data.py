@@ -123,9 +123,12 @@ def prepare(dataset: str, root: str, download: bool = True) -> None:
         files = _idx_files(dataset, root, train)
         if files is None:
             _official(dataset, root, train=train, download=download)
-        elif _idx_header(files[0])[0] != _idx_header(files[1])[0]:
+            continue
+        if _idx_header(files[0])[0] != _idx_header(files[1])[0]:
             raise DataError(f"{files[0]} and {files[1]} hold different numbers of items; "
                             "replace them with the original files")
+        for path in files:
+            _check_whole(path)
 
 
 def train_size(dataset: str, root: str) -> int:
@@ -246,6 +249,29 @@ def _read_idx(path: Path, first: int | None) -> tuple[tuple[int, ...], bytes]:
         raise DataError(f"{path} cannot be read ({e}); replace it with the original file") from None
 
 
+def _check_whole(path: Path) -> None:
+    """DataError if an IDX file is cut short, from its two ends alone (no time to read it whole):
+    its size, or an archive's uncompressed size as gzip's last four bytes record it, must be
+    what its header declares. A torn download is refused before the run, not in every trial."""
+    dims = _idx_header(path)
+    declared = 4 + 4 * len(dims) + math.prod(dims)
+    if path.suffix == ".gz":
+        with path.open("rb") as f:
+            f.seek(0, os.SEEK_END)
+            if f.tell() < 18:  # smaller than gzip's own header and trailer
+                found = -1
+            else:
+                f.seek(-4, os.SEEK_END)
+                found = struct.unpack("<I", f.read(4))[0]
+        whole = found == declared % 2**32
+    else:
+        whole = path.stat().st_size == declared
+    if not whole:
+        raise DataError(f"{path} is cut short or damaged (its header declares {declared} bytes of "
+                        f"{'uncompressed ' if path.suffix == '.gz' else ''}data and items); "
+                        "replace it with the original file (a download that stopped half way: download it again)")
+
+
 def _idx_header(path: Path) -> tuple[int, ...]:
     """An IDX file's dimensions, read from its first bytes only."""
     return _read_idx(path, 0)[0]
@@ -268,12 +294,37 @@ def _torchvision(dataset: str, root: str, train: bool, download: bool) -> Any:
     cls = classes[dataset]
     old = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
+    made = _new_folders(Path(root) / _DOWNLOAD_FOLDERS[dataset])
     try:
         return cls(root, train=train, download=download)
     except Exception as e:  # torchvision raises RuntimeError, URLError, OSError, ...
+        _remove_empty(made)
         raise DataError(missing_message(dataset, root, e)) from None
     finally:
         socket.setdefaulttimeout(old)
+
+
+_DOWNLOAD_FOLDERS = {"mnist": "MNIST/raw", "fashion_mnist": "FashionMNIST/raw", "cifar10": "."}
+
+
+def _new_folders(folder: Path) -> list[Path]:
+    """`folder` and those above it that do not exist yet, deepest first: what a download makes."""
+    new = []
+    for f in [folder.resolve(), *folder.resolve().parents]:
+        if f.exists():
+            break
+        new.append(f)
+    return new
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove the folders a failed download made (`_new_folders`), deepest first, where empty:
+    a missing dataset leaves the user's data folder as it was."""
+    for f in folders:
+        try:
+            f.rmdir()
+        except OSError:  # not empty (a partial download is the user's to see), or never made
+            return
 
 
 def missing_message(dataset: str, root: str, cause: BaseException | None = None) -> str:

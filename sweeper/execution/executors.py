@@ -45,6 +45,12 @@ class Executor(ABC):
     #: the modules every task imports, set by the runner before `start`: a backend that can
     #: import them once for all its workers does
     preload: tuple[str, ...] = ()
+    #: each worker's device, set by the runner before `start` (execution/devices.py's plan): a
+    #: backend that starts its own workers pins worker i to devices[i]; () leaves them be
+    devices: tuple[str, ...] = ()
+    #: a trial's share of a GPU (--gpus-per-trial), for a backend whose workers declare GPUs;
+    #: None: trials train on the CPU and ask for no GPU
+    gpu_share: float | None = None
 
     def __init__(self, jobs: int, scheduler: str | None = None) -> None:  # noqa: B027 (a no-op by default)
         """Every backend is made from the run's options: worker count and scheduler address."""
@@ -111,13 +117,18 @@ class LocalExecutor(Executor):
         self.worker_lost = (TerminatedWorkerError, BrokenProcessPool)
         self._pool: Any = None
         self._context: Any = None  # the forkserver's, once started
+        self._slots: str | None = None  # a folder of lock files, one per device slot: see `_claim_device`
 
     def _new_pool(self) -> Any:
         from joblib.externals.loky import ProcessPoolExecutor
 
+        if self.devices and self._slots is None:
+            import tempfile
+
+            self._slots = tempfile.mkdtemp(prefix="sweeper-devices-")
         with workers_ignore_ctrl_c():  # its queues start loky's resource tracker
-            return ProcessPoolExecutor(max_workers=self.workers, context=self._context,
-                                       initializer=_init_worker, initargs=(os.getpid(),))
+            return ProcessPoolExecutor(max_workers=self.workers, context=self._context, initializer=_init_worker,
+                                       initargs=(os.getpid(), self.devices, self._slots))
 
     def describe(self) -> str:
         return f"{self.workers} local worker{'s' if self.workers != 1 else ''}"
@@ -144,6 +155,10 @@ class LocalExecutor(Executor):
                 _silence_killed_pool_manager()
             self._pool.shutdown(wait=not kill, kill_workers=kill)
         _stop_forkserver()
+        if self._slots is not None:
+            import shutil
+
+            shutil.rmtree(self._slots, ignore_errors=True)
 
     def restart(self) -> None:
         self._pool.shutdown(wait=False, kill_workers=True)
@@ -215,10 +230,11 @@ def _silence_killed_pool_manager() -> None:
     threading.excepthook = hook
 
 
-def _init_worker(driver: int) -> None:
+def _init_worker(driver: int, devices: Sequence[str] = (), slots: str | None = None) -> None:
     """One torch thread per worker: the cores are shared out between workers, not within.
     Workers ignore Ctrl-C: the driver alone handles it, saves what finished and stops them,
-    so an interrupted trial is never mistaken for a failed one. They die with the driver."""
+    so an interrupted trial is never mistaken for a failed one. They die with the driver.
+    With a device plan, the worker takes a free slot of it and trains on that slot's GPU."""
     import signal
 
     die_with_driver(driver)
@@ -227,6 +243,38 @@ def _init_worker(driver: int) -> None:
     import torch
 
     torch.set_num_threads(1)
+    global worker_device
+    device = worker_device = _claim_device(devices, slots) if devices and slots else None
+    if device is not None and device.startswith("cuda:"):
+        torch.cuda.set_device(int(device.split(":")[1]))  # `cuda` now means this GPU for every trial here
+
+
+worker_device: str | None = None  # in a local worker: the device of the plan's slot it took (None: no plan)
+
+
+def _claim_device(devices: Sequence[str], slots: str, wait: float = 10.0) -> str:
+    """The device of the first slot no live worker holds: each slot is a lock file that its
+    worker holds until it dies (the kernel releases it then), so a worker started again after
+    a crash takes the slot the dead one left. Where no slot frees up within `wait` seconds
+    (a restart racing its predecessors' exit), the first slot's device."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no pinning, every worker on the first device
+        return devices[0]
+    import time
+
+    deadline = time.monotonic() + wait
+    while True:
+        for i, device in enumerate(devices):
+            fd = os.open(os.path.join(slots, f"slot-{i}"), os.O_CREAT | os.O_RDWR, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return device  # fd stays open, and locked, for the worker's life
+            except OSError:
+                os.close(fd)
+        if time.monotonic() > deadline:
+            return devices[0]
+        time.sleep(0.05)
 
 
 class DaskExecutor(Executor):
@@ -255,6 +303,7 @@ class DaskExecutor(Executor):
         self.workers = jobs  # the workers to spread stacked tasks over (those of --jobs, with a scheduler too)
         self.worker_lost = (distributed.KilledWorker,)
         self._unsubscribe: Callable[[], None] | None = None
+        self._gpu_resource: bool | None = None  # whether the cluster's workers declare GPUs: asked at the first task
         self._as_completed = distributed.as_completed
         self._cluster = None
         self.address = scheduler or None
@@ -290,7 +339,10 @@ class DaskExecutor(Executor):
         return DaskSink(topic)
 
     def submit(self, fn: Callable[[Any], Any], task: Any) -> Any:
-        return self.client.submit(fn, task, pure=False, retries=0)
+        if self._gpu_resource is None:
+            self._gpu_resource = self.gpu_share is not None and declares_gpus(self.client.scheduler_info().get("workers", {}))
+        resources = {"GPU": self.gpu_share} if self._gpu_resource else None
+        return self.client.submit(fn, task, pure=False, retries=0, resources=resources)
 
     def as_completed(self, futures: Iterable[Any]) -> Iterator[Any]:
         for fut in self._as_completed(list(futures), loop=self.client.loop):
@@ -306,6 +358,13 @@ class DaskExecutor(Executor):
         self.client.close()
         if self._cluster is not None:
             self._cluster.close()
+
+
+def declares_gpus(workers: Any) -> bool:
+    """Whether any of a Dask scheduler's workers (`scheduler_info()["workers"]`) declares the
+    `GPU` resource (`dask worker --resources GPU=1`): only then do tasks ask for it, since a
+    task asking for a resource no worker has would wait for ever."""
+    return any("GPU" in (w.get("resources") or {}) for w in dict(workers).values())
 
 
 EXECUTORS: dict[str, type[Executor]] = {

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from sweeper.execution.devices import resolve_device
+from sweeper.execution.devices import DevicePlan, plan_for, resolve_device
 from sweeper.execution.executors import Executor, make_executor
 from sweeper.execution.progress import Progress
 from sweeper.execution.trial import UNSTACKED, TrialResult, TrialTask, run_trial
@@ -44,7 +44,7 @@ from sweeper.schedules.schedule import Plain, Rows, Schedule
 from sweeper.storage import live, provenance
 from sweeper.storage.layout import checkpoint_file
 from sweeper.storage.store import ResultsStore, check_writable, trial_columns
-from sweeper.study.options import RunOptions
+from sweeper.study.options import RunOptions, default_jobs
 from sweeper.study.study import CHECKPOINT_SECONDS, OPTUNA_STARTUP, Study, check_metric
 from sweeper.usercode import shipping
 from sweeper.usercode.identity import Identity, identity_of
@@ -85,7 +85,10 @@ def run_study(study: Study, options: RunOptions | None = None, **changes: Any) -
     def log(msg: str) -> None:
         print(msg, file=stream, flush=True)
 
-    pool = make_executor(options.executor, options.jobs, scheduler=options.scheduler)
+    plan = device_plan(study, options)  # which worker trains on which GPU: before the workers start
+    pool = make_executor(options.executor, plan.workers, scheduler=options.scheduler)
+    pool.devices = plan.devices if plan.gpus and plan.pinned else ()
+    pool.gpu_share = plan.share if options.device != "cpu" else None  # what a Dask task asks of a GPU worker
     pool.preload = study.trainer.preload
     pool.start()
     try:
@@ -115,7 +118,8 @@ def run_study(study: Study, options: RunOptions | None = None, **changes: Any) -
         config_columns = list(study.config({}))
         store.open(snapshot, options.source, restart=options.restart or options.dry_run,
                    columns=trial_columns(config_columns + [n for n in study.space if n not in config_columns],
-                                         known or []), required=[*study.fixed, *study.space, study.metric])
+                                         known or []), required=[*study.fixed, *study.space, study.metric],
+                   restore=column_restorer(study, identity))
         run_log = provenance.begin(store, study)  # runs.jsonl: versions, command line, git commit
         if identity[0].scheme == 1 and study.sampler == "bayes" and study.bayes_startup is None:
             study = dataclasses.replace(study, bayes_startup=OPTUNA_STARTUP)  # as release 0.1 proposed
@@ -135,6 +139,36 @@ def run_study(study: Study, options: RunOptions | None = None, **changes: Any) -
             store.close()
     finally:
         pool.shutdown(kill=True)
+
+
+def device_plan(study: Study, options: RunOptions) -> DevicePlan:
+    """Which worker trains on which device (execution/devices.py): local workers are pinned,
+    one per GPU slot unless --jobs says otherwise; --gpus-per-trial overrides the study's."""
+    share = study.gpus_per_trial if options.gpus_per_trial is None else options.gpus_per_trial
+    return plan_for(options.device, options.jobs, share, pinned=options.executor == "local", cores=default_jobs())
+
+
+def column_restorer(study: Study, identity: list[Identity]) -> Callable[[str, Mapping[str, str]], str | None]:
+    """A configuration column's value in a stored row, from the study's own record (its fixed
+    values over the defaults study.json recorded; a grid's values by the row's trial id), as
+    trials.csv writes it; None where the record cannot tell (a searched value off a grid).
+    `identity` holds the folder's identity once the store has read study.json."""
+    grid: dict[str, dict[str, Any]] = {}
+
+    def value(name: str, row: Mapping[str, str]) -> str | None:
+        if name not in study.space:
+            config = identity[0].resolve(dict(study.fixed))
+        else:
+            if not grid and study.is_grid:
+                for params in study.grid():
+                    full = identity[0].resolve({**study.fixed, **params})
+                    grid[identity[0].config_id(full, study.trainer)] = full
+            config = grid.get(row.get("trial", ""), {})
+        if name not in config:
+            return None
+        return "" if config[name] is None else str(config[name])
+
+    return value
 
 
 def training_mode(study: Study, old: Mapping[str, Any] | None) -> bool:

@@ -46,6 +46,26 @@ def received() -> int | None:
     return _Stop.received
 
 
+def quiet_start() -> None:
+    """In the `sweep` command (the script, or `python -m sweeper.cli`), make a Ctrl-C that
+    comes while Python is still importing sweeper and torch print the command's one line and
+    exit 130, not a traceback of whatever import it landed in; nothing is running yet to save
+    or stop. Called first thing on `import sweeper`; `stop_on_signals` takes over in `main`.
+    Anywhere else (a notebook, a user's script) the process's handlers are left alone."""
+    argv = list(getattr(sys, "orig_argv", sys.argv))
+    command = os.path.basename(sys.argv[0]) in ("sweep", "sweep.exe", "sweep-script.py") or any(
+        a == "-m" and b == "sweeper.cli" for a, b in zip(argv, argv[1:])) or "-msweeper.cli" in argv
+    if command and threading.current_thread() is threading.main_thread() \
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _interrupted_at_start)
+
+
+def _interrupted_at_start(signum: int, frame: FrameType | None) -> None:
+    with contextlib.suppress(OSError):
+        os.write(2, b"sweep: interrupted\n")
+    os._exit(128 + signum)
+
+
 def exit_code(default: int = 128 + signal.SIGINT) -> int:
     """The conventional exit code for the stop signal received: 128 + its number."""
     return 128 + _Stop.received if _Stop.received else default

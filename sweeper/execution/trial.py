@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sweeper.execution import devices
 from sweeper.storage import checkpoint
 from sweeper.storage.live import Channel
 from sweeper.usercode.plugin import CannotStack, Curve, FitOptions, Outcome, Trainer
@@ -177,8 +178,9 @@ def _where(device: str) -> dict[str, str]:
     started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     used = "cpu"
     if device != "cpu" and torch.cuda.is_available():
-        index = torch.cuda.current_device()
-        used = f"cuda:{index} ({torch.cuda.get_device_name(index)})"
+        index = torch.cuda.current_device()  # the worker's own GPU (executors.py pins it)
+        physical = devices.physical_names(torch.cuda.device_count(), os.environ.get(devices.VISIBLE_ENV))
+        used = devices.row_device(index, physical, torch.cuda.get_device_name(index))
     worker = str(os.getpid())
     if "distributed" in sys.modules:
         try:

@@ -31,6 +31,22 @@ from sweeper.usercode.plugin import FitOptions, Trainer
 # gain nothing and leave workers idle.
 GROUP_MODELS = 12
 
+# What a stacked model costs a GPU per parameter: float32 weights, gradients and up to two
+# optimiser moments (Adam's), 16 bytes; the rest of its memory is kept back for activations,
+# the data a worker holds on the GPU and CUDA's own allocations.
+BYTES_PER_PARAM = 16
+GPU_MEMORY_KEPT = 0.5
+
+
+def models_that_fit(free_bytes: int, params_per_model: int, seeds: int = 1, most: int = GROUP_MODELS) -> int:
+    """Models of `params_per_model` parameters a stacked group of `seeds` seeds a model can hold
+    in `free_bytes` of a GPU's memory: at most `most` (the group's usual size), at least 1."""
+    if params_per_model <= 0 or seeds <= 0:
+        return most
+    fit = int(free_bytes * (1 - GPU_MEMORY_KEPT)) // (params_per_model * BYTES_PER_PARAM * seeds)
+    return max(1, min(most, fit))
+
+
 Work = tuple[str, dict[str, Any], tuple[int, ...], tuple[int, ...]]  # trial, configuration, wanted seeds, missing seeds
 
 

@@ -17,12 +17,16 @@ import csv
 import io
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sweeper.errors import ResultsError
+from sweeper.storage.layout import column_groups, trial_columns
 from sweeper.usercode.plugin import STATUSES  # a row with another status is damaged
+
+Restore = Callable[[str, Mapping[str, str]], "str | None"]  # (column, stored row) -> its value; None: unknown
 
 DAMAGED_SUFFIX = ".damaged"
 
@@ -274,3 +278,30 @@ def rebuild_snapshot(folder: Path, source_name: str = "study.py") -> dict[str, A
     return {**study.to_dict(), "fingerprint": identity.fingerprint(study, study.trainer),
             "identity": identity.to_json(), "planned_configs": study.planned_configs()}
 
+
+
+def restore_columns(trials: Table, expected: Sequence[str], required: Sequence[str],
+                    restore: Restore) -> tuple[list[str], list[dict[str, str]], list[str]]:
+    """The header and records of trials.csv with the configuration columns of `expected` that
+    it lacks (taken out by hand) put back in their place, each row's value from `restore`, and
+    the names put back. A required column (a hyperparameter of the study) that `restore` cannot
+    tell for every row is refused: resumed without it, its old rows would be of no configuration.
+    Others it cannot tell are left out: a name added since the folder was made."""
+    have, metrics = column_groups(trials.header)
+    records = trials.records()
+    if not expected or not records:
+        return trials.header, records, []
+    want, restored = column_groups(expected)[0], []
+    for name in (c for c in want if c not in have):
+        values = [restore(name, r) for r in records]
+        if any(v is None for v in values):
+            if name in required:
+                raise ResultsError(f"{trials.path} has no column `{name}`, which every row of this study has, and "
+                                   "the study's record cannot restore it for every row: put the column back, or "
+                                   "pass --restart to move the old results aside")
+            continue
+        for row, value in zip(records, values, strict=True):
+            row[name] = value or ""
+        restored.append(name)
+    order = [c for c in want if c in have or c in restored] + [c for c in have if c not in want]
+    return trial_columns(order, metrics), records, restored

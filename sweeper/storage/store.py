@@ -94,11 +94,13 @@ class ResultsStore:
     # -- opening ---------------------------------------------------------------------
     def open(self, snapshot: Mapping[str, Any] | Callable[[Mapping[str, Any] | None], Mapping[str, Any]],
              source: str | None, restart: bool = False, columns: Sequence[str] | None = None,
-             required: Sequence[str] = ()) -> ResultsStore:
+             required: Sequence[str] = (), restore: repair.Restore | None = None) -> ResultsStore:
         """Lock the folder (made if new), check and write the study's snapshot, repair the
         tables. `snapshot` may be a function of the old snapshot (None for a folder without
         rows); `columns` is the header of a new trials.csv, `required` the columns every row
-        of the study has (its hyperparameters and its metric)."""
+        of the study has (its hyperparameters and its metric); `restore(column, row)` a
+        configuration column's value in a stored row, from the study's record (None: unknown),
+        to put back a column removed by hand."""
         check_writable(self.folder.parent)
         if restart and self.folder.exists():
             self._lock()
@@ -116,6 +118,8 @@ class ResultsStore:
             if old is not None and trials is not None:  # before anything is written: a refused folder stays as it was
                 check_header(self.folder / TRIALS, self._checked(trials.header, self.folder / TRIALS),
                              list(columns or []), required)
+                if restore is not None:
+                    trials = self._restore(trials, list(columns or []), required, restore)
             self._write_snapshot(new, source)
             self._repair(list(columns) if columns is not None else trial_columns([], []), trials)
         except OSError as e:  # a full or read-only disk
@@ -126,6 +130,23 @@ class ResultsStore:
             self.close()
             raise
         return self
+
+    def _restore(self, trials: repair.Table, expected: list[str], required: Sequence[str],
+                 restore: repair.Restore) -> repair.Table:
+        """trials.csv with the configuration columns the study writes and its header lacks put
+        back from the study's record (`repair.restore_columns`), rewritten once."""
+        header, records, restored = repair.restore_columns(trials, expected, required, restore)
+        if not restored:
+            return trials
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, header, lineterminator="\n", restval="")
+        w.writeheader()
+        w.writerows(records)
+        _atomic_write(self.folder / TRIALS, buf.getvalue())
+        self.repairs.append(f"{self.folder / TRIALS}: column{'s' if len(restored) > 1 else ''} "
+                            f"{', '.join(f'`{c}`' for c in restored)} put back from the study's record "
+                            f"({len(records)} rows)")
+        return self._read(TRIALS, ("trial", "seed")) or trials
 
     def _read(self, name: str, key: tuple[str, ...] = ()) -> repair.Table | None:
         """A table as it is on disk, a torn last line cut off first (what a kill mid-append

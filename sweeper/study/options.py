@@ -23,7 +23,10 @@ def default_jobs() -> int:
 class RunOptions:
     results_root: Path = Path("results")  # results/<study>/ goes here
     data_root: str = field(default_factory=default_data_root)  # where named datasets live
-    jobs: int = field(default_factory=default_jobs)  # worker processes (Dask: local workers, or tasks at once)
+    # worker processes (Dask: local workers, or tasks at once); None: one per GPU slot where trials
+    # train on GPUs (execution/devices.py), else one per core
+    jobs: int | None = None
+    gpus_per_trial: float | None = None  # a trial's share of a GPU (None: the study's)
     executor: str = "local"  # a name in executors.EXECUTORS
     scheduler: str | None = None  # the Dask executor's scheduler address (None: a local cluster)
     asynchronous: bool | None = None  # Bayesian search: tell in finishing order (None: the executor's default)

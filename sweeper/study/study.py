@@ -117,6 +117,9 @@ class Study:
     # optimiser's settings) as one stacked model; None: stacked where the trainer can (False in a folder
     # written one at a time); same rows up to floating-point noise, faster (schedules/groups.py)
     stack: bool | None = None
+    # a trial's share of one GPU where trials train on GPUs: 0.5 runs two workers a GPU (--gpus-per-trial
+    # overrides it); how a study runs, not what it computes: no part of its fingerprint
+    gpus_per_trial: float = 1.0
     # which trials' weights (at their best epoch) stay in results/<name>/weights/: those of the best
     # configuration's seeds, every trial's, or none; `keep_last` keeps the last epoch's too
     weights: str = "best"
@@ -239,6 +242,9 @@ class Study:
             raise bad("fallback", f"None or one of {list(DATASETS)}")
         if self.direction not in (None, "maximize", "minimize"):
             raise bad("direction", "'maximize' or 'minimize'")
+        if isinstance(self.gpus_per_trial, bool) or not isinstance(self.gpus_per_trial, (int, float)) \
+                or not 0 < self.gpus_per_trial <= 1:
+            raise bad("gpus_per_trial", "more than 0 and at most 1 (0.5: two trials share a GPU)")
         if not isinstance(self.split, (Split, Mapping)):
             raise bad("split", "a Split(train=..., val=..., test=...)")
         for fname, rule in (("fixed", "a dict of hyperparameter names to values"),
