@@ -312,12 +312,13 @@ class ObjectiveTrainer(Trainer):
         budget = config.get(self.resource) if self.resource else None
         budget = budget if budget is not None and self.full is not None and budget < self.full else None
         out = []
-        for seed in seeds:
-            init, _ = split_seed(seed, options.crossed)
-            seed_everything(init)
-            log = Log(dry_run=options.max_steps is not None, channel=options.channel, seed=seed)
-            trial = ObjectiveTrial(config, seed, self.metric, trial_number(config), budget, log)
-            out.append(self._run(trial, log))
+        with _batches_at_most(options.max_steps):
+            for seed in seeds:
+                init, _ = split_seed(seed, options.crossed)
+                seed_everything(init)
+                log = Log(dry_run=options.max_steps is not None, channel=options.channel, seed=seed)
+                trial = ObjectiveTrial(config, seed, self.metric, trial_number(config), budget, log)
+                out.append(self._run(trial, log))
         return out
 
     def _run(self, trial: ObjectiveTrial, log: Any) -> Outcome:
@@ -336,6 +337,25 @@ class ObjectiveTrainer(Trainer):
         finite = math.isfinite(value)
         return Outcome("ok" if finite else "diverged", metrics, log.curves,
                        "" if finite else "the objective returned NaN or an infinite value")
+
+
+@contextlib.contextmanager
+def _batches_at_most(steps: int | None) -> Iterator[None]:
+    """A dry run (`sweep run --dry-run`): every `DataLoader` the objective iterates gives at most
+    `steps` batches, as the built-in trainer trains one batch per trial."""
+    if steps is None:
+        yield
+        return
+    import itertools
+
+    import torch.utils.data
+
+    original = torch.utils.data.DataLoader.__iter__
+    torch.utils.data.DataLoader.__iter__ = lambda self: itertools.islice(original(self), steps)  # type: ignore[method-assign,assignment,misc]
+    try:
+        yield
+    finally:
+        torch.utils.data.DataLoader.__iter__ = original  # type: ignore[method-assign]
 
 
 def _returned_value(returned: Any) -> float:
