@@ -100,8 +100,14 @@ class Results:
 
     @property
     def searched(self) -> list[str]:
-        """The searched hyperparameters, in the order the study lists them."""
-        return [n for n in self.study.get("space", {}) if n in self.trials]
+        """The searched hyperparameters, in the order the study lists them; for a define-by-run
+        space or an objective (whose names are known from the rows only), every configuration
+        column that `fixed` does not set, in trials.csv's order."""
+        space = self.study.get("space") or {}
+        if space or not (self.study.get("space_function") or self.study.get("objective")):
+            return [n for n in space if n in self.trials]
+        fixed = self.study.get("fixed") or {}
+        return [c for c in column_groups(list(self.trials.columns))[0] if c not in fixed]
 
     @cached_property
     def summary(self) -> pd.DataFrame:
@@ -149,7 +155,7 @@ class Results:
                 if name in t else pd.Series(1.0, index=t.index)
             unit = "(configuration, seed, epoch)" if epochs else f"(configuration, seed, {name})"
             if prune.get("continues"):  # a survivor went on from its rung: a (configuration, seed) spent its furthest
-                same = [c for c in self.study.get("space", {}) if c in t and c != name] or ["trial"]
+                same = [c for c in self.searched if c in t and c != name] or ["trial"]
                 used = used.groupby([*(t[c].astype(str) for c in same), t["seed"]]).transform("max").where(
                     ~t.duplicated([*same, "seed"], keep="last"), 0)
             return int(used.fillna(0).sum()), full, unit

@@ -27,6 +27,7 @@ can check the error rates on thousands of synthetic studies at once.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -199,8 +200,13 @@ def rank(means: pd.Series, lost: pd.Series, direction: str) -> pd.Series:
 
 
 def label(row: Any, searched: Sequence[str]) -> str:
-    """A configuration's name for people: its searched values, e.g. 'learning_rate=0.05 momentum=0.9'."""
-    return " ".join(f"{n}={short(row[n])}" for n in searched) or str(getattr(row, "name", ""))
+    """A configuration's name for people: its searched values, e.g. 'learning_rate=0.05 momentum=0.9'.
+    An empty cell (a parameter a conditional space left inactive) is no part of it."""
+    return " ".join(f"{n}={short(row[n])}" for n in searched if not _empty(row[n])) or str(getattr(row, "name", ""))
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
 def best_trial(summary: pd.DataFrame) -> str | None:

@@ -103,6 +103,8 @@ def check(configs: Sequence[Mapping[str, Any]], x: torch.Tensor, y: torch.Tensor
     _check_outputs(out, x, y, n_outputs, model_fn)
     _check_metrics(metric_fns, out, y)
     unread = [n for n in own_names if n not in config.read]
+    if model_fn is not None:
+        unread = _unread_where_active(unread, configs, model_fn)
     if model_fn is not None and unread:
         name = unread[0]
         at = f"{own_names[name]}: " if own_names[name] else ""
@@ -110,6 +112,27 @@ def check(configs: Sequence[Mapping[str, Any]], x: torch.Tensor, y: torch.Tensor
         raise StudyError(f"{at}hyperparameter `{name}`{closest(name, known)} is never read by the model "
                          f"function, nor by the built-in trainer; remove it or read config[{name!r}] in the model")
     return model, {k: configs[0][k] for k in sorted(config.read, key=str) if k in configs[0]}
+
+
+def _unread_where_active(names: Sequence[str], configs: Sequence[Mapping[str, Any]],
+                        model_fn: Callable[..., Any]) -> list[str]:
+    """Of `names` the first model did not read, those that no model reads in a configuration
+    where the name is active (a conditional space gives `n_units_l1` only with `n_layers >= 2`):
+    each such configuration's model is built once, as the first one was."""
+    unread = list(names)
+    for config in configs[1:]:
+        if not any(n in config for n in unread):
+            continue
+        reads = Reads(config)
+        torch.manual_seed(0)
+        try:
+            model_fn(reads)
+        except Exception as e:
+            raise StudyError(f"model(config) raised {type(e).__name__}: {e}, for the configuration {dict(config)}") from None
+        unread = [n for n in unread if n not in reads.read]
+        if not unread:
+            break
+    return unread
 
 
 def _check_outputs(out: Any, x: torch.Tensor, y: torch.Tensor, n_outputs: int, model_fn: Any) -> None:

@@ -182,7 +182,10 @@ class BuiltinTrainer(Trainer):
             self._regress, self._has_test, n_outputs = own.regress, own.x_test is not None, own.n_outputs
             self._data_summary = probe.summary(own)
         x, y, n_train = probe.examples(self.spec, own)
-        model, read = probe.check(configs, x, y, n_train, n_outputs, self.model_fn, self.metric_fns, self.name_lines)
+        # a define-by-run space's names are known from the configurations sampled from it
+        drawn = {n: "" for c in configs for n in c if n not in self.params() and n not in self.name_lines}
+        model, read = probe.check(configs, x, y, n_train, n_outputs, self.model_fn, self.metric_fns,
+                                  {**self.name_lines, **drawn})
         self.io = {"inputs": list(x.shape[1:]), "outputs": n_outputs}
         if self.model_fn is not None:  # built with what it read of the first configuration: compared where that is the same
             config = json.loads(json.dumps(read, sort_keys=True, default=str))

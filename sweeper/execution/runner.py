@@ -102,7 +102,7 @@ def run_study(study: Study, options: RunOptions | None = None, **changes: Any) -
         check_metric(study.metric, known)  # the user's data tells its task only now
         # a fallback dataset's results are no version of the study's own: a folder of their own,
         # so that running again once the real data is there simply starts the real study
-        fallback = f".fallback-{dataset}" if study.data is None and study.train is None and dataset != study.dataset else ""
+        fallback = f".fallback-{dataset}" if study.data is None and study.train is None and study.objective is None and dataset != study.dataset else ""
         name = study.name + fallback + (".dry-run" if options.dry_run else "")
         store = ResultsStore(options.results_root / name)
         identity: list[Identity] = []
@@ -317,7 +317,7 @@ class _Sweep:
         if shared:
             for key in self.schedule.final(trial):
                 self._count(self.rows.rows[key], reused=True)
-        self.sampler.tell(p, self.schedule.value(trial, self.rows))
+        self.sampler.tell(p, self.schedule.value(trial, self.rows), self.schedule.pruned_at(trial, self.rows))
 
     def _write_tables(self) -> None:
         """The schedule's decisions (racing.csv, pruning.csv), rewritten as they change."""

@@ -44,8 +44,17 @@ budget alone. Decisions are made between rungs, not inside a run: `log.should_st
 user's loop always answers False, and a loop that raises `sweeper.Pruned` records that seed
 as `pruned`. Optuna's pruners (median, successive halving, Hyperband, Wilcoxon) decide per
 single trial, from one run's intermediate values; here a decision pairs every seed of a
-configuration with the same seed of the best, so none of them fits as-is. Bayesian search
-is not supported with pruning.
+configuration with the same seed of the best, so none of them fits as-is.
+
+Bayesian search proposes `concurrent_configs` configurations at a time; each such batch is
+a pool whose rungs are decided on their own (a grid's or a random search's configurations
+are one pool), so no rung decided before is decided again when later proposals arrive. A
+configuration stopped at a rung is told to the sampler as Optuna's pruners tell it: PRUNED,
+with its rung's mean as the intermediate value at the rung's budget; TPE ranks pruned trials
+below every completed one, and among themselves by how far and how well they got. An Optuna
+objective (`usercode/objective.py`) cannot go on from a rung: its survivors run again from
+their start (with the same seed, their first steps are the same), and `trial.should_prune()`
+says when a rung's budget of `report` calls is spent.
 """
 
 from __future__ import annotations
@@ -116,7 +125,7 @@ class Rungs:
         if not racing._is_int(full) or full <= self.rungs[-1]:  # type: ignore[operator]
             raise StudyError(f"prune=Rungs(rungs={self.rungs}): every rung must be below the study's `{name}` = "
                              f"{full!r}, the full budget")
-        if trainer is not None and not self.continuing(trainer):
+        if trainer is not None and not self.continuing(trainer) and not getattr(trainer, "restarts_rungs", False):
             spent = " + ".join(map(str, self.levels(int(full))))  # type: ignore[call-overload]
             raise StudyError(f"prune=Rungs(rungs={self.rungs}): a survivor that starts each rung afresh trains "
                              f"{spent} {name} for its {full}, more than the study without pruning; make `train` go "
@@ -201,12 +210,21 @@ class Prune(Schedule):
         self.rung_of: dict[str, tuple[str, int]] = {}  # a rung's trial id -> (configuration, budget)
         self.held: dict[tuple[str, int], TrialResult] = {}  # results of a rung not yet decided
         self.steps: dict[str, Step] = {}
+        self.pools: list[list[str]] = []  # configurations proposed together: each pool's rungs are decided on their own
         self.race = racing.Plan()
         self.memo: dict[Any, Any] = {}
         self.continues = self.rungs.continuing(study.trainer)
         # with a race, every rung is one of its looks: tested at the race's alpha shared between rungs and rounds
         self.rule = self.rungs if self.racing is None else dataclasses.replace(
             self.rungs, alpha=self.racing.look_alpha(len(self.rungs.rungs)))
+
+    def propose(self, pool: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        """A grid's or a random search's configurations come as one pool; Bayesian search's as
+        batches of `concurrent_configs`, each decided on its own, so that no rung decided before
+        is decided again when later proposals arrive (the sampler was told of it already)."""
+        super().propose(pool)
+        if pool:
+            self.pools.append([t for t, _ in pool])
 
     def rung_id(self, trial: str, budget: int) -> str:
         if budget == self.full:
@@ -233,8 +251,10 @@ class Prune(Schedule):
                     if (rung, s) in self.held:
                         got[s] = result_value(self.held[(rung, s)], rows.metric)
                 values[(t, budget)] = got
-        self.steps = plan(list(self.configs), values, self.rung_seeds, self.rule, self.full, self.maximize,
-                          self.bounds, self.labels)
+        self.steps = {}
+        for pool in self.pools:
+            self.steps.update(plan(pool, values, self.rung_seeds, self.rule, self.full, self.maximize, self.bounds,
+                                   self.labels))
         if self.racing is not None:
             survivors = [t for t, e in self.steps.items() if e.state == "complete"]
             if survivors and all(e.state != "running" for e in self.steps.values()):
@@ -303,6 +323,14 @@ class Prune(Schedule):
 
     def value(self, trial: str, rows: Rows) -> float | None:
         return None if self.steps[trial].state == PRUNED else super().value(trial, rows)
+
+    def pruned_at(self, trial: str, rows: Rows) -> tuple[int, float] | None:
+        step = self.steps[trial]
+        if step.state != PRUNED:
+            return None
+        budget = self.levels[step.rung]
+        value = compare.score(rows.values(self.rung_id(trial, budget), self.rung_seeds), self.maximize, self.bounds)
+        return None if value is None else (budget, value)
 
     def tables(self) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
         out = {PRUNING: (PRUNING_COLUMNS, [(t, self.labels.get(t, t), e.rung + 1, self.levels[e.rung], e.state,

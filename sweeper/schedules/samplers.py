@@ -24,6 +24,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
+from sweeper.usercode.objective import sample
+
 Study = Any  # sweeper.study.study.Study, which names its sampler from the registry here
 
 REASKS = 20  # a learning sampler: random proposals tried in place of one that repeats a running one
@@ -55,7 +57,8 @@ class Sampler(ABC):
     @abstractmethod
     def ask(self, n: int) -> list[Proposal]: ...
 
-    def tell(self, proposal: Proposal, value: float | None) -> None:  # noqa: B027 (a no-op by default)
+    def tell(self, proposal: Proposal, value: float | None,  # noqa: B027 (a no-op by default)
+             pruned: tuple[int, float] | None = None) -> None:
         """A sampler that does not learn ignores what it is told."""
 
 
@@ -82,18 +85,28 @@ class OptunaSampler(Sampler):
         self._optuna = optuna.create_study(direction="minimize" if study.direction == "minimize" else "maximize",
                                            sampler=sampler)
         self._distributions = {name: dim.to_optuna() for name, dim in study.space.items()}
+        self._define, self._fixed = study.define_by_run, dict(study.fixed)  # a define-by-run space, sampled by running it
         self._remaining = int(study.n_trials or 0)
         self._explore = optuna.samplers.RandomSampler(seed=study.sampler_seed)  # for proposals that repeat a running one
 
     def ask(self, n: int) -> list[Proposal]:
         out = []
         for _ in range(min(n, self._remaining)):
-            trial = self._ask_distinct() if self.learns else self._optuna.ask(self._distributions)
-            out.append(Proposal(dict(trial.params), trial))
+            trial, params = self._ask_distinct() if self.learns else self._ask()
+            out.append(Proposal(params, trial))
             self._remaining -= 1
         return out
 
-    def _ask_distinct(self) -> Any:
+    def _ask(self) -> tuple[Any, dict[str, Any]]:
+        """A new Optuna trial and its parameters: of the study's distributions, or those a
+        define-by-run space suggests when run with it (`usercode/objective.py`)."""
+        if self._define is None:
+            trial = self._optuna.ask(self._distributions)
+            return trial, dict(trial.params)
+        trial = self._optuna.ask()
+        return trial, sample(self._define, trial, self._fixed)
+
+    def _ask_distinct(self) -> tuple[Any, dict[str, Any]]:
         """An Optuna trial whose parameters no running (asked, not told) trial has.
 
         TPE proposes what looks best, and constant_liar only makes that unlikely to be a
@@ -104,7 +117,7 @@ class OptunaSampler(Sampler):
         from optuna.trial import TrialState
 
         running = {_key(t.params) for t in self._optuna.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
-        trial = self._optuna.ask(self._distributions)
+        trial, params = self._ask()
         guided = self._optuna.sampler
         try:
             for _ in range(REASKS):
@@ -112,15 +125,21 @@ class OptunaSampler(Sampler):
                     break
                 self._optuna.tell(trial, state=TrialState.FAIL)
                 self._optuna.sampler = self._explore
-                trial = self._optuna.ask(self._distributions)
+                trial, params = self._ask()
         finally:
             self._optuna.sampler = guided
-        return trial
+        return trial, params
 
-    def tell(self, proposal: Proposal, value: float | None) -> None:
+    def tell(self, proposal: Proposal, value: float | None, pruned: tuple[int, float] | None = None) -> None:
+        """`pruned`: the configuration stopped at a rung, as (the rung's budget, its value there): told
+        as Optuna's pruners tell a pruned trial, PRUNED with that intermediate value at that step, which
+        TPE ranks below every completed trial and, among pruned ones, by how far and how well they got."""
         from optuna.trial import TrialState
 
-        if value is None:
+        if pruned is not None:
+            proposal.handle.report(pruned[1], pruned[0])
+            self._optuna.tell(proposal.handle, state=TrialState.PRUNED)
+        elif value is None:
             self._optuna.tell(proposal.handle, state=TrialState.FAIL)
         else:
             self._optuna.tell(proposal.handle, value)

@@ -137,6 +137,10 @@ class Schedule(ABC):
         worst bound (see `compare.score`)."""
         return score({s: rows.value(t, s) for t, s in self.final(trial)}, self.maximize, self.bounds)
 
+    def pruned_at(self, trial: str, rows: Rows) -> tuple[int, float] | None:
+        """For a configuration stopped at a rung: (the rung's budget, its value there); else None."""
+        return None
+
     def tables(self) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
         """The tables of decisions beside trials.csv (racing.csv, pruning.csv): name -> (columns, rows)."""
         return {}

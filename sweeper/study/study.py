@@ -25,8 +25,9 @@ from sweeper.schedules.pruning import Rungs
 from sweeper.schedules.racing import Racing
 from sweeper.study.seeds import Crossed
 from sweeper.study.space import Dimension, as_dimension, describe, expand_grid, grid_size
+from sweeper.usercode.objective import DEFAULT_METRIC, DefineByRun, ObjectiveTrainer, sample
 from sweeper.usercode.plugin import Trainer, trainer_for
-from sweeper.usercode.source import defined_at, line_of
+from sweeper.usercode.source import defined_at, describe_callable, line_of
 
 DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10")
 TASKS = ("classify", "small_digit", "regress")
@@ -36,6 +37,7 @@ WEIGHTS = ("best", "all", "none")  # whose weights a study keeps: the best confi
 MAX_CONFIGS = 10_000  # a grid or a trial budget beyond this is a typo, not a study
 MAX_SEEDS = 1000  # seeds per configuration; past this a sweep is a mistake rather than a plan
 FORESEEN = 1_000  # combinations of a random/Bayesian search's choices checked at load time
+FORESEEN_DRAWS = 64  # configurations a define-by-run space is sampled for at load time, to check them
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # fullmatch: `$` would let a trailing newline through
 _ASIDE_NAME = re.compile(r"\.(dry-run|old-.*|fallback-.*)\Z")  # what `sweep run` names the folders it writes beside a study's
 OPTUNA_STARTUP = 10  # Optuna's default n_startup_trials: what Bayesian studies used before `bayes_startup`
@@ -90,11 +92,16 @@ class Study:
     model: Any = None  # a built-in model name, or the user's own: a function config -> torch.nn.Module
     metrics: Mapping[str, Callable[..., float]] = field(default_factory=dict)  # name -> fn(outputs, targets), on every split
     train: Callable[..., Mapping[str, float]] | None = None  # the user's own loop: train(config, seed, log) -> metrics
+    # an Optuna objective(trial) -> float, unchanged: run once per (configuration, seed); its suggest_*
+    # calls define the space (usercode/objective.py); the returned number is the column `metric` ("value")
+    objective: Callable[[Any], float] | None = None
     fallback: str | None = None  # dataset to use, loudly, when `dataset` is not available
     task: str | None = None  # classify, regress or small_digit (is the label < 3); None: classify, or inferred from `data`
     split: Split = field(default_factory=Split)  # which examples of a built-in dataset train and validate (Split)
     fixed: Mapping[str, Any] = field(default_factory=dict)  # hyperparameters held constant
-    space: Mapping[str, Any] = field(default_factory=dict)  # hyperparameters searched
+    # hyperparameters searched: a dict of names to lists or uniform/loguniform/intrange/choice, or a
+    # define-by-run function space(trial) whose trial.suggest_* calls may depend on each other (conditional)
+    space: Any = field(default_factory=dict)
     sampler: Any = "grid"  # grid, random or bayes (samplers.SAMPLERS), or an Optuna sampler instance
     bayes_sampler: str = "tpe"  # Optuna sampler for sampler="bayes": tpe or gp
     n_trials: int | None = None  # configurations to try (random and bayes)
@@ -133,14 +140,17 @@ class Study:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_where", defined_at())
+        if callable(self.space) and not isinstance(self.space, DefineByRun):
+            object.__setattr__(self, "space", DefineByRun(self.space))
         self._check_scalars()
         if isinstance(self.split, Mapping):
             object.__setattr__(self, "split", _split_from(self.split))
         object.__setattr__(self, "metrics", dict(self.metrics))
-        object.__setattr__(self, "_trainer", trainer_for(self))
+        self._check_objective()
+        object.__setattr__(self, "_trainer", self._make_trainer())
         params = self._trainer.params()
-        space = {}
-        for name, value in dict(self.space).items():
+        space: Any = {}
+        for name, value in (dict(self.space) if isinstance(self.space, Mapping) else {}).items():
             self._check_name(name, "field `space`")
             try:
                 dim = as_dimension(value)
@@ -156,7 +166,7 @@ class Study:
                 _check_value(params[name], value, "field `fixed`")
             if name in space:
                 raise StudyError(f"field `fixed`: `{name}` is also in `space`; keep it in one of them")
-        object.__setattr__(self, "space", space)
+        object.__setattr__(self, "space", self.space if isinstance(self.space, DefineByRun) else space)
         object.__setattr__(self, "fixed", dict(self.fixed))
         check_metric(self.metric, self._trainer.metric_names())
         if self.vectorize and not self._trainer.vectorizes:
@@ -172,15 +182,52 @@ class Study:
         self._check_foreseen()
         self._check_prune()
 
+    def _make_trainer(self) -> Trainer:
+        if self.objective is None:
+            return trainer_for(self)
+        prune = self.prune if isinstance(self.prune, Rungs) else None
+        full = self.fixed.get(prune.resource) if prune is not None and isinstance(self.fixed, Mapping) else None
+        return ObjectiveTrainer(self.objective, self.metric, prune.resource if prune else None, full)
+
+    def _check_objective(self) -> None:
+        """An objective brings its own model, data, loop and space: nothing else may say them."""
+        if self.objective is None:
+            return
+        for other in ("train", "model", "data"):
+            if getattr(self, other) is not None:
+                raise StudyError(f"field `{other}`: a study with an `objective` trains what the objective trains; "
+                                 f"drop `{other}` (or drop `objective`)")
+        if self.metrics:
+            raise StudyError("field `metrics`: an objective returns its metric; record others with "
+                             "trial.set_user_attr(name, value), and drop `metrics`")
+        if self.direction is None:
+            raise StudyError("field `direction` is missing: the number an objective returns has no direction sweeper "
+                             "can infer; pass direction='maximize' or 'minimize', as to optuna.create_study")
+        if isinstance(self.space, DefineByRun):
+            raise StudyError("field `space`: the objective's own trial.suggest_* calls are its space; drop the "
+                             "space function")
+        if self.space and not self.is_grid:
+            raise StudyError(f"field `space`: with sampler={samplers.describe(self.sampler)!r} the objective's own "
+                             "trial.suggest_* calls are its space; drop `space`, or use sampler='grid' with lists "
+                             "of values for its suggest_* calls to return")
+
+    @property
+    def define_by_run(self) -> Callable[[Any], Any] | None:
+        """The function whose trial.suggest_* calls define the space, run by the sampler to
+        propose each configuration: a space function, or the objective (random and Bayesian search)."""
+        if isinstance(self.space, DefineByRun):
+            return self.space.fn
+        return self.objective if self.objective is not None and not self.is_grid else None
+
     def _check_prune(self) -> None:
         if self.prune is None:
             return
         if not isinstance(self.prune, Rungs):
             raise StudyError(f"field `prune` = {brief(self.prune)} must be None or Rungs(resource='epochs', rungs=(1, 3))")
-        if self.learns:
-            raise StudyError("field `prune`: pruning works with grid and random search; a sampler that learns "
-                             "(Bayesian search) would be told the values of stopped configurations: use "
-                             "sampler='random' or drop prune")
+        if self.learns and self.racing is not None:
+            raise StudyError("field `prune` with seeds=Racing(...) and a sampler that learns (Bayesian search): the "
+                             "race after the rungs would be decided again as new proposals arrive; use "
+                             "sampler='random', or drop Racing or prune")
         self.prune.check(self.config({}).get(self.prune.resource), self.prune.resource in self.space, self._trainer)
         first = self.racing.start if self.racing is not None else len(self.seed_list)
         if first < 3:
@@ -201,9 +248,35 @@ class Study:
         FORESEEN)."""
         if self.is_grid:
             return self.grid()
+        if isinstance(self.space, DefineByRun):
+            return self.sampled(FORESEEN_DRAWS)
+        if self.objective is not None:
+            return [{}]  # the objective's space is known only by running it, in the sampler
         ends = {n: d.bounds() for n, d in self.space.items()}  # every choice, both ends of a range
         combos = itertools.islice(itertools.product(*ends.values()), FORESEEN)
         return [dict(zip(ends, c)) for c in combos]
+
+    def sampled(self, n: int) -> list[dict[str, Any]]:
+        """`n` configurations of a define-by-run space, drawn at random (the same ones every time),
+        each checked against the trainer's names and rules where its parameters are active."""
+        import optuna
+
+        fn = self.define_by_run
+        assert fn is not None
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        draws = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=self.sampler_seed))
+        out, params = [], self._trainer.params()
+        for _ in range(n):
+            searched = sample(fn, draws.ask(), self.fixed)
+            for name, value in searched.items():
+                self._check_name(name, "field `space` (the space function)")
+                if name in params:
+                    _check_value(params[name], value, "field `space` (the space function)")
+            out.append(searched)
+        if not any(out):
+            raise StudyError("field `space`: the space function suggested nothing; call trial.suggest_float(...), "
+                             "trial.suggest_int(...) or trial.suggest_categorical(...) in it")
+        return out
 
     def foreseen_configs(self) -> list[dict[str, Any]]:
         """The full configurations of `foreseen`: what the trainer checks before a run."""
@@ -250,7 +323,7 @@ class Study:
         for fname, rule in (("fixed", "a dict of hyperparameter names to values"),
                             ("space", "a dict of hyperparameter names to lists or uniform/loguniform/intrange/choice"),
                             ("metrics", "a dict of metric names to functions fn(outputs, targets) -> float")):
-            if not isinstance(getattr(self, fname), Mapping):
+            if not isinstance(getattr(self, fname), Mapping) and not isinstance(getattr(self, fname), DefineByRun):
                 raise bad(fname, rule)
         if self.is_grid:
             if self.n_trials is not None:
@@ -258,7 +331,10 @@ class Study:
         elif not (isinstance(self.n_trials, int) and not isinstance(self.n_trials, bool)
                   and 1 <= self.n_trials <= MAX_CONFIGS):
             raise bad("n_trials", f"an integer >= 1 (at most {MAX_CONFIGS}): sampler={samplers.describe(self.sampler)!r} needs a trial count")
-        if not self.is_grid and not self.space:
+        if isinstance(self.space, DefineByRun) and self.is_grid:
+            raise bad("space", "a dict of lists for sampler='grid' (a grid cannot enumerate a define-by-run space); "
+                               "or use sampler='random' or 'bayes' with the space function")
+        if not self.is_grid and not self.space and self.define_by_run is None:
             raise bad("space", f"non-empty: sampler={samplers.describe(self.sampler)!r} needs something to search")
         if isinstance(self.seeds, (Racing, Crossed)):
             pass  # checked when it was made
@@ -397,7 +473,9 @@ class Study:
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
         d["split"] = dataclasses.asdict(self.split)
         d["sampler"] = samplers.describe(self.sampler)
-        d["space"] = {k: describe(v) for k, v in self.space.items()}
+        d["space"] = {k: describe(v) for k, v in self.space.items()}  # a define-by-run space: names known from rows
+        if isinstance(self.space, DefineByRun):
+            d["space_function"] = describe_callable(self.space.fn)
         d["seeds"] = self.seed_list
         if self.racing is not None:
             d["racing"] = dataclasses.asdict(self.racing)
@@ -409,12 +487,13 @@ class Study:
         d["metrics"] = list(self.metrics)
         d["trainer"] = self._trainer.name
         d.update(self._trainer.describe())
-        for key in ("data", "train", "model"):
+        for key in ("data", "train", "model", "objective"):
             if d[key] is not None and not isinstance(d[key], (str, dict)):
                 d[key] = brief(d[key])
-        if self.data is not None or self.train is not None:
+        if self.data is not None or self.train is not None or self.objective is not None:
             del d["dataset"], d["split"]
-        code = record(self._trainer.user_code(), self._trainer.structure())
+        roots = {**self._trainer.user_code(), **({"space": self.space.fn} if isinstance(self.space, DefineByRun) else {})}
+        code = record(roots, self._trainer.structure())
         if code:
             d["code"] = code
         return d
@@ -464,6 +543,8 @@ def _checked_init(original: Any) -> Any:
         for k in kwargs:
             if k not in known:
                 raise StudyError(f"unknown field `{k}`{closest(k, known)}; known fields: {', '.join(known)}")
+        if kwargs.get("objective") is not None and "metric" not in kwargs:
+            kwargs["metric"] = DEFAULT_METRIC  # the returned number's column
         if "name" not in kwargs:
             raise StudyError("field `name` is missing; every study needs a name, e.g. Study(name='lr_momentum', ...)")
         original(self, **kwargs)

@@ -20,11 +20,13 @@ from sweeper.usercode.usercode import reach, unwrap
 
 def parts(study: Any) -> dict[str, Any]:
     """The parts of a study that travel to the workers, by the field that gives them."""
-    out = {"data": study.data, "model": study.model, "train": study.train}
+    out = {"data": study.data, "model": study.model, "train": study.train, "objective": study.objective}
     out = {k: v for k, v in out.items() if v is not None and not isinstance(v, str)}
     out.update({f"metrics[{name!r}]": fn for name, fn in study.metrics.items()})
     out.update({f"fixed[{name!r}]": value for name, value in study.fixed.items()})
     out.update({f"space[{name!r}]": dim for name, dim in study.space.items()})
+    if study.define_by_run is not None and study.define_by_run is not study.objective:
+        out["space"] = study.define_by_run
     return out
 
 
