@@ -351,7 +351,7 @@ def _batches_at_most(steps: int | None) -> Iterator[None]:
     import torch.utils.data
 
     original = torch.utils.data.DataLoader.__iter__
-    torch.utils.data.DataLoader.__iter__ = lambda self: itertools.islice(original(self), steps)  # type: ignore[method-assign,assignment,misc]
+    torch.utils.data.DataLoader.__iter__ = lambda self: itertools.islice(original(self), steps)  # type: ignore[method-assign,assignment,misc,return-value]
     try:
         yield
     finally:
