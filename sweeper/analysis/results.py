@@ -101,13 +101,15 @@ class Results:
     @property
     def searched(self) -> list[str]:
         """The searched hyperparameters, in the order the study lists them; for a define-by-run
-        space or an objective (whose names are known from the rows only), every configuration
-        column that `fixed` does not set, in trials.csv's order."""
+        space or an objective (whose names are known from the rows only), the configuration
+        columns that `fixed` does not set and that differ between rows or are empty in some (a
+        conditional parameter), in trials.csv's order."""
         space = self.study.get("space") or {}
         if space or not (self.study.get("space_function") or self.study.get("objective")):
             return [n for n in space if n in self.trials]
-        fixed = self.study.get("fixed") or {}
-        return [c for c in column_groups(list(self.trials.columns))[0] if c not in fixed]
+        fixed, t = self.study.get("fixed") or {}, self.trials
+        return [c for c in column_groups(list(t.columns))[0]
+                if c not in fixed and (t[c].isna().any() or t[c].nunique(dropna=True) > 1)]
 
     @cached_property
     def summary(self) -> pd.DataFrame:
