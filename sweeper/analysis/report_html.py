@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sweeper.analysis import stats
 from sweeper.analysis.answer import moderation_note
 from sweeper.analysis.report_data import display_table
-from sweeper.analysis.show import variance_lines
+from sweeper.analysis.show import importance_lines, variance_lines
 from sweeper.metrics import with_direction
 
 if TYPE_CHECKING:
@@ -46,6 +46,7 @@ def render(results: Results, plots: Sequence[Plot]) -> str:
     parts = [f"<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{e(results.name)}: sweep report</title>",
              f"<style>{STYLE}</style>\n</head>\n<body>", f"<h1>{e(results.name)}</h1>",
              f'<p class="answer">{e(results.answer())}</p>']
+    parts += [f'<p class="answer">{e(line)}</p>' for line in importance_lines(results)]
     if s.get("description"):
         parts.append(f"<p>{e(s['description'])}</p>")
     parts.append("<p>" + " &middot; ".join(f"<b>{e(k)}</b>: {e(str(v))}" for k, v in facts if v != "") + "</p>")

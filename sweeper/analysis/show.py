@@ -36,6 +36,7 @@ def text(results: Results, top: int = 10) -> str:
     table = display_table(r.summary, r.comparisons, r.metric).drop(columns=["sd"]).head(top)
     said = answer(r)
     lines = [said] if said else []  # first: the answer to the study's question
+    lines += importance_lines(r)  # then which hyperparameters matter, against the seeds
     lines.append(f"{r.name}: {len(r.complete)}{f'/{planned}' if planned else ''} trials, {len(r.summary)} "
                  f"configurations, seeds {','.join(map(str, r.study.get('seeds', [])))}; {r.metric} ({r.direction}), "
                  "best first")
@@ -47,6 +48,17 @@ def text(results: Results, top: int = 10) -> str:
     lines.append(r.budget_line() + (f"; a seed race, {_race_settings(r.study)}" if r.racing is not None else ""))
     lines += variance_lines(r, top)
     return "\n".join(lines)
+
+
+def importance_lines(results: Results) -> list[str]:
+    """'Of val_acc's variance: learning_rate explains 61 % [48, 70], momentum 9 %, seeds 18 %'
+    (`Results.importance()`); nothing where there are too few configurations to tell."""
+    from sweeper.analysis.importance import line
+
+    if not results.searched:
+        return []
+    said = line(results.importance())
+    return [f"Of {results.metric}'s variance over configurations and seeds: {said}"] if said else []
 
 
 def variance_lines(results: Results, top: int = 10) -> list[str]:
