@@ -58,8 +58,10 @@ def test_ls_of_an_empty_results_root(tmp_path, capsys):
 
 def test_show_prints_the_best_configurations_with_interval_and_verdict(results, capsys):
     assert main(["show", "alpha", "--results", str(results), "--top", "2"]) == 0
-    answer, *out = capsys.readouterr().out.splitlines()
+    answer, importance, *out = capsys.readouterr().out.splitlines()
     assert answer.startswith("Best: learning_rate=0.2, val_acc ") and "over 3 seeds;" in answer
+    assert importance.startswith("Of val_acc's variance over configurations and seeds: learning_rate explains ")
+    assert importance.endswith(" %") and "seeds " in importance  # the hyperparameter against the seeds' noise
     assert out[0].startswith("alpha: 9/9 trials, 3 configurations")
     assert "verdict" in out[1] and "mean [95% CI]" in out[1]
     assert out[2].split()[0] == "1" and out[2].rstrip().endswith("highest mean")
