@@ -45,9 +45,15 @@ def text(results: Results, top: int = 10) -> str:
     note = moderation_note(r.comparisons)
     if note:
         lines.append(textwrap.fill(note, 100))
-    lines.append(r.budget_line() + (f"; a seed race, {_race_settings(r.study)}" if r.racing is not None else ""))
+    if decided(r):  # the budget is news only where racing or pruning stopped something early
+        lines.append(r.budget_line() + (f"; a seed race, {_race_settings(r.study)}" if r.racing is not None else ""))
     lines += variance_lines(r, top)
     return "\n".join(lines)
+
+
+def decided(results: Results) -> bool:
+    """Whether a seed race or pruning ran, so that work spent differs from the full design's."""
+    return results.racing is not None or results.pruning is not None
 
 
 def importance_lines(results: Results) -> list[str]:
@@ -120,4 +126,4 @@ def repr_html(results: Results, top: int = HTML_ROWS) -> str:
         rows.append(f"<tr{style}>" + "".join(f"<td>{e(str(v))}</td>" for v in row.values) + "</tr>")
     return (head + (f"<p>{e(said)}</p>" if said else "") + '<table class="sweeper-results"><thead><tr>'
             + "".join(f"<th>{e(c)}</th>" for c in table.columns) + "</tr></thead><tbody>" + "".join(rows)
-            + f"</tbody></table>{more}<p><small>{e(r.budget_line())}</small></p>")
+            + f"</tbody></table>{more}" + (f"<p><small>{e(r.budget_line())}</small></p>" if decided(r) else ""))

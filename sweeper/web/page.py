@@ -236,7 +236,7 @@ def _table(results: Results, verdicts: bool) -> dict[str, Any]:
     order = report_data.ranked(summary, len(summary))["trial"].head(MAX_TABLE).tolist()
     rows = [{"trial": t, "label": r["configuration"], "rank": _int(pd.to_numeric(r["rank"], errors="coerce")),
              "cells": [str(v) for v in r.values]} for t, (_, r) in zip(order, shown.iterrows(), strict=True)]
-    budget = results.budget_line()
+    budget = results.budget_line() if show.decided(results) else ""
     extra = []
     for name, frame in (("seed race", results.racing), ("pruning", results.pruning)):
         if frame is not None and "state" in frame:
