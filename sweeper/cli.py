@@ -153,6 +153,7 @@ def add_report_commands(sub: Any) -> None:
     show.add_argument("study", metavar="STUDY", help="study name, results folder or study file")
     show.add_argument("--results", default="results", help="results root (default: ./results)")
     show.add_argument("--top", type=_positive_int, default=10, help="configurations to show (default: 10)")
+    show.add_argument("--wide", action="store_true", help="print every column in full (default: fit 160 columns)")
     show.set_defaults(handler=cmd_show)
 
     render = sub.add_parser("render", help="fill a Markdown template with tables, intervals and plots from results",
@@ -313,7 +314,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
     r = load(study_name(args.study), args.results)
     _print_notes(r.notes)
-    print(show.text(r, args.top))
+    print(show.text(r, args.top, width=None if args.wide else show.WIDTH))
     return 0
 
 

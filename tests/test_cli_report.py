@@ -76,3 +76,15 @@ def test_help_stays_free_of_heavy_imports():
             "print(sorted(m for m in ('pandas', 'matplotlib', 'torch', 'scipy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().endswith("[]")
+
+
+def test_show_fits_160_columns_and_wide_prints_everything(tmp_path, capsys):
+    space = {"learning_rate": [0.0123, 0.0456, 0.0789], "momentum": [0.11, 0.55, 0.99], "hidden_size": [16, 32, 64],
+             "batch_size": [32, 64, 128], "weight_decay": [0.0001, 0.0002, 0.0003], "dropout": [0.1, 0.2, 0.3]}
+    folder = write_results(tmp_path / "many", space, seeds=3, sampler="random")
+    assert main(["show", str(folder)]) == 0
+    table = [line for line in capsys.readouterr().out.splitlines() if line.split(" ")[0].isdigit() or line.startswith("rank")]
+    assert len(table) == 4 and max(map(len, table)) <= 160 and "…" in table[1]
+    assert main(["show", str(folder), "--wide"]) == 0
+    wide = capsys.readouterr().out
+    assert "dropout=0.1" in wide and "p (adjusted)" in wide and max(map(len, wide.splitlines())) > 160

@@ -16,6 +16,8 @@ Results = Any  # sweeper.analysis.results.Results, which calls these (an import 
 LEGEND = ("verdict: 'worse' = below the best with adjusted p < 0.05 (paired by seed, adjusted for the number of "
           "comparisons and for picking the best); 'seeds needed' = seeds that would likely tell, if the observed "
           "difference is real; 'why' = what decided it.")
+WIDTH = 160  # characters of a `sweep show` table line (`--wide`: no limit)
+SHORT = {"seeds ok/failed/diverged": "seeds ok/f/d", "difference to best [95% CI]": "to best [95% CI]"}
 HTML_ROWS = 25  # rows of the notebook's table; `show(top=...)` and `summary` have them all
 
 
@@ -26,9 +28,9 @@ def answer(results: Results) -> str | None:
     return None if results.trials.empty else results.answer()
 
 
-def text(results: Results, top: int = 10) -> str:
+def text(results: Results, top: int = 10, width: int | None = None) -> str:
     """What `sweep show` prints: a header line, the best `top` configurations, the legend and
-    the budget line."""
+    the budget line; with `width`, the table's long cells (configuration, why) are cut to fit."""
     r = results
     planned = r.planned()
     if r.trials.empty:
@@ -40,7 +42,7 @@ def text(results: Results, top: int = 10) -> str:
     lines.append(f"{r.name}: {len(r.complete)}{f'/{planned}' if planned else ''} trials, {len(r.summary)} "
                  f"configurations, seeds {','.join(map(str, r.study.get('seeds', [])))}; {r.metric} ({r.direction}), "
                  "best first")
-    lines += _columns([list(table.columns), *table.astype(str).values.tolist()])
+    lines += _fit(_columns([list(table.columns), *table.astype(str).values.tolist()]), table, width)
     lines.append(textwrap.fill(LEGEND, 100))
     note = moderation_note(r.comparisons)
     if note:
@@ -85,6 +87,25 @@ def variance_lines(results: Results, top: int = 10) -> list[str]:
     return [f"where the seed-to-seed spread of {r.metric} comes from ({crossed.get('init')} initialisation x "
             f"{crossed.get('order')} data-order seeds): standard deviations, each part's share of the variance",
             *_columns(rows)]
+
+
+def _fit(lines: list[str], table: Any, width: int | None) -> list[str]:
+    """The table again, to fit `width` characters: shorter headers, no p column (the verdict
+    says what it decided), the configuration and why cells cut (ending in '…'); unchanged
+    where it fits or `width` is None."""
+    if not width or max(map(len, lines)) <= width:
+        return lines
+    cells = table.astype(str).rename(columns=SHORT).drop(columns=["p (adjusted)"], errors="ignore")
+
+    def render() -> list[str]:
+        return _columns([list(cells.columns), *cells.values.tolist()])
+
+    for col, least in (("why", 18), ("configuration", 20)):
+        over = max(map(len, render())) - width
+        if col in cells and over > 0:
+            keep = max(least, int(cells[col].str.len().max()) - over)
+            cells[col] = [v if len(v) <= keep else v[:keep - 1] + "…" for v in cells[col]]
+    return render()
 
 
 def _columns(rows: list[list[str]]) -> list[str]:
