@@ -379,8 +379,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         mode += f"{' but' if summary.stacked else ''} one at a time where {'; '.join(summary.unstacked)}"
     rungs = " (rungs included: a pruned study trains a survivor once per rung)" if study.prune is not None else ""
     print(f"{study.name}: {summary.trained + summary.reused} of {summary.planned} trials done{rungs} "
-          f"({summary.trained} trained now, {summary.reused} from earlier runs, {summary.failed} failed, "
-          f"{summary.diverged} diverged) in {minutes}:{seconds:02d} on {summary.dataset} {_where(summary.where)} "
+          f"({summary.trained} trained now, {summary.reused} from earlier runs, "  # failures of both, as the progress line
+          f"{summary.failed + summary.earlier_failed} failed, {summary.diverged + summary.earlier_diverged} diverged) in {minutes}:{seconds:02d} on {summary.dataset} {_where(summary.where)} "
           f"on {summary.device}{', vectorized' if study.vectorize else ''}{mode}")
     print(f"results: {summary.folder}/trials.csv and curves.csv")
     if summary.best:
