@@ -80,7 +80,7 @@ function drawStudy(s) {
   const parts = [s.done + "/" + (s.planned ?? "?") + " trials", s.failed + " failed"];
   if (s.diverged) parts.push(s.diverged + " diverged");
   parts.push(stateWords(s));
-  if (s.state === "running") parts.push("ETA " + clock(s.eta_seconds));
+  if (s.state === "running") parts.push(s.eta_seconds === null || s.eta_seconds === undefined ? "ETA after the first round" : "ETA " + clock(s.eta_seconds));
   if (s.best) parts.push("best " + s.best);
   const line = document.getElementById("progress-line");
   line.textContent = parts.join(" | ");
@@ -97,6 +97,8 @@ function drawTable(table) {
   answer.textContent = (state.answer || "") + (table.answer || !state.answer ? "" : " (updating)");
   answer.classList.toggle("updating", !table.answer);
   state.labels = Object.fromEntries(table.rows.map((r) => [r.trial, r.label]));
+  const counts = table.columns.indexOf("seeds ok/failed/diverged");  // "3/0/1": marked on the curves' panels
+  state.lost = Object.fromEntries(table.rows.map((r) => [r.trial, counts < 0 ? [0, 0] : r.cells[counts].split("/").slice(1).map(Number)]));
   if (table.importance) drawImportance(table.importance);
   if (table.parallel) drawParallel(table.parallel);
   const note = [];
@@ -212,9 +214,17 @@ function drawMetrics(metrics) {
   if (!state.metric && metrics.length) state.metric = metrics[0];
 }
 
+function lostWords(trial) {
+  const [failed, diverged] = (state.lost && state.lost[trial]) || [0, 0];
+  return [failed ? failed + " failed" : "", diverged ? diverged + " diverged" : ""].filter(Boolean).join(", ");
+}
+
 function drawCurves(data) {
   const seen = new Set();
   const container = document.getElementById("panels");
+  // one y-axis for the metric across panels, so levels compare, not shapes (the box: one per panel)
+  const values = data.panels.flatMap((p) => [...p.low, ...p.high, ...p.mean]).filter((v) => v !== null);
+  state.yRange = values.length ? [Math.min(...values), Math.max(...values)] : null;
   for (const p of data.panels) {
     const key = data.metric + "/" + p.trial;
     seen.add(key);
@@ -222,21 +232,27 @@ function drawCurves(data) {
     const high = p.high.map((v, i) => (v === null ? p.mean[i] : v));
     const series = [p.x, p.mean, low, high];
     const seeds = p.n.length ? Math.max(...p.n) : 0;
+    const lost = lostWords(p.trial);
     const title = (p.rank ? "#" + p.rank + " " : "") + p.label + " (" + seeds + " seeds" +
       (p.running_seeds.length ? ", " + p.running_seeds.length + " running" : "") + ")";
     if (state.charts[key]) {
       state.charts[key].setData(series);
       state.charts[key].root.parentNode.querySelector("h3").textContent = title;
+      state.charts[key].root.parentNode.querySelector(".lost").textContent = lost ? "lost: " + lost : "";
       continue;
     }
     const panel = el("div", null, "panel");
     panel.dataset.trial = p.trial;
     panel.appendChild(el("h3", title));
+    panel.appendChild(el("p", lost ? "lost: " + lost : "", "lost"));
     container.appendChild(panel);
     const range = data.range;
     const opts = {
       width: 330, height: 200,
-      scales: { x: { time: false }, y: { range: (u, min, max) => [range[0] !== null ? Math.max(range[0], min) : min, range[1] !== null ? Math.min(range[1], max) : max] } },
+      scales: { x: { time: false }, y: { range: (u, min, max) => {
+        if (!state.ownAxis && state.yRange) [min, max] = state.yRange;
+        return [range[0] !== null ? Math.max(range[0], min) : min, range[1] !== null ? Math.min(range[1], max) : max];
+      } } },
       axes: [{ label: data.axis_label }, { label: data.label, size: 55 }],
       legend: { show: false },
       series: [{}, { stroke: "#1f5fa8", width: 2, label: "mean" },
@@ -285,6 +301,10 @@ async function refresh() {
   }
 }
 
+document.getElementById("own-axis").addEventListener("change", (event) => {
+  state.ownAxis = event.target.checked;
+  for (const chart of Object.values(state.charts)) chart.setData(chart.data);  // the y range again
+});
 document.getElementById("metric").addEventListener("change", (event) => {
   state.metric = event.target.value;
   refreshCurves();
