@@ -159,6 +159,7 @@ def add_report_commands(sub: Any) -> None:
     show.add_argument("study", metavar="STUDY", help="study name, results folder or study file")
     show.add_argument("--results", default="results", help="results root (default: ./results)")
     show.add_argument("--top", type=_positive_int, default=10, help="configurations to show (default: 10)")
+    show.add_argument("--wide", action="store_true", help="print every column in full (default: fit 160 columns)")
     show.set_defaults(handler=cmd_show)
 
     render = sub.add_parser("render", help="fill a Markdown template with tables, intervals and plots from results",
@@ -319,7 +320,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
     r = load(study_name(args.study), args.results)
     _print_notes(r.notes)
-    print(show.text(r, args.top))
+    print(show.text(r, args.top, width=None if args.wide else show.WIDTH))
     return 0
 
 
@@ -424,8 +425,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         mode += f"{' but' if summary.stacked else ''} one at a time where {'; '.join(summary.unstacked)}"
     rungs = " (rungs included: a pruned study trains a survivor once per rung)" if study.prune is not None else ""
     print(f"{study.name}: {summary.trained + summary.reused} of {summary.planned} trials done{rungs} "
-          f"({summary.trained} trained now, {summary.reused} from earlier runs, {summary.failed} failed, "
-          f"{summary.diverged} diverged) in {minutes}:{seconds:02d} on {summary.dataset} {_where(summary.where)} "
+          f"({summary.trained} trained now, {summary.reused} from earlier runs, "  # failures of both, as the progress line
+          f"{summary.failed + summary.earlier_failed} failed, {summary.diverged + summary.earlier_diverged} diverged) in {minutes}:{seconds:02d} on {summary.dataset} {_where(summary.where)} "
           f"on {summary.device}{', vectorized' if study.vectorize else ''}{mode}")
     print(f"results: {summary.folder}/trials.csv and curves.csv")
     if summary.best:

@@ -38,6 +38,8 @@ def test_run_writes_results_and_a_second_run_trains_nothing(tmp_path):
     assert len(pd.read_csv(tmp_path / "results" / "cli" / "trials.csv")) == 4
     second = sweep("run", "cli.py", "--executor", "sequential", "--seeds", "3", cwd=tmp_path)
     assert "(2 trained now, 4 from earlier runs" in second.stdout
+    first_line = next(line for line in second.stderr.splitlines() if line.startswith("[cli] "))
+    assert first_line.startswith("[cli] 4/6 trials")  # the 4 rows found count from the first line of the resumed run
 
 
 def test_bad_study_is_one_line_and_exit_code_2(tmp_path):

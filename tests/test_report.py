@@ -38,7 +38,8 @@ def random_report(tmp_path_factory):
 def test_grid_report_has_tables_and_the_plots_its_space_calls_for(grid_report):
     files = {p.file for p in grid_report.plots}
     assert files == {"curves_val_acc.png", "curves_train_loss.png", "heatmap.png", "seeds.png",
-                     "by_normalization.png", "gap.png"}
+                     "by_normalization.png", "gap.png", "importance.png", "parallel.png", "contour.png",
+                     *(f"slice_{n}.png" for n in ("learning_rate", "momentum", "normalization"))}
     summary = pd.read_csv(grid_report.folder / "summary.csv")
     assert len(summary) == 8 and {"rank", "n_ok", "n_failed", "n_diverged", "val_acc_ci_low", "train_loss_mean"} <= set(summary)
     comparisons = pd.read_csv(grid_report.folder / "comparisons.csv")

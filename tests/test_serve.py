@@ -139,3 +139,27 @@ def test_serve_of_a_missing_folder_and_export_without_a_target_are_one_line(tmp_
     for args in (["serve", "--results", str(tmp_path / "none")], ["export", "x", "--results", str(tmp_path)]):
         out = subprocess.run([sys.executable, "-m", "sweeper.cli", *args], capture_output=True, text=True, env=env)
         assert out.returncode == 2 and out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+
+
+def test_the_documented_routes_give_the_table_led_by_verdict_the_importance_and_the_parallel_coordinates(root):
+    """docs/guide/live-page-api.md: api/studies, api/studies/<name> (and its curves), the #study= link."""
+    with running(root) as base:
+        names = [s["name"] for s in api(base, "/api/studies")["studies"]]
+        assert names == ["grid", "other"] and api(base, "/api/studies")["root"]
+        t = table(base, "grid")["table"]
+        assert t["columns"][:4] == ["rank", "val_acc mean [95% CI]", "verdict", "why"]
+        assert t["columns"][4:6] == ["learning_rate", "momentum"]  # one column per hyperparameter, not one string
+        assert "configuration" not in t["columns"]
+        first = t["rows"][0]
+        assert first["cells"][2] == "best" and first["label"].startswith("learning_rate=")
+        bars = {b["source"]: b for b in t["importance"]["bars"]}
+        assert {"learning_rate", "momentum", "seeds"} <= set(bars) and bars["seeds"]["kind"] == "seeds"
+        assert sum(b["share"] for b in bars.values()) == pytest.approx(1.0, abs=1e-4)
+        assert t["importance"]["line"].startswith(t["importance"]["bars"][0]["source"] + " explains ")
+        parallel = t["parallel"]
+        assert parallel["axes"] == ["learning_rate", "momentum", "val_acc"] and len(parallel["lines"]) == 4
+        assert all(len(line["y"]) == 3 and 0 <= line["y"][-1] <= 1 for line in parallel["lines"])
+        status, body, _ = get(base + "/static/app.js")  # the #study=<name> link is read by the page's script
+        assert status == 200 and b"#study=" in body
+        status, _, _ = get(base + "/api/studies/nothere")
+        assert status == 404

@@ -251,3 +251,110 @@ def gap(data: pd.DataFrame, path: Path, *, kind: str, title: str) -> Path:
     fig.suptitle(f"{title}\na large gap means the network fits its training images better than unseen ones",
                  fontsize=10)
     return _save(fig, path)
+
+
+KIND_COLOURS = {"hyperparameter": "C0", "interaction": "C9", "rest": "0.6", "seeds": "C3"}
+
+
+def importance_bars(data: pd.DataFrame, path: Path, *, title: str) -> Path:
+    """One horizontal bar per source (`landscape.importance_bars`) with its 95 % interval; the
+    seeds' bar in red beside the hyperparameters', so their effect is read against the noise."""
+    fig = _figure(6.5, 0.4 * len(data) + 1.6)
+    ax = fig.subplots()
+    ys = np.arange(len(data))[::-1]
+    share = data["share"].to_numpy(float) * 100
+    err = [share - data["ci_low"].to_numpy(float) * 100, data["ci_high"].to_numpy(float) * 100 - share]
+    ax.barh(ys, share, color=[KIND_COLOURS[k] for k in data["kind"]], xerr=np.clip(err, 0, None), capsize=3)
+    for y, v, high in zip(ys, share, data["ci_high"].to_numpy(float) * 100, strict=True):
+        ax.text(max(v, high if np.isfinite(high) else v) + 1.5, y, f"{v:.0f} %", va="center", fontsize=8)
+    ax.set_yticks(ys, data["source"])
+    ax.set_xlabel("share of the variance over configurations and seeds (%), 95 % interval")
+    ax.set_xlim(0, 105)
+    ax.set_title(title, fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    return _save(fig, path)
+
+
+def parallel(data: pd.DataFrame, path: Path, *, label: str, title: str, maximize: bool) -> Path:
+    """Parallel coordinates (`landscape.parallel`): a line per configuration, coloured by its
+    mean; at the metric's axis a bar for its seeds' 95 % interval; configurations that lost a
+    seed (failed, diverged) dashed red, marked x."""
+    from matplotlib import colormaps
+
+    axes = list(dict.fromkeys(data["axis"]))
+    fig = _figure(max(6.5, 1.5 * len(axes) + 1.5), 4.6)
+    ax = fig.subplots()
+    wide = data.pivot(index="trial", columns="axis", values="position")[axes]
+    facts = data.drop_duplicates("trial").set_index("trial").loc[wide.index]
+    shade = wide[axes[-1]].to_numpy(float)
+    cmap = colormaps["viridis" if maximize else "viridis_r"]
+    order = np.argsort(shade if maximize else -shade)  # the best drawn last, on top
+    xs = np.arange(len(axes))
+    for i in order:
+        lost = facts["n_lost"].iloc[i] > 0
+        ax.plot(xs, wide.iloc[i].to_numpy(float), color="C3" if lost else cmap(shade[i]), lw=0.8 if not lost else 1,
+                ls="--" if lost else "-", alpha=0.55)
+    metric_rows = data[data["axis"] == axes[-1]]
+    ax.vlines(np.full(len(metric_rows), xs[-1]), metric_rows["ci_low"], metric_rows["ci_high"], color="0.3", lw=3,
+              alpha=0.25)
+    bad = metric_rows[metric_rows["n_lost"] > 0]
+    ax.scatter(np.full(len(bad), xs[-1]), bad["position"], marker="x", color="C3", zorder=3,
+               label="lost a seed (failed or diverged)")
+    for j, name in enumerate(axes):  # each axis labelled at its ends with the values found there
+        rows = data[data["axis"] == name].sort_values("position")
+        shown = rows[rows["position"] >= 0]
+        for _, r in (shown.iloc[[0, -1]].iterrows() if len(shown) else []):
+            ax.text(j, r["position"], f" {r['value']}", fontsize=7, va="center")
+        if (rows["position"] < 0).any():
+            ax.text(j, rows["position"].min(), " (inactive)", fontsize=7, va="center", color="0.4")
+    ax.set_xticks(xs, [_wrap(a, 14) for a in axes[:-1]] + [_wrap(f"mean {label}", 18)], fontsize=8)
+    ax.set_yticks([])
+    ax.vlines(xs, -0.1, 1.1, color="0.5", lw=0.8)
+    ax.set_title(title, fontsize=10)
+    if len(bad):
+        ax.legend(fontsize=8, loc="lower left")
+    return _save(fig, path)
+
+
+def slice_plot(data: pd.DataFrame, path: Path, *, name: str, label: str, title: str) -> Path:
+    """The metric against one hyperparameter (`landscape.slices` of `name`): each
+    configuration's seed mean with its 95 % interval; choices as categories; log where the space is."""
+    fig = _figure(6.5, 4.2)
+    ax = fig.subplots()
+    err = [data["mean"] - data["ci_low"], data["ci_high"] - data["mean"]]
+    ax.errorbar(data["x"], data["mean"], yerr=np.clip(np.nan_to_num(np.array(err, dtype=float)), 0, None), fmt="o",
+                ms=4, capsize=2, alpha=0.6, label="configuration: mean over seeds and 95 % interval")
+    top = data[data["rank"] == 1]
+    ax.scatter(top["x"], top["mean"], s=120, facecolors="none", edgecolors="C3", lw=2, label="best configuration")
+    log = bool(data["log"].iloc[0]) if len(data) else False
+    if log:
+        ax.set_xscale("log")
+    if len(data) and not bool(data["numeric"].iloc[0]):
+        ticks = data.drop_duplicates("x").sort_values("x")
+        ax.set_xticks(ticks["x"], ticks["value"])
+    ax.set_xlabel(hparam_label(name, log))
+    ax.set_ylabel(f"mean {label}")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    return _save(fig, path)
+
+
+def contour(data: pd.DataFrame, path: Path, *, x: str, y: str, label: str, title: str, log: tuple[bool, bool]) -> Path:
+    """The metric's configuration means over the two most important hyperparameters
+    (`landscape.contour`): filled contours interpolated between the configurations (dots)."""
+    fig = _figure(6.5, 5.0)
+    ax = fig.subplots()
+    xs, ys = (np.log10(data[c]) if lg else data[c] for c, lg in ((("x"), log[0]), ("y", log[1])))
+    if len(data) >= 4 and xs.nunique() > 1 and ys.nunique() > 1:
+        filled = ax.tricontourf(xs, ys, data["mean"], levels=12, cmap="viridis")
+        fig.colorbar(filled, ax=ax, label=f"mean {label}")
+    ax.scatter(xs, ys, s=8, color="k", alpha=0.5, label="configuration")
+    best = data[data["rank"] == 1]
+    ax.scatter(np.log10(best["x"]) if log[0] else best["x"], np.log10(best["y"]) if log[1] else best["y"], s=120,
+               facecolors="none", edgecolors="C3", lw=2, label="best configuration")
+    ax.set_xlabel(hparam_label(x) + (" (log10)" if log[0] else ""))
+    ax.set_ylabel(hparam_label(y) + (" (log10)" if log[1] else ""))
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, loc="best")
+    return _save(fig, path)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sweeper.analysis import plots, report_data, stats
+from sweeper.analysis import landscape, plots, report_data, stats
 from sweeper.analysis.plots import Plot
 from sweeper.analysis.report_html import render
 from sweeper.analysis.results import Results
@@ -59,6 +59,7 @@ def draw_all(results: Results, folder: Path) -> Iterator[Plot]:
     shown = f"the best {report_data.MAX_ROWS} of {len(summary)} configurations" \
         if len(summary) > report_data.MAX_ROWS else "each configuration"
     yield from _curves(results, folder)
+    yield from _glance(results, folder)
     axes = heatmap_axes(results)
     if axes:
         x, y = axes
@@ -83,6 +84,41 @@ def draw_all(results: Results, folder: Path) -> Iterator[Plot]:
             yield Plot("gap.png", f"Final training and validation {label_of(kind)} for {shown}, and the gap between "
                                   "them per seed: a large gap means the network fits its training images much better "
                                   "than unseen ones.")
+
+
+def _glance(results: Results, folder: Path) -> Iterator[Plot]:
+    """The pictures at a glance: importance against the seeds, parallel coordinates, a slice
+    per hyperparameter and a contour of the two most important (`sweeper.analysis.landscape`)."""
+    name, metric, summary, study = results.name, results.metric, results.summary, results.study
+    label = plots.metric_label(metric, results.direction)
+    table = results.importance()
+    if not table.empty:
+        plots.importance_bars(landscape.importance_bars(table), folder / "importance.png",
+                              title=f"{name}: what the variance of {label_of(metric)} comes from")
+        yield Plot("importance.png", f"Each searched hyperparameter's share of the variance of {label} over "
+                                     f"configurations and seeds, beside the seeds' share (red), with 95 % intervals "
+                                     f"({table.attrs['note']}).")
+    data = landscape.parallel(summary, results.searched, metric, study)
+    if data["axis"].nunique() > 1:
+        plots.parallel(data, folder / "parallel.png", label=label, maximize=results.direction == "maximize",
+                       title=f"{name}: every configuration, coloured by its mean {label_of(metric)}")
+        yield Plot("parallel.png", f"Parallel coordinates: one line per configuration through its hyperparameters' "
+                                   f"values to its mean {label} (colour too), with its seeds' 95 % interval as a "
+                                   "grey bar; dashed red: a configuration that lost a seed (failed or diverged).")
+    cuts = landscape.slices(summary, results.searched, metric, study)
+    for hp, part in cuts.groupby("name", sort=False):
+        plots.slice_plot(part, folder / f"slice_{hp}.png", name=str(hp), label=label,
+                         title=f"{name}: {label_of(metric)} against {hp}")
+        yield Plot(f"slice_{hp}.png", f"Each configuration's mean {label} over its seeds, with its 95 % interval, "
+                                      f"against {hp}{' (log scale, as searched)' if part['log'].iloc[0] else ''}.")
+    pair = landscape.contour_axes(table, summary) if not table.empty else None
+    if pair:
+        x, y = pair
+        plots.contour(landscape.contour(summary, x, y, metric), folder / "contour.png", x=x, y=y, label=label,
+                      log=(landscape.is_log(study, x), landscape.is_log(study, y)),
+                      title=f"{name}: mean {label_of(metric)} over {x} and {y}")
+        yield Plot("contour.png", f"Mean {label} over the two most important hyperparameters, {x} and {y}, "
+                                  "interpolated between the configurations (dots) with the others at their values.")
 
 
 def heatmap_axes(results: Results) -> tuple[str, str] | None:

@@ -175,7 +175,9 @@ def generalization_gap(trials: pd.DataFrame, summary: pd.DataFrame, kind: str = 
 def display_table(summary: pd.DataFrame, comparisons: pd.DataFrame, metric: str) -> pd.DataFrame:
     """The summary table people read (in index.html and `sweep show`), best first, as text.
     A study with a test split also gets the test counterpart of its metric (`test_acc` for
-    `val_acc`), never used to rank: it is the number to report once the choice is made."""
+    `val_acc`), never used to rank: it is the number to report once the choice is made. Its
+    header says it is the last epoch's (trials.csv's row); `sweep test` gives the kept weights'
+    (the best epoch's), which can differ."""
     c = comparisons.set_index("trial")
     test = test_counterpart(summary, metric)
     rows = []
@@ -187,7 +189,7 @@ def display_table(summary: pd.DataFrame, comparisons: pd.DataFrame, metric: str)
             "seeds ok/failed/diverged": f"{r['n_ok']}/{r['n_failed']}/{r['n_diverged']}",
             f"{metric} mean [95% CI]": _interval(r[f"{metric}_mean"], r[f"{metric}_ci_low"], r[f"{metric}_ci_high"]),
             "sd": _num(r[f"{metric}_sd"]),
-            **({f"{test} mean [95% CI]": _interval(r[f"{test}_mean"], r[f"{test}_ci_low"], r[f"{test}_ci_high"])}
+            **({f"{test} at last epoch, mean [95% CI]": _interval(r[f"{test}_mean"], r[f"{test}_ci_low"], r[f"{test}_ci_high"])}
                if test else {}),
             "difference to best [95% CI]": _interval(k["difference"], k["diff_ci_low"], k["diff_ci_high"], sign=True),
             "p (adjusted)": "" if pd.isna(k["p_adjusted"]) else f"{k['p_adjusted']:.3f}",

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sweeper.analysis import stats
 from sweeper.analysis.answer import moderation_note
 from sweeper.analysis.report_data import display_table
-from sweeper.analysis.show import variance_lines
+from sweeper.analysis.show import decided, importance_lines, variance_lines
 from sweeper.metrics import with_direction
 
 if TYPE_CHECKING:
@@ -41,11 +41,12 @@ def render(results: Results, plots: Sequence[Plot]) -> str:
     facts = [("dataset", s.get("dataset_used", "")), ("search", s.get("sampler", "")),
              ("metric", f"{results.metric}: {with_direction(results.metric, results.direction)}"), ("seeds", ", ".join(map(str, s.get("seeds", [])))),
              ("trials", f"{len(results.trials)} rows, {len(results.summary)} configurations"),
-             ("budget", results.budget_line()),
+             ("budget", results.budget_line() if decided(results) else ""),
              ("fixed", ", ".join(f"{k}={v}" for k, v in s.get("fixed", {}).items()))]
     parts = [f"<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{e(results.name)}: sweep report</title>",
              f"<style>{STYLE}</style>\n</head>\n<body>", f"<h1>{e(results.name)}</h1>",
              f'<p class="answer">{e(results.answer())}</p>']
+    parts += [f'<p class="answer">{e(line)}</p>' for line in importance_lines(results)]
     if s.get("description"):
         parts.append(f"<p>{e(s['description'])}</p>")
     parts.append("<p>" + " &middot; ".join(f"<b>{e(k)}</b>: {e(str(v))}" for k, v in facts if v != "") + "</p>")

@@ -207,6 +207,18 @@ class Results:
         labels = self.summary.set_index("trial")["label"] if len(table) else {}
         return table.assign(label=table["trial"].map(labels)) if len(table) else table.assign(label=[])
 
+    def importance(self, method: str = "anova", n_boot: int | None = None, seed: int = 0) -> pd.DataFrame:
+        """Which hyperparameters matter, against the seeds: each searched hyperparameter's
+        share of the metric's variance over (configuration, seed) rows (a full grid's pairwise
+        interactions too), the rest, and the seeds' share (split into initialisation and data
+        order with crossed seeds), each with a 95 % bootstrap interval over configurations.
+        Columns: source, share, ci_low, ci_high; `attrs["note"]` says what was left out.
+        `method="fanova"` splits the configurations' variance with Optuna's fANOVA instead of
+        group means. See `sweeper.analysis.importance` for what it assumes."""
+        from sweeper.analysis.importance import importance
+
+        return importance(self.complete, self.searched, self.metric, self.study, method, n_boot, seed)
+
     def model(self, rank: int = 1, seed: int | None = None, study: Any = None, which: str = "best") -> Any:
         """The trained `nn.Module` of the configuration at `rank` (1: the best) with the kept
         weights of `seed` (its first kept seed by default), at its best epoch (`which="last"`:

@@ -16,6 +16,8 @@ Results = Any  # sweeper.analysis.results.Results, which calls these (an import 
 LEGEND = ("verdict: 'worse' = below the best with adjusted p < 0.05 (paired by seed, adjusted for the number of "
           "comparisons and for picking the best); 'seeds needed' = seeds that would likely tell, if the observed "
           "difference is real; 'why' = what decided it.")
+WIDTH = 160  # characters of a `sweep show` table line (`--wide`: no limit)
+SHORT = {"seeds ok/failed/diverged": "seeds ok/f/d", "difference to best [95% CI]": "to best [95% CI]"}
 HTML_ROWS = 25  # rows of the notebook's table; `show(top=...)` and `summary` have them all
 
 
@@ -26,9 +28,9 @@ def answer(results: Results) -> str | None:
     return None if results.trials.empty else results.answer()
 
 
-def text(results: Results, top: int = 10) -> str:
+def text(results: Results, top: int = 10, width: int | None = None) -> str:
     """What `sweep show` prints: a header line, the best `top` configurations, the legend and
-    the budget line."""
+    the budget line; with `width`, the table's long cells (configuration, why) are cut to fit."""
     r = results
     planned = r.planned()
     if r.trials.empty:
@@ -36,17 +38,35 @@ def text(results: Results, top: int = 10) -> str:
     table = display_table(r.summary, r.comparisons, r.metric).drop(columns=["sd"]).head(top)
     said = answer(r)
     lines = [said] if said else []  # first: the answer to the study's question
+    lines += importance_lines(r)  # then which hyperparameters matter, against the seeds
     lines.append(f"{r.name}: {len(r.complete)}{f'/{planned}' if planned else ''} trials, {len(r.summary)} "
                  f"configurations, seeds {','.join(map(str, r.study.get('seeds', [])))}; {r.metric} ({r.direction}), "
                  "best first")
-    lines += _columns([list(table.columns), *table.astype(str).values.tolist()])
+    lines += _fit(_columns([list(table.columns), *table.astype(str).values.tolist()]), table, width)
     lines.append(textwrap.fill(LEGEND, 100))
     note = moderation_note(r.comparisons)
     if note:
         lines.append(textwrap.fill(note, 100))
-    lines.append(r.budget_line() + (f"; a seed race, {_race_settings(r.study)}" if r.racing is not None else ""))
+    if decided(r):  # the budget is news only where racing or pruning stopped something early
+        lines.append(r.budget_line() + (f"; a seed race, {_race_settings(r.study)}" if r.racing is not None else ""))
     lines += variance_lines(r, top)
     return "\n".join(lines)
+
+
+def decided(results: Results) -> bool:
+    """Whether a seed race or pruning ran, so that work spent differs from the full design's."""
+    return results.racing is not None or results.pruning is not None
+
+
+def importance_lines(results: Results) -> list[str]:
+    """'Of val_acc's variance: learning_rate explains 61 % [48, 70], momentum 9 %, seeds 18 %'
+    (`Results.importance()`); nothing where there are too few configurations to tell."""
+    from sweeper.analysis.importance import line
+
+    if not results.searched:
+        return []
+    said = line(results.importance())
+    return [f"Of {results.metric}'s variance over configurations and seeds: {said}"] if said else []
 
 
 def variance_lines(results: Results, top: int = 10) -> list[str]:
@@ -67,6 +87,25 @@ def variance_lines(results: Results, top: int = 10) -> list[str]:
     return [f"where the seed-to-seed spread of {r.metric} comes from ({crossed.get('init')} initialisation x "
             f"{crossed.get('order')} data-order seeds): standard deviations, each part's share of the variance",
             *_columns(rows)]
+
+
+def _fit(lines: list[str], table: Any, width: int | None) -> list[str]:
+    """The table again, to fit `width` characters: shorter headers, no p column (the verdict
+    says what it decided), the configuration and why cells cut (ending in '…'); unchanged
+    where it fits or `width` is None."""
+    if not width or max(map(len, lines)) <= width:
+        return lines
+    cells = table.astype(str).rename(columns=SHORT).drop(columns=["p (adjusted)"], errors="ignore")
+
+    def render() -> list[str]:
+        return _columns([list(cells.columns), *cells.values.tolist()])
+
+    for col, least in (("why", 18), ("configuration", 20)):
+        over = max(map(len, render())) - width
+        if col in cells and over > 0:
+            keep = max(least, int(cells[col].str.len().max()) - over)
+            cells[col] = [v if len(v) <= keep else v[:keep - 1] + "…" for v in cells[col]]
+    return render()
 
 
 def _columns(rows: list[list[str]]) -> list[str]:
@@ -108,4 +147,4 @@ def repr_html(results: Results, top: int = HTML_ROWS) -> str:
         rows.append(f"<tr{style}>" + "".join(f"<td>{e(str(v))}</td>" for v in row.values) + "</tr>")
     return (head + (f"<p>{e(said)}</p>" if said else "") + '<table class="sweeper-results"><thead><tr>'
             + "".join(f"<th>{e(c)}</th>" for c in table.columns) + "</tr></thead><tbody>" + "".join(rows)
-            + f"</tbody></table>{more}<p><small>{e(r.budget_line())}</small></p>")
+            + f"</tbody></table>{more}" + (f"<p><small>{e(r.budget_line())}</small></p>" if decided(r) else ""))

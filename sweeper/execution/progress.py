@@ -36,21 +36,29 @@ class Progress:
         self.notebook = _in_notebook()
         self.tty = self.stream.isatty() or self.notebook
         self.start = time.monotonic()
+        self.evidence = 1  # trials of this run to see finish before an ETA (`runner` sets the first round's size)
         self._last_log = 0.0
         self._log_every_s = log_every_s
         self._drawn = ""
 
+    def count_stored(self, statuses: list[str]) -> None:
+        """Count the rows a resumed run finds already done, before its first line."""
+        self.done_before = self.done = len(statuses)
+        self.failed, self.diverged = statuses.count("failed"), statuses.count("diverged")
+
     def eta_seconds(self) -> float | None:
-        """Seconds left at this run's pace so far (None before its first trial)."""
+        """Seconds left at this run's pace so far: None until the first round of trials that
+        started together has finished (`evidence`), as one trial done while others are nearly
+        done says little of the pace."""
         new, left = self.done - self.done_before, self.total - self.done
         if left <= 0:
             return 0.0
-        return (time.monotonic() - self.start) / new * left if new else None
+        return (time.monotonic() - self.start) / new * left if new and new >= self.evidence else None
 
     def line(self) -> str:
         elapsed = time.monotonic() - self.start
         seconds = self.eta_seconds()
-        eta = "?" if seconds is None else _clock(seconds)
+        eta = "after the first round" if seconds is None else _clock(seconds)
         parts = [f"[{self.name}] {self.done}/{self.total} trials", f"{self.failed} failed"]
         if self.diverged:
             parts.append(f"{self.diverged} diverged")

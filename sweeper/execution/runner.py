@@ -65,8 +65,10 @@ class RunSummary:
     planned: int  # configuration x seed trials the study asks for
     trained: int = 0  # trials run now
     reused: int = 0  # trials found in the results folder
-    failed: int = 0
+    failed: int = 0  # of the trials trained now
     diverged: int = 0
+    earlier_failed: int = 0  # of the rows found from earlier runs
+    earlier_diverged: int = 0
     seconds: float = 0.0
     best: str = ""
     device: str = "cpu"
@@ -240,6 +242,10 @@ class _Sweep:
         self.rows = Rows(study.metric)
         for row in store.rows():
             self.rows.add(row)
+        stored = [str(r["status"]) for r in self.rows.rows.values()  # counted now, so a resumed run's first line has them
+                  if r["status"] != PROMOTED and int(r["seed"]) in set(study.seed_list)]
+        self.progress.count_stored(stored)
+        summary.earlier_failed, summary.earlier_diverged = stored.count("failed"), stored.count("diverged")
         self.pending: list[tuple[Proposal, str, bool]] = []  # proposal, trial id, trained by an earlier proposal
         self.proposed: set[str] = set()
         self.futures: dict[Any, TrialTask] = {}
@@ -432,13 +438,16 @@ class _Sweep:
         if row["status"] == "ok" and value is not None:
             self.scores.setdefault(row["trial"], {})[int(row["seed"])] = value
         # a promoted row is a rung on the way to the configuration's own row: not a trial done
-        self.progress.update(None if row["status"] == PROMOTED else row["status"], self.best_label())
+        if not reused and self.progress.done == self.progress.done_before:  # the first of this run: the round it began
+            self.progress.evidence = sum(len(t.members) * len(t.seeds) for t in self.futures.values()) + 1
+        # stored rows were counted at the start; a promoted row is a rung on the way to its configuration's own row
+        self.progress.update(None if reused or row["status"] == PROMOTED else row["status"], self.best_label())
 
     def state(self) -> dict[str, Any]:
         """What progress.json says of this sweep (storage/live.py)."""
         eta = self.progress.eta_seconds()
         return {"planned": self.summary.planned, "done": self.progress.done, "trained": self.summary.trained,
-                "failed": self.summary.failed, "diverged": self.summary.diverged,
+                "failed": self.progress.failed, "diverged": self.progress.diverged,
                 "eta_seconds": None if eta is None else round(eta, 1), "best": self.best_label()}
 
     def best_trials(self) -> list[str]:

@@ -26,6 +26,7 @@ from sweeper.storage import live_reader as live
 from sweeper.storage.store import CURVES, PRUNING, RACING, SNAPSHOT, TRIALS
 
 MAX_TABLE = 200  # rows of the ranked table sent to the page
+MAX_PARALLEL = 500  # configurations drawn in the parallel coordinates
 MAX_RUNNING_PANELS = 6  # configurations with running seeds shown beside the best ones
 FILES = (TRIALS, CURVES, SNAPSHOT, RACING, PRUNING, live.PROGRESS)
 
@@ -235,14 +236,60 @@ def _table(results: Results, verdicts: bool) -> dict[str, Any]:
     order = report_data.ranked(summary, len(summary))["trial"].head(MAX_TABLE).tolist()
     rows = [{"trial": t, "label": r["configuration"], "rank": _int(pd.to_numeric(r["rank"], errors="coerce")),
              "cells": [str(v) for v in r.values]} for t, (_, r) in zip(order, shown.iterrows(), strict=True)]
-    budget = results.budget_line()
+    budget = results.budget_line() if show.decided(results) else ""
     extra = []
     for name, frame in (("seed race", results.racing), ("pruning", results.pruning)):
         if frame is not None and "state" in frame:
             counts = frame["state"].value_counts()
             extra.append(f"{name}: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
-    return {"columns": list(shown.columns), "rows": rows, "configurations": len(summary), "verdicts": verdicts,
-            "budget": budget, "decisions": extra, "answer": show.answer(results) if verdicts else None}
+    columns, rows = _lead(results, list(shown.columns), rows, order)
+    return {"columns": columns, "rows": rows, "configurations": len(summary), "verdicts": verdicts,
+            "budget": budget, "decisions": extra, "answer": show.answer(results) if verdicts else None,
+            **(_glance(results) if verdicts else {})}
+
+
+LEAD = ("rank", "mean [95% CI]", "verdict", "why")  # the columns a reader needs first, then the hyperparameters
+
+
+def _lead(results: Results, columns: list[str], rows: list[dict[str, Any]],
+          order: list[str]) -> tuple[list[str], list[dict[str, Any]]]:
+    """The table reordered to fit a screen: rank, mean and interval, verdict and why first, then
+    one column per hyperparameter that varies (instead of the one long configuration string),
+    then the rest; `hyperparameters` counts the columns that are hyperparameters."""
+    lead = [c for key in LEAD for c in columns if c == key or (key.startswith("mean") and c.endswith(key)
+                                                                and c.startswith(results.metric))]
+    rest = [c for c in columns if c not in lead and c != "configuration"]
+    summary = results.summary.set_index("trial")
+    varied = [n for n in results.searched if n in summary and summary[n].nunique(dropna=False) > 1]
+    where = {c: i for i, c in enumerate(columns)}
+    for row in rows:
+        values = summary.loc[row["trial"], varied] if row["trial"] in summary.index else pd.Series(dtype=object)
+        hps = ["" if pd.isna(v) else f"{v:.4g}" if isinstance(v, float) else str(v) for v in values]
+        row["cells"] = [row["cells"][where[c]] for c in lead] + hps + [row["cells"][where[c]] for c in rest]
+    return lead + varied + rest, rows
+
+
+def _glance(results: Results) -> dict[str, Any]:
+    """The importance bars and the parallel coordinates the page draws (`sweeper.analysis.landscape`)."""
+    from sweeper.analysis import importance, landscape
+
+    table = results.importance() if results.searched else pd.DataFrame(columns=importance.COLUMNS)
+    bars = [{"source": r.source, "share": _float(r.share), "low": _float(r.ci_low), "high": _float(r.ci_high),
+             "kind": r.kind} for r in landscape.importance_bars(table).itertuples()] if len(table) else []
+    data = landscape.parallel(results.summary, results.searched, results.metric, results.study)
+    axes = list(dict.fromkeys(data["axis"]))
+    lines = []
+    for trial, d in list(data.groupby("trial", sort=False))[:MAX_PARALLEL] if len(axes) > 1 else []:
+        d = d.set_index("axis").loc[axes]
+        last = d.iloc[-1]
+        lines.append({"trial": trial, "y": _floats(d["position"]), "text": d["value"].tolist(), "low": _float(last["ci_low"]),
+                      "high": _float(last["ci_high"]), "lost": int(last["n_lost"]), "ok": int(last["n_ok"])})
+    return {"importance": {"bars": bars, "line": importance.line(table), "note": table.attrs.get("note", "")},
+            "parallel": {"axes": axes, "lines": lines, "maximize": results.direction == "maximize"}}
+
+
+def _float(x: Any) -> float | None:
+    return None if x is None or pd.isna(x) or not np.isfinite(float(x)) else round(float(x), 6)
 
 
 def _pending(summary: pd.DataFrame) -> pd.DataFrame:
