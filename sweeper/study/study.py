@@ -90,6 +90,8 @@ class Study:
     model: Any = None  # a built-in model name, or the user's own: a function config -> torch.nn.Module
     metrics: Mapping[str, Callable[..., float]] = field(default_factory=dict)  # name -> fn(outputs, targets), on every split
     train: Callable[..., Mapping[str, float]] | None = None  # the user's own loop: train(config, seed, log) -> metrics
+    lightning: Any = None  # a LightningModule class (or a function config -> module), trained by lightning.Trainer
+    datamodule: Any = None  # with `lightning`: its LightningDataModule class (or a function config -> datamodule)
     fallback: str | None = None  # dataset to use, loudly, when `dataset` is not available
     task: str | None = None  # classify, regress or small_digit (is the label < 3); None: classify, or inferred from `data`
     split: Split = field(default_factory=Split)
@@ -235,6 +237,8 @@ class Study:
             raise bad("task", f"None or one of {list(TASKS)}" + closest(str(self.task), TASKS))
         if not isinstance(self.metric, str) or not self.metric:
             raise bad("metric", "the name of a column a trial writes, such as 'val_acc', 'val_loss' or 'val_f1'")
+        if self.datamodule is not None and self.lightning is None:
+            raise bad("datamodule", "given with `lightning` = the LightningModule that trains on it")
         if self.fallback is not None and self.fallback not in DATASETS:
             raise bad("fallback", f"None or one of {list(DATASETS)}")
         if self.direction not in (None, "maximize", "minimize"):
@@ -406,7 +410,7 @@ class Study:
         for key in ("data", "train", "model"):
             if d[key] is not None and not isinstance(d[key], (str, dict)):
                 d[key] = brief(d[key])
-        if self.data is not None or self.train is not None:
+        if self.data is not None or self.train is not None or self.lightning is not None:
             del d["dataset"], d["split"]
         code = record(self._trainer.user_code(), self._trainer.structure())
         if code:
