@@ -7,24 +7,25 @@ from __future__ import annotations
 import dataclasses
 import io
 import math
+import os
+import signal
 import subprocess
 import sys
+import time
 
 import pandas as pd
 import pytest
 
 pytest.importorskip("lightning")
 
-import lightning as L  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
-from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
 import sweeper  # noqa: E402
 from sweeper import Racing, Rungs, Study, StudyError  # noqa: E402
 from sweeper.execution.runner import run_study  # noqa: E402
 from tests.conftest import ROOT  # noqa: E402
-from tests.test_crash import KEY, kill_at_rows, run_file, table  # noqa: E402
+from tests.test_crash import run_file, table  # noqa: E402
 
 TINY = '''
 import torch, lightning as L
@@ -173,17 +174,26 @@ def test_sweep_help_does_not_import_lightning():
 @pytest.mark.slow
 def test_sigkill_half_way_then_the_same_command_gives_the_rows_of_an_uninterrupted_run(tmp_path):
     source = TINY + "from sweeper import Study\nstudy = Study(name='killed', lightning=Net, datamodule=Data,\n" \
-        "              fixed={'max_epochs': 6}, space={'lr': [0.01, 0.05, 0.1, 0.3]}, seeds=2, checkpoint_every=1)\n"
-    per_run = ["seconds", "started", "host", "worker", "device", "resumed_epoch"]
-    assert run_file(tmp_path, "killed", source, "reference").wait(timeout=300) == 0
+        "              fixed={'max_epochs': 12}, space={'lr': [0.01, 0.3]}, seeds=2, checkpoint_every=1)\n"
+    (tmp_path / "killed.py").write_text(source)
+    run_study(sweeper.load_study(tmp_path / "killed.py"), results_root=tmp_path / "reference", stream=io.StringIO(),
+              **QUIET)  # uninterrupted, in this process
     reference = table(tmp_path / "reference" / "killed")
     folder = tmp_path / "again" / "killed"
-    kill_at_rows(lambda: run_file(tmp_path, "killed", source, "again", "--jobs", "2"), folder / "trials.csv", [2, 5])
-    assert len(table(folder)) < 8
+    proc = run_file(tmp_path, "killed", source, "again")
+    deadline = time.monotonic() + 240
+    while not list((folder / "checkpoints").glob("*.safetensors")):  # a trial half-way, its checkpoint saved
+        assert proc.poll() is None and time.monotonic() < deadline, "no checkpoint was saved"
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (folder / "trials.csv").exists() or len(table(folder)) < 4
     assert run_file(tmp_path, "killed", source, "again").wait(timeout=300) == 0
     resumed = table(folder)
+    per_run = ["seconds", "started", "host", "worker", "device", "resumed_epoch"]
     columns = [c for c in reference.columns if c not in per_run]
     pd.testing.assert_frame_equal(resumed[columns], reference[columns])
+    assert (resumed["resumed_epoch"] > 0).any()  # a trial went on from its checkpoint, not afresh
     curves = pd.read_csv(folder / "curves.csv")
     assert not curves.duplicated(["trial", "seed", "epoch", "split", "metric"]).any()
 
