@@ -144,8 +144,8 @@ class LightningTrainer(Trainer):
 
     def _trainer_args(self, config: Mapping[str, Any], options: FitOptions) -> dict[str, Any]:
         args = {k: v for k, v in config.items() if k in _trainer_params()}
-        if options.max_steps is not None:  # a dry run: a few steps and one validation batch
-            args.update(max_steps=options.max_steps, limit_val_batches=1)
+        if options.max_steps is not None:  # a dry run: one short epoch (validated: its row needs the metric)
+            args.update(max_epochs=1, limit_train_batches=options.max_steps, limit_val_batches=1)
         return {"num_sanity_val_steps": 0, **args, "accelerator": _accelerator(options.device), "devices": 1,
                 "logger": False, "enable_progress_bar": False, "enable_checkpointing": False,
                 "enable_model_summary": False}
