@@ -116,6 +116,14 @@ def test_kept_weights_load_into_the_users_class_and_reproduce_best_val_acc(tmp_p
         acc = (model(data.x[200:]).argmax(1) == data.y[200:]).float().mean().item()
     best = rows[(rows.trial == results.summary.sort_values("rank").trial.iloc[0]) & (rows.seed == 0)]
     assert acc == pytest.approx(best["best_val_acc"].item(), abs=1e-6)
+    with pytest.raises(StudyError, match=r"trained from a LightningModule .*: pass study="):
+        results.model(rank=1, seed=0)  # a results folder's code is never run
+
+
+def test_code_identity_covers_the_module_and_the_datamodule():
+    code = tiny().to_dict()["code"]
+    assert set(code["roles"]) == {"lightning", "datamodule"}
+    assert any("Net" in key for key in code["objects"]) and any("Data" in key for key in code["objects"])
 
 
 def test_a_pruned_study_spends_less_and_its_survivors_go_on_from_their_rung(tmp_path):
@@ -188,7 +196,10 @@ def test_sigkill_half_way_then_the_same_command_gives_the_rows_of_an_uninterrupt
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (folder / "trials.csv").exists() or len(table(folder)) < 4
-    assert run_file(tmp_path, "killed", source, "again").wait(timeout=300) == 0
+    final = run_file(tmp_path, "killed", source, "again")
+    out, err = final.communicate(timeout=300)
+    assert final.returncode == 0, err
+    assert "the stacked default does not apply" in out
     resumed = table(folder)
     per_run = ["seconds", "started", "host", "worker", "device", "resumed_epoch"]
     columns = [c for c in reference.columns if c not in per_run]
