@@ -161,6 +161,16 @@ def test_bad_input_is_one_line(fields, message):
         tiny(**fields)
 
 
+def test_a_datamodule_that_cannot_find_its_data_stops_the_run_before_training(tmp_path):
+    class Missing(Data):  # noqa: F821
+        def setup(self, stage):
+            raise FileNotFoundError("no points.csv here")
+
+    with pytest.raises(StudyError, match=r"field `datamodule`: .*Missing.*setup\('fit'\) raised FileNotFoundError: no po"):
+        run(tiny(datamodule=Missing), tmp_path)
+    assert not (tmp_path / "tiny_lightning" / "trials.csv").exists()
+
+
 @pytest.mark.slow  # a fresh interpreter importing lightning
 def test_an_unknown_name_in_a_study_file_is_one_line_and_exit_code_2(tmp_path):
     source = TINY + "from sweeper import Study\nstudy = Study(name='bad', lightning=Net, datamodule=Data,\n" \

@@ -31,7 +31,7 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sweeper.errors import StudyError, closest
+from sweeper.errors import StudyError, SweeperError, closest
 from sweeper.metrics import direction_of
 from sweeper.usercode.plugin import (
     Config,
@@ -97,11 +97,21 @@ class LightningTrainer(Trainer):
         return {role: describe_callable(obj) for role, obj in self.user_code().items()}
 
     def prepare(self, data_root: str, log: Callable[[str], None], configs: Sequence[Mapping[str, Any]]) -> str:
-        """Builds the first configuration's module and datamodule: one that cannot be built
-        fails here, before anything runs."""
-        if configs:
-            self.architecture(configs[0])
-            self._datamodule(configs[0], data_root)
+        """Builds the first configuration's module and datamodule and sets the datamodule up
+        for fitting: what cannot be built, or data that is missing, fails here, before anything runs."""
+        if not configs:
+            return "own"
+        self.architecture(configs[0])
+        data = self._datamodule(configs[0], data_root)
+        if data is not None:  # its data is found (or not) now: a missing file is one line, not a failed row each
+            try:
+                data.prepare_data()
+                data.setup("fit")
+            except SweeperError:
+                raise
+            except Exception as e:  # the user's code: anything may come out
+                raise StudyError(f"field `datamodule`: {describe_callable(self.datamodule)}: prepare_data() and "
+                                 f"setup('fit') raised {type(e).__name__}: {e}") from None
         return "own"
 
     def architecture(self, config: Mapping[str, Any], io: Mapping[str, Any] | None = None) -> Any:
