@@ -8,7 +8,7 @@ A study file (or a notebook) needs only what is exported here::
                   space={"learning_rate": [0.01, 0.05, 0.1], "momentum": [0.0, 0.9]}, seeds=5)
 
 The user's own code plugs in as `Study(model=fn)`, `data=...`, `metrics={...}` or
-`train=fn` (see `sweeper.usercode.plugin`). `sweeper.run(study, jobs=2)` runs a study from
+`train=fn`, or a LightningModule as `lightning=MyModule` (see `sweeper.usercode.plugin`). `sweeper.run(study, jobs=2)` runs a study from
 Python and returns its results; `sweeper.load("lr_momentum")` reads a study's results as
 pandas DataFrames. Importing sweeper does not import torch or pandas.
 """
@@ -78,6 +78,12 @@ def _builtin_trainer(study: Study) -> _plugin.Trainer:
     return BuiltinTrainer(study)
 
 
+def _lightning_trainer(study: Study) -> _plugin.Trainer:
+    from sweeper.integrations.lightning import LightningTrainer
+
+    return LightningTrainer(study)
+
+
 def _stepdown(values: Any, level: float) -> Any:
     from sweeper.analysis.stepdown import stepdown
 
@@ -91,5 +97,6 @@ def _rebuild(results: Any, rank: int, seed: int | None, study: Any, which: str) 
 
 
 _plugin.register_default(_builtin_trainer)
+_plugin.register_trainer("lightning", _lightning_trainer)
 _compare.register_test(_stepdown)
 _checkpoint.register_rebuild(_rebuild)

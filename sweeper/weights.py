@@ -80,6 +80,9 @@ def model(results: Any, rank: int = 1, seed: int | None = None, study: Any = Non
             and "(" in str(results.study.get("model")):
         raise StudyError(f"{results.name} was trained with the study's own model ({results.study['model']}): pass "
                          "study= (the Study, or its file) to rebuild it; a results folder's saved code is never run")
+    if study is None and results.study.get("trainer") == "lightning":
+        raise StudyError(f"{results.name} was trained from a LightningModule ({results.study.get('lightning')}): pass "
+                         "study= (the Study, or its file) to rebuild it; a results folder's saved code is never run")
     module = _architecture(results, config, study)
     module.load_state_dict(checkpoint.tensors(path))
     return module.eval()

@@ -23,8 +23,10 @@ ALLOWED = {
     "analysis": {"sweeper.errors", "sweeper.metrics", "sweeper.storage.*"},
     # the live page: results folders as the analysis side reads them
     "web": {"sweeper.errors", "sweeper.metrics", "sweeper.storage.*", "sweeper.analysis.*"},
-    # MLflow and TensorBoard: results folders as the analysis side reads them
-    "integrations": {"sweeper.errors", "sweeper.metrics", "sweeper.storage.*", "sweeper.analysis.*"},
+    # MLflow and TensorBoard: results folders as the analysis side reads them; Lightning: a trainer
+    # plug-in, which like the built-in one knows only the plug-in interface
+    "integrations": {"sweeper.errors", "sweeper.metrics", "sweeper.storage.*", "sweeper.analysis.*",
+                     "sweeper.usercode.plugin"},
 }
 
 

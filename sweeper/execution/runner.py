@@ -104,7 +104,8 @@ def run_study(study: Study, options: RunOptions | None = None, **changes: Any) -
         check_metric(study.metric, known)  # the user's data tells its task only now
         # a fallback dataset's results are no version of the study's own: a folder of their own,
         # so that running again once the real data is there simply starts the real study
-        fallback = f".fallback-{dataset}" if study.data is None and study.train is None and study.objective is None and dataset != study.dataset else ""
+        builtin_data = study.data is None and study.train is None and study.lightning is None and study.objective is None
+        fallback = f".fallback-{dataset}" if builtin_data and dataset != study.dataset else ""
         name = study.name + fallback + (".dry-run" if options.dry_run else "")
         store = ResultsStore(options.results_root / name)
         identity: list[Identity] = []
@@ -134,6 +135,8 @@ def run_study(study: Study, options: RunOptions | None = None, **changes: Any) -
                 store.drop(lambda r: r["status"] != "failed")
             summary = RunSummary(store.folder, dataset, study.planned_configs() * len(study.seed_list),
                                  device=used_device, where=pool.describe(), stacked=stack[0])
+            if trainer.unstacks and study.stack is None:
+                summary.unstacked.append(trainer.unstacks)
             _sweep(_Sweep(study, identity[0], options, store, pool, summary), stream)
             return summary
         finally:

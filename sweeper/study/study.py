@@ -95,6 +95,8 @@ class Study:
     # an Optuna objective(trial) -> float, unchanged: run once per (configuration, seed); its suggest_*
     # calls define the space (usercode/objective.py); the returned number is the column `metric` ("value")
     objective: Callable[[Any], float] | None = None
+    lightning: Any = None  # a LightningModule class (or a function config -> module), trained by lightning.Trainer
+    datamodule: Any = None  # with `lightning`: its LightningDataModule class (or a function config -> datamodule)
     fallback: str | None = None  # dataset to use, loudly, when `dataset` is not available
     task: str | None = None  # classify, regress or small_digit (is the label < 3); None: classify, or inferred from `data`
     split: Split = field(default_factory=Split)  # which examples of a built-in dataset train and validate (Split)
@@ -193,7 +195,7 @@ class Study:
         """An objective brings its own model, data, loop and space: nothing else may say them."""
         if self.objective is None:
             return
-        for other in ("train", "model", "data"):
+        for other in ("train", "model", "data", "lightning", "datamodule"):
             if getattr(self, other) is not None:
                 raise StudyError(f"field `{other}`: a study with an `objective` trains what the objective trains; "
                                  f"drop `{other}` (or drop `objective`)")
@@ -311,6 +313,8 @@ class Study:
             raise bad("task", f"None or one of {list(TASKS)}" + closest(str(self.task), TASKS))
         if not isinstance(self.metric, str) or not self.metric:
             raise bad("metric", "the name of a column a trial writes, such as 'val_acc', 'val_loss' or 'val_f1'")
+        if self.datamodule is not None and self.lightning is None:
+            raise bad("datamodule", "given with `lightning` = the LightningModule that trains on it")
         if self.fallback is not None and self.fallback not in DATASETS:
             raise bad("fallback", f"None or one of {list(DATASETS)}")
         if self.direction not in (None, "maximize", "minimize"):
@@ -490,7 +494,7 @@ class Study:
         for key in ("data", "train", "model", "objective"):
             if d[key] is not None and not isinstance(d[key], (str, dict)):
                 d[key] = brief(d[key])
-        if self.data is not None or self.train is not None or self.objective is not None:
+        if self.data is not None or self.train is not None or self.objective is not None or self.lightning is not None:
             del d["dataset"], d["split"]
         roots = {**self._trainer.user_code(), **({"space": self.space.fn} if isinstance(self.space, DefineByRun) else {})}
         code = record(roots, self._trainer.structure())

@@ -114,6 +114,8 @@ class Trainer(ABC):
     #: budget hyperparameters (such as "epochs") whose longer run goes on from a shorter one's
     #: checkpoint: pruning's survivors continue from their rung instead of training again
     continues: tuple[str, ...] = ()
+    #: why this trainer never stacks, said once in a run's summary line ("" where nothing needs saying)
+    unstacks = ""
 
     def params(self) -> Mapping[str, Param]:
         """The hyperparameters this trainer understands, in the order of trials.csv's columns."""
@@ -192,6 +194,7 @@ class Trainer(ABC):
 
 
 _default: Callable[[Any], Trainer] | None = None
+_by_field: dict[str, Callable[[Any], Trainer]] = {}
 
 
 def register_default(factory: Callable[[Any], Trainer]) -> None:
@@ -200,7 +203,15 @@ def register_default(factory: Callable[[Any], Trainer]) -> None:
     _default = factory
 
 
+def register_trainer(field_name: str, factory: Callable[[Any], Trainer]) -> None:
+    """Name the trainer of studies that set the field `field_name` (`Study(lightning=...)`)."""
+    _by_field[field_name] = factory
+
+
 def trainer_for(study: Any) -> Trainer:
+    for field_name, factory in _by_field.items():
+        if getattr(study, field_name, None) is not None:
+            return factory(study)
     if study.train is not None:
         return FunctionTrainer(study.train, study.metric)
     if _default is None:

@@ -20,7 +20,8 @@ from sweeper.usercode.usercode import reach, unwrap
 
 def parts(study: Any) -> dict[str, Any]:
     """The parts of a study that travel to the workers, by the field that gives them."""
-    out = {"data": study.data, "model": study.model, "train": study.train, "objective": study.objective}
+    out = {"data": study.data, "model": study.model, "train": study.train, "objective": study.objective,
+           "lightning": getattr(study, "lightning", None), "datamodule": getattr(study, "datamodule", None)}
     out = {k: v for k, v in out.items() if v is not None and not isinstance(v, str)}
     out.update({f"metrics[{name!r}]": fn for name, fn in study.metrics.items()})
     out.update({f"fixed[{name!r}]": value for name, value in study.fixed.items()})
