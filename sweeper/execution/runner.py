@@ -45,7 +45,7 @@ from sweeper.storage import live, provenance
 from sweeper.storage.layout import checkpoint_file
 from sweeper.storage.store import ResultsStore, check_writable, trial_columns
 from sweeper.study.options import RunOptions
-from sweeper.study.study import CHECKPOINT_SECONDS, OPTUNA_STARTUP, Study, check_metric
+from sweeper.study.study import CHECKPOINT_SECONDS, Study, check_metric
 from sweeper.usercode import shipping
 from sweeper.usercode.identity import Identity, identity_of
 from sweeper.usercode.plugin import FitOptions
@@ -117,8 +117,7 @@ def run_study(study: Study, options: RunOptions | None = None, **changes: Any) -
                    columns=trial_columns(config_columns + [n for n in study.space if n not in config_columns],
                                          known or []), required=[*study.fixed, *study.space, study.metric])
         run_log = provenance.begin(store, study)  # runs.jsonl: versions, command line, git commit
-        if identity[0].scheme == 1 and study.sampler == "bayes" and study.bayes_startup is None:
-            study = dataclasses.replace(study, bayes_startup=OPTUNA_STARTUP)  # as release 0.1 proposed
+        study = identity[0].proposing(study)  # an older folder's Bayesian start-up, as it proposed then
         try:
             if store.moved_aside is not None:
                 log(f"old results of '{study.name}' moved to {store.moved_aside}")
