@@ -4,13 +4,15 @@ start-up proposes every value of every categorical before the model guides."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
+import time
 
 import pandas as pd
 import pytest
 
-from sweeper import Study
+from sweeper import Racing, Study, StudyError
 from sweeper.execution.runner import run_study
 from sweeper.schedules.samplers import make_sampler
 from sweeper.study.space import choice, uniform
@@ -88,3 +90,39 @@ def test_a_folder_made_when_the_start_up_followed_n_trials_resumes_and_grows(tmp
     assert pd.read_csv(made.folder / "trials.csv")["trial"].tolist()[:40] == ids
     assert json.loads(snapshot_file.read_text())["identity"]["startup"] == 4
     assert _run(bayes(60), tmp_path).trained == 0  # its n_trials is 60 now; its start-up still 4
+
+
+def slow(config, seed, log):
+    time.sleep(0.05)
+    return train(config, seed, log)
+
+
+@pytest.mark.parametrize("sampler", ["bayes", "random"])
+def test_a_timeout_stops_proposing_and_a_later_run_goes_on(tmp_path, sampler):
+    study = bayes(30, train=slow, seeds=1, sampler=sampler, timeout=0.5)
+    stopped = _run(study, tmp_path)
+    assert stopped.timed_out and 0 < stopped.trained < 30
+    rows = pd.read_csv(stopped.folder / "trials.csv")
+    assert (rows["status"] == "ok").all()  # what ran when time was up finished
+    assert study.fingerprint() == bayes(30, train=slow, seeds=1, sampler=sampler).fingerprint()  # not the identity
+    rest = _run(dataclasses.replace(study, timeout=None), tmp_path)
+    assert not rest.timed_out and (rest.trained, rest.reused) == (30 - stopped.trained, stopped.trained)
+    assert pd.read_csv(rest.folder / "trials.csv")["trial"].tolist()[:len(rows)] == rows["trial"].tolist()
+
+
+def test_a_timeout_must_be_a_positive_number_of_seconds():
+    with pytest.raises(StudyError, match=r"field `timeout` = -1 is not allowed; it must be None or a number of seconds"):
+        bayes(timeout=-1)
+
+
+def test_racing_seeds_with_bayesian_search_tells_each_configuration_when_its_race_settles(tmp_path):
+    def noisy(config, seed, log):
+        return {"val_acc": train(config, 0, log)["val_acc"] + 0.01 * ((seed * 7) % 5)}
+
+    study = bayes(8, train=noisy, seeds=Racing(start=3, max=6))
+    first = _run(study, tmp_path)
+    rows = pd.read_csv(first.folder / "trials.csv")
+    seeds = rows.groupby("trial")["seed"].count()
+    assert len(seeds) == 8 and set(seeds) == {3, 6}  # every configuration proposed; the race cut some at 3 seeds
+    assert first.trained == len(rows) < 8 * 6
+    assert _run(study, tmp_path).trained == 0  # the race and the sampler replay the same

@@ -72,6 +72,7 @@ class RunSummary:
     device: str = "cpu"
     where: str = ""  # where the tasks ran, as the executor says it
     first_error: str = ""  # of the first trial that failed in this run
+    timed_out: bool = False  # the study's `timeout` stopped its proposals: a later run goes on
     stacked: bool = False  # configurations trained in stacked groups (schedules/groups.py)
     unstacked: list[str] = field(default_factory=list)  # why configurations were trained one at a time instead
 
@@ -199,9 +200,13 @@ class _Sweep:
         self.sampler = make_sampler(study)
         self.labels: dict[str, str] = {}
         self.schedule = make_schedule(study, lambda config: identity.config_id(config, self.trainer), self.labels)
-        self.width = study.concurrent_configs if self.sampler.learns else 10**9  # others: ask for everything at once
+        timeout = options.timeout if options.timeout is not None else study.timeout
+        self.deadline = None if timeout is None else time.monotonic() + timeout
+        timed = self.deadline is not None and not self.sampler.learns  # asked as workers free up, so a timeout can stop it
+        # others: ask for everything at once
+        self.width = study.concurrent_configs if self.sampler.learns else options.jobs if timed else 10**9
         asynchronous = pool.asynchronous if options.asynchronous is None else options.asynchronous
-        self.asynchronous = asynchronous and self.sampler.learns and self.schedule.asynchronous
+        self.asynchronous = (asynchronous and self.sampler.learns or timed) and self.schedule.asynchronous
         self.rows = Rows(study.metric)
         for row in store.rows():
             self.rows.add(row)
@@ -239,6 +244,8 @@ class _Sweep:
         submitted = False
         while True:
             room = self.width - len(self.pending) if self.asynchronous or not self.pending else 0
+            if room > 0 and not self.exhausted and self.deadline is not None and time.monotonic() >= self.deadline:
+                self.exhausted = self.summary.timed_out = True  # what runs finishes; nothing new is proposed
             if room > 0 and not self.exhausted:
                 proposals = self.sampler.ask(room)
                 self.exhausted = not proposals
