@@ -105,6 +105,24 @@ def test_an_unread_own_name_is_told_to_be_built_with_and_then_shapes_the_model(t
     assert sorted(results.model(rank, study=study)[1].out_features for rank in (1, 2)) == [1, 64]  # the kept weights' widths
 
 
+def test_a_misspelt_name_the_model_reads_with_a_default_is_told_to_be_renamed(tmp_path):
+    """A model that reads config.get("width", 8) and a study that gives `widht`: the hint is
+    the rename, and then each row's model has the width the row records."""
+    def reads_width(config):
+        width = config.get("width", 8)
+        return nn.Sequential(nn.Flatten(), nn.Linear(64, width), nn.ReLU(), nn.Linear(width, 10))
+
+    with pytest.raises(StudyError, match=r"hyperparameter `widht` is never read .*; did you mean `width`, which the "
+                                         r"model reads\? rename it to `width`\Z"):
+        _rows(_study(model=reads_width, fixed=FAST, space={"widht": [1, 64]}), tmp_path / "refused")
+    study = _study(model=reads_width, fixed=FAST | {"learning_rate": 0.5}, space={"width": [1, 64]}, weights="all")
+    _rows(study, tmp_path)
+    from sweeper.analysis.results import load
+
+    results = load(tmp_path / "names")
+    assert sorted(results.model(rank, study=study)[1].out_features for rank in (1, 2)) == [1, 64]
+
+
 def test_a_built_in_models_name_next_to_an_own_model_is_told_what_it_shapes(tmp_path):
     with pytest.raises(StudyError, match=r"hyperparameter `hidden_size` is never read .*: it shapes the built-in "
                                          r"models only; remove it, or make the model build with config\['hidden_size'\]"):
