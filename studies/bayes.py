@@ -20,6 +20,7 @@ study = Study(
         "hidden_size": intrange(16, 256, step=16),
     },
     sampler="bayes",
+    bayes_startup=3,  # the start-up these results were proposed with (the default is now Optuna's 10)
     bayes_sampler="tpe",
     n_trials=16,
     concurrent_configs=2,

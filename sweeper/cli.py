@@ -7,6 +7,7 @@ and friends are imported by the command that needs them.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -61,6 +62,16 @@ def _seeds(text: str) -> int | list[int]:
     raise argparse.ArgumentTypeError(f"expected a count such as 8 or a list such as 0,1,2, got {text!r}")
 
 
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0 such as 3600, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sweep", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -91,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="Bayesian search: ask for a new configuration as each one finishes, instead of in "
                           "batches of concurrent_configs whose proposals do not depend on timing "
                           "(default: on with --executor dask, off otherwise)")
+    run.add_argument("--timeout", type=_positive_seconds, default=None, metavar="SECONDS",
+                     help="stop proposing configurations after this wall time; running trials finish, and running "
+                          "the same command again goes on with the rest (overrides the study's `timeout`)")
     run.add_argument("--dry-run", action="store_true",
                      help="one batch per trial, written to <results>/<study>.dry-run/: a smoke test")
     run.add_argument("--retry-failed", action="store_true", help="run trials recorded as failed again")
@@ -354,7 +368,7 @@ def run_options(args: argparse.Namespace) -> Any:
         gpus_per_trial=_share(args.gpus_per_trial),
         executor="sequential" if args.pdb else args.executor, asynchronous=args.asynchronous, device=args.device,
         scheduler=args.scheduler or (os.environ.get(SCHEDULER_ENV) if remote else None),
-        seeds=args.seeds, vectorize=args.vectorize, stack=args.stack, dry_run=args.dry_run,
+        seeds=args.seeds, timeout=args.timeout, vectorize=args.vectorize, stack=args.stack, dry_run=args.dry_run,
         retry_failed=args.retry_failed, restart=args.restart, debug=args.pdb,
         source=read_study_source(args.study), show_progress=not args.quiet)
 
@@ -423,16 +437,35 @@ def cmd_run(args: argparse.Namespace) -> int:
     mode = ", stacked" if summary.stacked else ""
     if summary.unstacked:
         mode += f"{' but' if summary.stacked else ''} one at a time where {'; '.join(summary.unstacked)}"
+    if summary.timed_out:
+        mode += f"; no configuration proposed after the timeout of {options.timeout or study.timeout:g} s: run again to go on"
     rungs = " (rungs included: a pruned study trains a survivor once per rung)" if study.prune is not None else ""
     print(f"{study.name}: {summary.trained + summary.reused} of {summary.planned} trials done{rungs} "
           f"({summary.trained} trained now, {summary.reused} from earlier runs, "  # failures of both, as the progress line
           f"{summary.failed + summary.earlier_failed} failed, {summary.diverged + summary.earlier_diverged} diverged) in {minutes}:{seconds:02d} on {summary.dataset} {_where(summary.where)} "
           f"on {summary.device}{', vectorized' if study.vectorize else ''}{mode}")
     print(f"results: {summary.folder}/trials.csv and curves.csv")
+    if args.dry_run:
+        print(f"first configuration: {_first_configuration(study, summary.folder)}")
     if summary.best:
         print(f"best: {summary.best}")
     check_not_all_failed(summary)
     return 0
+
+
+def _first_configuration(study: Any, folder: Path) -> str:
+    """Every hyperparameter the first row trained with, the trainer's defaults included (but
+    not those that have no effect in it, such as momentum under Adam), as trials.csv records it."""
+    import pandas as pd
+
+    from sweeper.metrics import config_label
+
+    rows = pd.read_csv(folder / "trials.csv", nrows=1)
+    if rows.empty:
+        return "none was trained"
+    row = {k: v.item() if hasattr(v, "item") else v for k, v in rows.iloc[0].items()}
+    full = study.config({name: row[name] for name in study.space if name in row})
+    return config_label(study.trainer.effective({k: row.get(k, v) for k, v in full.items()}).items())
 
 
 def _where(where: str) -> str:

@@ -210,3 +210,15 @@ def test_a_conditional_name_read_only_where_active_passes_the_probe_and_an_unrea
 def test_a_grid_cannot_take_a_space_function():
     with pytest.raises(StudyError, match="a grid cannot enumerate a define-by-run space"):
         Study(name="g", dataset="digits", space=lambda trial: trial.suggest_float("learning_rate", 0.01, 0.1))
+
+
+def test_an_objectives_categoricals_are_all_tried_within_the_bayesian_start_up(tmp_path):
+    def objective(trial):
+        name = trial.suggest_categorical("optimizer", ["Adam", "RMSprop", "SGD", "Adagrad"])
+        return trial.suggest_float("lr", 1e-4, 1e-1, log=True) * (2 if name == "SGD" else 1)
+
+    study = Study(name="cats", objective=objective, direction="maximize", sampler="bayes", n_trials=12, seeds=1)
+    _run(study, tmp_path)
+    rows = pd.read_csv(tmp_path / "cats" / "trials.csv")
+    assert study.startup_trials == 10
+    assert set(rows["optimizer"].iloc[:4]) == {"Adam", "RMSprop", "SGD", "Adagrad"}

@@ -127,8 +127,9 @@ def test_a_model_with_too_few_outputs_is_refused_before_the_run(waves, tmp_path)
 
 def test_a_typo_in_an_own_hyperparameter_names_its_line(waves, tmp_path):
     _edit(waves, '"width": 4}', '"width": 4,\n           "lerning_rate": 0.1}')
-    with pytest.raises(StudyError, match=r"waves_study.py:39: hyperparameter `lerning_rate` "
-                                         r"\(did you mean `learning_rate`\?\) is never read by the model function"):
+    with pytest.raises(StudyError, match=r"waves_study.py:39: hyperparameter `lerning_rate` is never read by the "
+                                         r"model function, nor by the built-in trainer; did you mean `learning_rate`, "
+                                         r"which the built-in trainer reads\? rename it to `learning_rate`\Z"):
         _run(waves, tmp_path / "results")
 
 

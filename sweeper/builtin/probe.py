@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -21,7 +22,8 @@ import torch
 from torch import nn
 
 from sweeper.builtin import data as datasets
-from sweeper.errors import DataError, StudyError, closest
+from sweeper.builtin.hparams import MODEL_PARAMS
+from sweeper.errors import DataError, StudyError
 from sweeper.usercode.plugin import Config, describe_callable
 
 PROBE_EXAMPLES = 64
@@ -106,11 +108,7 @@ def check(configs: Sequence[Mapping[str, Any]], x: torch.Tensor, y: torch.Tensor
     if model_fn is not None:
         unread = _unread_where_active(unread, configs, model_fn)
     if model_fn is not None and unread:
-        name = unread[0]
-        at = f"{own_names[name]}: " if own_names[name] else ""
-        known = (set(configs[0]) | config.read) - set(unread)  # the trainer's names and those the model read
-        raise StudyError(f"{at}hyperparameter `{name}`{closest(name, known)} is never read by the model "
-                         f"function, nor by the built-in trainer; remove it or read config[{name!r}] in the model")
+        raise StudyError(_unread(unread[0], own_names[unread[0]], set(configs[0]) - set(own_names), config.read))
     return model, {k: configs[0][k] for k in sorted(config.read, key=str) if k in configs[0]}
 
 
@@ -133,6 +131,22 @@ def _unread_where_active(names: Sequence[str], configs: Sequence[Mapping[str, An
         if not unread:
             break
     return unread
+
+
+def _unread(name: str, at: str, trainer_names: set[str], model_read: set[str]) -> str:
+    """Why a study's own name is refused, and the fix. Where it looks like a name the trainer
+    or the model reads, the only fix offered is to rename it: a model that read a misspelt
+    `learnig_rate` would leave the optimizer on its default while the table showed the value."""
+    where = f"{at}: " if at else ""
+    said = f"{where}hyperparameter `{name}` is never read by the model function, nor by the built-in trainer"
+    if name in MODEL_PARAMS:
+        return f"{said}: it shapes the built-in models only; remove it, or make the model build with config[{name!r}]"
+    match = difflib.get_close_matches(name, sorted(trainer_names | model_read), n=1, cutoff=0.8)  # a typo, not a guess
+    if match and match[0] in trainer_names:
+        return f"{said}; did you mean `{match[0]}`, which the built-in trainer reads? rename it to `{match[0]}`"
+    if match:
+        return f"{said}; did you mean `{match[0]}`, which the model reads? rename it to `{match[0]}`"
+    return f"{said}; remove it, or make the model build with config[{name!r}]"
 
 
 def _check_outputs(out: Any, x: torch.Tensor, y: torch.Tensor, n_outputs: int, model_fn: Any) -> None:

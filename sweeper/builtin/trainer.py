@@ -95,6 +95,15 @@ class BuiltinTrainer(Trainer):
                                    table["model"].doc)
         return table
 
+    def renamed(self, name: str) -> str | None:
+        """This trainer's name for another spelling of one (`lr`); with the user's own model,
+        only the trainer's own names are claimed: the model may read `width` or `depth`."""
+        found = hparams.renamed(name)
+        return found if found in self.params() else None
+
+    def canonical(self, name: str, value: Any) -> Any:
+        return hparams.canonical(name, value)
+
     def metric_names(self) -> list[str] | None:
         """Known once the data is: for the user's data, after `prepare` unless `task` is declared."""
         if self.own_data is not None and (self._has_test is None or self._regress is None):

@@ -45,7 +45,7 @@ from sweeper.storage import live, provenance
 from sweeper.storage.layout import checkpoint_file
 from sweeper.storage.store import ResultsStore, check_writable, trial_columns
 from sweeper.study.options import RunOptions, default_jobs
-from sweeper.study.study import CHECKPOINT_SECONDS, OPTUNA_STARTUP, Study, check_metric
+from sweeper.study.study import CHECKPOINT_SECONDS, Study, check_metric
 from sweeper.usercode import shipping
 from sweeper.usercode.identity import Identity, identity_of
 from sweeper.usercode.plugin import FitOptions
@@ -74,6 +74,7 @@ class RunSummary:
     device: str = "cpu"
     where: str = ""  # where the tasks ran, as the executor says it
     first_error: str = ""  # of the first trial that failed in this run
+    timed_out: bool = False  # the study's `timeout` stopped its proposals: a later run goes on
     stacked: bool = False  # configurations trained in stacked groups (schedules/groups.py)
     unstacked: list[str] = field(default_factory=list)  # why configurations were trained one at a time instead
 
@@ -124,8 +125,7 @@ def run_study(study: Study, options: RunOptions | None = None, **changes: Any) -
                                          known or []), required=[*study.fixed, *study.space, study.metric],
                    restore=column_restorer(study, identity))
         run_log = provenance.begin(store, study)  # runs.jsonl: versions, command line, git commit
-        if identity[0].scheme == 1 and study.sampler == "bayes" and study.bayes_startup is None:
-            study = dataclasses.replace(study, bayes_startup=OPTUNA_STARTUP)  # as release 0.1 proposed
+        study = identity[0].proposing(study)  # an older folder's Bayesian start-up, as it proposed then
         try:
             if store.moved_aside is not None:
                 log(f"old results of '{study.name}' moved to {store.moved_aside}")
@@ -239,9 +239,13 @@ class _Sweep:
         self.sampler = make_sampler(study)
         self.labels: dict[str, str] = {}
         self.schedule = make_schedule(study, lambda config: identity.config_id(config, self.trainer), self.labels)
-        self.width = study.concurrent_configs if self.sampler.learns else 10**9  # others: ask for everything at once
+        timeout = options.timeout if options.timeout is not None else study.timeout
+        self.deadline = None if timeout is None else time.monotonic() + timeout
+        timed = self.deadline is not None and not self.sampler.learns  # asked as workers free up, so a timeout can stop it
+        # others: ask for everything at once
+        self.width = study.concurrent_configs if self.sampler.learns else max(1, pool.workers) if timed else 10**9
         asynchronous = pool.asynchronous if options.asynchronous is None else options.asynchronous
-        self.asynchronous = asynchronous and self.sampler.learns and self.schedule.asynchronous
+        self.asynchronous = (asynchronous and self.sampler.learns or timed) and self.schedule.asynchronous
         self.rows = Rows(study.metric)
         for row in store.rows():
             self.rows.add(row)
@@ -283,6 +287,8 @@ class _Sweep:
         submitted = False
         while True:
             room = self.width - len(self.pending) if self.asynchronous or not self.pending else 0
+            if room > 0 and not self.exhausted and self.deadline is not None and time.monotonic() >= self.deadline:
+                self.exhausted = self.summary.timed_out = True  # what runs finishes; nothing new is proposed
             if room > 0 and not self.exhausted:
                 proposals = self.sampler.ask(room)
                 self.exhausted = not proposals

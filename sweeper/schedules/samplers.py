@@ -24,6 +24,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
+from sweeper.schedules.startup import Startup
 from sweeper.usercode.objective import sample
 
 Study = Any  # sweeper.study.study.Study, which names its sampler from the registry here
@@ -153,9 +154,17 @@ class RandomSearch(OptunaSampler):
 
 
 class BayesSearch(OptunaSampler):
-    """TPE (or a Gaussian process with `bayes_sampler="gp"`), after `startup_trials` random proposals."""
+    """TPE (or a Gaussian process with `bayes_sampler="gp"`), after `startup_trials` random
+    proposals that try every value of every categorical (`startup.py`)."""
 
     learns = True
+
+    def ask(self, n: int) -> list[Proposal]:
+        out: list[Proposal] = []
+        while len(out) < n and self._remaining > 0:
+            self._startup.enqueue(self._optuna)
+            out += super().ask(1)
+        return out
 
     def __init__(self, study: Study) -> None:
         import optuna
@@ -167,6 +176,7 @@ class BayesSearch(OptunaSampler):
             sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True,
                                                  n_startup_trials=startup)
         super().__init__(study, sampler)
+        self._startup = Startup(study)
 
 
 class UserSampler(OptunaSampler):

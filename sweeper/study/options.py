@@ -32,6 +32,7 @@ class RunOptions:
     asynchronous: bool | None = None  # Bayesian search: tell in finishing order (None: the executor's default)
     device: str = "auto"  # cpu, cuda or auto (a GPU where the worker has one)
     seeds: int | list[int] | None = None  # overrides the study's seeds
+    timeout: float | None = None  # seconds after which no configuration is proposed (overrides the study's)
     vectorize: bool = False  # train a configuration's seeds together (overrides the study's False)
     stack: bool | None = None  # train configurations as stacked groups, or one at a time (None: as the study says)
     dry_run: bool = False  # one batch per trial, into results/<study>.dry-run/

@@ -24,7 +24,7 @@ from sweeper.schedules import samplers
 from sweeper.schedules.pruning import Rungs
 from sweeper.schedules.racing import Racing
 from sweeper.study.seeds import Crossed
-from sweeper.study.space import Dimension, as_dimension, describe, expand_grid, grid_size
+from sweeper.study.space import Choice, Dimension, as_dimension, describe, expand_grid, grid_size
 from sweeper.usercode.objective import DEFAULT_METRIC, DefineByRun, ObjectiveTrainer, sample
 from sweeper.usercode.plugin import Trainer, trainer_for
 from sweeper.usercode.source import defined_at, describe_callable, line_of
@@ -40,7 +40,7 @@ FORESEEN = 1_000  # combinations of a random/Bayesian search's choices checked a
 FORESEEN_DRAWS = 64  # configurations a define-by-run space is sampled for at load time, to check them
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # fullmatch: `$` would let a trailing newline through
 _ASIDE_NAME = re.compile(r"\.(dry-run|old-.*|fallback-.*)\Z")  # what `sweep run` names the folders it writes beside a study's
-OPTUNA_STARTUP = 10  # Optuna's default n_startup_trials: what Bayesian studies used before `bayes_startup`
+OPTUNA_STARTUP = 10  # Optuna's default n_startup_trials: the least start-up a Bayesian study gets by default
 
 
 @dataclass(frozen=True)
@@ -108,8 +108,9 @@ class Study:
     bayes_sampler: str = "tpe"  # Optuna sampler for sampler="bayes": tpe or gp
     n_trials: int | None = None  # configurations to try (random and bayes)
     # Bayesian search: how many configurations are proposed at random before the model guides
-    # the search (Optuna's n_startup_trials). None: min(10, max(3, n_trials // 5)), so a budget
-    # of 10-50 is mostly model-guided (Optuna's own 10 would make a 10-configuration study random).
+    # the search (Optuna's n_startup_trials), each value of each categorical among them. None:
+    # max(10, the largest categorical's size), at most n_trials; not part of the study's identity,
+    # so raising n_trials goes on where a study stopped (a value written is)
     bayes_startup: int | None = None
     # a count (0..n-1), an explicit list, Racing(start, max): seeds in rounds, or Crossed(init, order):
     # initialisation seeds crossed with data-order seeds (study/seeds.py)
@@ -120,6 +121,9 @@ class Study:
     eval_every: str | int = "epoch"  # "epoch", "iteration" or every k iterations
     standardize: tuple[float, float] | None = None  # (mean, std) applied to pixels, as transforms.Normalize
     concurrent_configs: int = 2  # Bayesian search: configurations proposed before results are told
+    # seconds: stop proposing configurations after this wall time; those running finish, and a
+    # later run goes on with the rest (Optuna's `timeout`; not part of the study's identity)
+    timeout: float | None = None
     vectorize: bool = False  # train a configuration's seeds together (torch.func): same rows, faster for small models
     prune: Rungs | None = None  # Rungs(resource="epochs", rungs=(1, 3)): stop configurations early (schedules/pruning.py)
     # train configurations with one stack key (for the built-in trainer: all but the model's shape and the
@@ -155,21 +159,22 @@ class Study:
         for name, value in (dict(self.space) if isinstance(self.space, Mapping) else {}).items():
             self._check_name(name, "field `space`")
             try:
-                dim = as_dimension(value)
+                dim = as_dimension(_respelled(self._trainer, name, value))
             except SearchSpaceError as e:
                 raise SearchSpaceError(f"field `space`: `{name}`: {e}") from None
             if name in params:
                 for v in dim.bounds() if not self.is_grid else _grid_values(name, dim):
                     _check_value(params[name], v, "field `space`")
             space[name] = dim
-        for name, value in dict(self.fixed).items():
+        fixed = {name: self._trainer.canonical(name, value) for name, value in dict(self.fixed).items()}
+        for name, value in fixed.items():
             self._check_name(name, "field `fixed`")
             if name in params:
                 _check_value(params[name], value, "field `fixed`")
             if name in space:
                 raise StudyError(f"field `fixed`: `{name}` is also in `space`; keep it in one of them")
         object.__setattr__(self, "space", self.space if isinstance(self.space, DefineByRun) else space)
-        object.__setattr__(self, "fixed", dict(self.fixed))
+        object.__setattr__(self, "fixed", fixed)
         check_metric(self.metric, self._trainer.metric_names())
         if self.vectorize and not self._trainer.vectorizes:
             raise StudyError("field `vectorize` = True (or --vectorize) needs the built-in trainer; a study's own "
@@ -238,9 +243,16 @@ class Study:
 
     def _check_name(self, name: str, where: str) -> None:
         params = self._trainer.params()
-        if name in params or self._trainer.takes_any_name:
+        if name in params:
             return
         at = f"{self.where(name)}: " if self._where else ""
+        known_as = self._trainer.renamed(name)
+        if known_as is not None:  # never accepted as that name: one name per column, and no value hides behind another
+            who = "the built-in trainer" if self._trainer.name == "builtin" else f"the {self._trainer.name} trainer"
+            raise StudyError(f"{at}{where}: unknown hyperparameter `{name}`: {who} calls it `{known_as}`; "
+                             f"rename it to `{known_as}` in {where.removeprefix('field ')}")
+        if self._trainer.takes_any_name:
+            return
         raise StudyError(f"{at}{where}: unknown hyperparameter `{name}`{closest(name, params)}; known: {', '.join(params)}"
                          "; a study's own names reach only its own `model` or `train`")
 
@@ -353,7 +365,7 @@ class Study:
         if not _is_int(self.sampler_seed):
             raise bad("sampler_seed", "an integer")
         if self.bayes_startup is not None and (not _is_int(self.bayes_startup) or self.bayes_startup < 0):
-            raise bad("bayes_startup", "None (min(10, max(3, n_trials // 5))) or an integer >= 0")
+            raise bad("bayes_startup", "None (max(10, the largest categorical's size)) or an integer >= 0")
         every = self.eval_every
         if not (every in ("epoch", "iteration") or (isinstance(every, int) and not isinstance(every, bool) and every >= 1)):
             raise bad("eval_every", "'epoch', 'iteration' or an integer k >= 1 (every k iterations)")
@@ -362,6 +374,9 @@ class Study:
                 and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in self.standardize)
                 and self.standardize[1] > 0):
             raise bad("standardize", "None or finite (mean, std) with std > 0, e.g. (0.1307, 0.3081) for MNIST")
+        if self.timeout is not None and not (isinstance(self.timeout, (int, float)) and not isinstance(self.timeout, bool)
+                                             and math.isfinite(self.timeout) and self.timeout > 0):
+            raise bad("timeout", "None or a number of seconds > 0, e.g. timeout=3600")
         if not _is_int(self.concurrent_configs) or self.concurrent_configs < 1:
             raise bad("concurrent_configs", "an integer >= 1")
         if not isinstance(self.vectorize, bool):
@@ -437,7 +452,8 @@ class Study:
         """Random proposals before Bayesian search is model-guided (see `bayes_startup`)."""
         if self.bayes_startup is not None:
             return self.bayes_startup
-        return min(OPTUNA_STARTUP, max(3, int(self.n_trials or 0) // 5))
+        largest = max((len(d.values) for d in self.space.values() if isinstance(d, Choice)), default=0)
+        return min(max(OPTUNA_STARTUP, largest), int(self.n_trials or 0))
 
     def planned_configs(self) -> int:
         return len(self.grid()) if self.is_grid else int(self.n_trials or 0)
@@ -516,6 +532,15 @@ def check_metric(metric: str, known: list[str] | None) -> None:
                 if metric.startswith("test_") else "")
         raise StudyError(f"field `metric` = {metric!r} is not a column this study's trials write"
                          f"{closest(metric, known)}; choose one of {known}{hint}")
+
+
+def _respelled(trainer: Trainer, name: str, value: Any) -> Any:
+    """A space's values as the trainer spells them (`Trainer.canonical`)."""
+    if isinstance(value, Choice):
+        return Choice(tuple(trainer.canonical(name, v) for v in value.values))
+    if isinstance(value, (list, tuple)):
+        return [trainer.canonical(name, v) for v in value]
+    return value
 
 
 def _check_value(param: Any, value: Any, where: str) -> None:

@@ -6,6 +6,9 @@ study says and those recorded defaults, never from the library's current table: 
 hyperparameter or changing a default in a later release leaves every existing folder
 resumable, with the same ids.
 
+- Scheme 4: as scheme 3, but Bayesian search's start-up is in the fingerprint only where the
+  study writes `bayes_startup`: its default no longer depends on `n_trials`, so raising
+  `n_trials` (or the seeds) goes on with the same proposals and trains only what is new.
 - Scheme 3: the id hashes the effective configuration (names that have no effect in it
   left out, so momentum under Adam never makes a second configuration); the fingerprint
   covers what shapes rows (data, split, fixed values) but not a grid's values, so a grid may
@@ -19,6 +22,11 @@ resumable, with the same ids.
 - Scheme 1: release 0.1's folders, which record no defaults. Their ids hash the whole
   configuration over release 0.1's table of 16 hyperparameters, and their fingerprint is
   computed as 0.1 did, so they resume with nothing retrained.
+
+A Bayesian folder of schemes 1-3 whose study left `bayes_startup` to its default goes on with
+the start-up it was made with (`Identity.startup`: Optuna's 10 for scheme 1, then
+min(10, max(3, n_trials // 5)) of the `n_trials` it was made with), recorded in study.json
+the first time it resumes, so its ids, fingerprint and proposals stay what they were.
 """
 
 from __future__ import annotations
@@ -33,7 +41,8 @@ from typing import Any
 from sweeper.usercode.plugin import Trainer
 from sweeper.usercode.usercode import reach
 
-SCHEME = 3
+SCHEME = 4
+OPTUNA_STARTUP = 10  # Optuna's default n_startup_trials: what release 0.1's Bayesian studies used
 # Study fields at release 0.1 and their defaults; fields that shaped rows and proposals then.
 _V1_DEFAULTS = {"dataset": "mnist", "fallback": None, "task": "classify", "sampler": "grid", "bayes_sampler": "tpe",
                 "n_trials": None, "seeds": 5, "sampler_seed": 0, "metric": "val_acc", "direction": None,
@@ -60,6 +69,8 @@ def config_id(config: Mapping[str, Any]) -> str:
 class Identity:
     scheme: int
     defaults: dict[str, Any]  # what configurations are resolved against, as recorded
+    # Bayesian search's start-up where the folder's scheme derived it (see the module's docstring); None: the study's
+    startup: int | None = None
 
     def resolve(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """A full configuration: the given values over the recorded defaults, in the defaults'
@@ -85,14 +96,23 @@ class Identity:
         d["fixed"] = self.resolve(study.fixed)
         recorded = trainer.user_code() if self.scheme >= 3 else {}  # compared by `changes` instead
         d["code"] = {role: h for role, h in trainer.code().items() if role not in recorded}
-        if study.sampler == "bayes":  # the start-up actually used, whether set or by default
-            d["bayes_startup"] = study.startup_trials
+        startup = study.bayes_startup if study.bayes_startup is not None else self.startup
+        if study.sampler == "bayes" and startup is not None:  # one the study wrote, or an older scheme derived
+            d["bayes_startup"] = startup
         if study.crossed is not None:  # a seed names an (initialisation, data order) pair: rows of another meaning
             d["crossed"] = True
         return _hash(d, 12)
 
+    def proposing(self, study: Any) -> Any:
+        """The study as this folder proposes: with the start-up an older scheme derived, where
+        the study leaves `bayes_startup` to its default."""
+        if self.startup is None or study.bayes_startup is not None or study.sampler != "bayes":
+            return study
+        return dataclasses.replace(study, bayes_startup=self.startup)
+
     def to_json(self) -> dict[str, Any]:
-        return {"scheme": self.scheme, "defaults": self.defaults}
+        startup = {} if self.startup is None else {"startup": self.startup}
+        return {"scheme": self.scheme, "defaults": self.defaults, **startup}
 
 
 def identity_of(snapshot: Mapping[str, Any] | None, trainer: Trainer) -> Identity:
@@ -101,8 +121,21 @@ def identity_of(snapshot: Mapping[str, Any] | None, trainer: Trainer) -> Identit
         return Identity(SCHEME, trainer.defaults())
     recorded = snapshot.get("identity")
     if isinstance(recorded, Mapping):
-        return Identity(int(recorded["scheme"]), dict(recorded["defaults"]))
-    return Identity(1, dict(getattr(trainer, "V1_DEFAULTS", {})))
+        scheme = int(recorded["scheme"])
+        return Identity(scheme, dict(recorded["defaults"]), _startup(scheme, snapshot, recorded))
+    return Identity(1, dict(getattr(trainer, "V1_DEFAULTS", {})), _startup(1, snapshot, {}))
+
+
+def _startup(scheme: int, snapshot: Mapping[str, Any], recorded: Mapping[str, Any]) -> int | None:
+    """The start-up a Bayesian folder of an older scheme proposed with, where its study left it
+    to the default of its day (None: scheme 4 on, or another sampler, or a value written)."""
+    if scheme >= 4 or snapshot.get("sampler") != "bayes" or snapshot.get("bayes_startup") is not None:
+        return None
+    if "startup" in recorded:
+        return int(recorded["startup"])
+    if scheme == 1:
+        return OPTUNA_STARTUP
+    return min(OPTUNA_STARTUP, max(3, int(snapshot.get("n_trials") or 0) // 5))
 
 
 def record(roots: Mapping[str, Any], structure: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -128,6 +128,16 @@ class Trainer(ABC):
         """The metric columns every trial will write, when known before any runs (None: user code decides)."""
         return None
 
+    def renamed(self, name: str) -> str | None:
+        """The name this trainer gives a hyperparameter the study spells `name` (`lr`: its
+        `learning_rate`), so the study is told to rename it; None where `name` is no other
+        spelling of one of its own."""
+        return None
+
+    def canonical(self, name: str, value: Any) -> Any:
+        """A value as this trainer spells it ("Adam" as "adam"): what checks, ids and rows see."""
+        return value
+
     def check_config(self, config: Mapping[str, Any]) -> None:  # noqa: B027 (a no-op by default)
         """Raise StudyError if this configuration cannot be trained (checked when the study loads)."""
 
