@@ -14,7 +14,7 @@ DIGITS = DataSpec("digits", "unused", Split(train=500, val=300))
 
 
 def _train(seed=0, eval_every="epoch", spec=DIGITS, **hp):
-    config = resolve({"hidden_size": 16, "epochs": 3, "batch_size": 32, "learning_rate": 0.1, **hp})
+    config = resolve({"hidden_size": 16, "epochs": 3, "batch_size": 32, "learning_rate": 0.1, "momentum": 0.9, **hp})  # the course's momentum
     return train(config, seed, data.load(spec), eval_every)
 
 

@@ -59,7 +59,8 @@ from sweeper.storage.layout import (  # noqa: F401 (the folder's names, for read
 
 # study.json's fields that say how a study runs or what it keeps, not what its rows mean
 UNSHAPING = ("fingerprint", "seeds", "n_trials", "description", "saved", "identity", "planned_configs", "code",
-             "weights", "keep_last", "checkpoint_every", "model_io", "vectorize", "stack", "timeout")
+             "weights", "keep_last", "checkpoint_every", "model_io", "vectorize", "stack", "timeout",
+             "gpus_per_trial")
 
 
 def check_writable(root: Path) -> None:

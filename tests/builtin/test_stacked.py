@@ -171,7 +171,7 @@ def test_a_plain_mlp_steps_by_hand_with_autograds_numbers(small_data: Tensors) -
 def test_a_group_mixes_shapes_and_optimizers_each_part_as_alone(small_data: Tensors) -> None:
     """Hidden sizes, normalizations and optimizers in one group (`mixed.MixedBank`): every
     (configuration, seed) trains as it does alone, and a part of one model (`OneModel`) too."""
-    cfgs = [resolve({"epochs": 2, **point}) for point in [
+    cfgs = [resolve({"epochs": 2, "momentum": 0.9, **point}) for point in [
         {"hidden_size": 16, "learning_rate": 0.05}, {"hidden_size": 24, "learning_rate": 0.05},
         {"hidden_size": 16, "learning_rate": 0.1}, {"hidden_size": 16, "optimizer": "adam", "learning_rate": 0.003},
         {"hidden_size": 16, "normalization": "bn_after_relu", "learning_rate": 0.05, "patience": 1}]]
