@@ -222,3 +222,13 @@ def test_an_objectives_categoricals_are_all_tried_within_the_bayesian_start_up(t
     rows = pd.read_csv(tmp_path / "cats" / "trials.csv")
     assert study.startup_trials == 10
     assert set(rows["optimizer"].iloc[:4]) == {"Adam", "RMSprop", "SGD", "Adagrad"}
+
+
+def test_a_grid_name_the_objective_never_suggests_is_refused_before_the_run(tmp_path):
+    def objective(trial):
+        return trial.suggest_float("learning_rate", 1e-4, 1e-1, log=True)
+
+    study = Study(name="typo", objective=objective, direction="maximize", space={"lr": [0.01, 0.1]}, seeds=1)
+    with pytest.raises(StudyError, match="`lr` is never suggested by the objective .*suggests learning_rate"):
+        _run(study, tmp_path)
+    assert not (tmp_path / "typo" / "trials.csv").exists()

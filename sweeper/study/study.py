@@ -194,7 +194,8 @@ class Study:
             return trainer_for(self)
         prune = self.prune if isinstance(self.prune, Rungs) else None
         full = self.fixed.get(prune.resource) if prune is not None and isinstance(self.fixed, Mapping) else None
-        return ObjectiveTrainer(self.objective, self.metric, prune.resource if prune else None, full)
+        searched = list(self.space) if isinstance(self.space, Mapping) else []
+        return ObjectiveTrainer(self.objective, self.metric, prune.resource if prune else None, full, searched)
 
     def _check_objective(self) -> None:
         """An objective brings its own model, data, loop and space: nothing else may say them."""

@@ -60,12 +60,18 @@ class SamplingTrial:
 
     def __init__(self, trial: Any, fixed: Mapping[str, Any]) -> None:
         self._trial, self._fixed = trial, fixed
+        self.suggested: list[str] = []  # every name suggested, in order
 
     def __getattr__(self, name: str) -> Any:
         raise _Sampled(name)
 
     def _suggest(self, name: str, ask: Callable[[], Any]) -> Any:
-        return self._fixed[name] if name in self._fixed else ask()
+        self.suggested.append(name)
+        if name in self._fixed:
+            return self._fixed[name]
+        if self._trial is None:
+            raise _Sampled(name)  # a pass over a given configuration: a name it lacks ends it
+        return ask()
 
     def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False) -> Any:
         return self._suggest(name, lambda: self._trial.suggest_float(name, low, high, step=step, log=log))
@@ -90,17 +96,29 @@ def sample(fn: Callable[[Any], Any], trial: Any, fixed: Mapping[str, Any]) -> di
     """Run `fn` (an objective or a space function) until it has suggested everything, its
     `suggest_*` calls answered by the Optuna `trial`; the values suggested, in order. An
     exception of `fn` ends the pass too: the workers meet it again and record it, with its line."""
+    _pass(fn, SamplingTrial(trial, fixed))
+    return dict(trial.params)
+
+
+def suggested(fn: Callable[[Any], Any], config: Mapping[str, Any]) -> list[str]:
+    """The names `fn` suggests, its `suggest_*` calls answered from `config`, up to training
+    (or to the first name `config` lacks)."""
+    trial = SamplingTrial(None, config)
+    _pass(fn, trial)
+    return trial.suggested
+
+
+def _pass(fn: Callable[[Any], Any], trial: SamplingTrial) -> None:
     state = _rng_state()
     try:
         with _stop_at_training():
-            fn(SamplingTrial(trial, fixed))
+            fn(trial)
     except _Sampled:
         pass
     except Exception:  # noqa: S110 (the trial's rows will say what it was)
         pass
     finally:
         _set_rng_state(state)
-    return dict(trial.params)
 
 
 @contextlib.contextmanager
@@ -294,10 +312,24 @@ class ObjectiveTrainer(Trainer):
     restarts_rungs = True
 
     def __init__(self, fn: Callable[[Any], Any], metric: str, resource: str | None = None,
-                 full: int | None = None) -> None:
+                 full: int | None = None, searched: Sequence[str] = ()) -> None:
         check_one_argument(fn, "objective", "def objective(trial): ... return accuracy")
         self.fn, self.metric, self.resource, self.full = fn, metric, resource, full
+        self.searched = tuple(searched)  # a grid's names: each must be one the objective suggests
         self.source_file = source_file(fn)
+
+    def prepare(self, data_root: str, log: Callable[[str], None], configs: Sequence[Mapping[str, Any]]) -> str:
+        """A grid's names are checked against what the objective suggests, in the driver, before
+        anything runs: a name it never suggests would be a column whose value trained nothing."""
+        if self.searched and configs:
+            asked = suggested(self.fn, configs[0])
+            for name in self.searched:
+                if name not in asked:
+                    raise StudyError(f"field `space`: `{name}` is never suggested by the objective (it suggests "
+                                     f"{', '.join(asked) or 'nothing'} before training), so its rows would record a "
+                                     f"value that trained nothing; rename it to the name the objective passes to "
+                                     f"trial.suggest_*, or remove it")
+        return "own"
 
     def code(self) -> dict[str, str]:
         return {"objective": code_hash(self.fn)}
