@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sweeper.analysis import stats
 from sweeper.analysis.stats import mean_ci
 from sweeper.metrics import range_of
 
@@ -193,12 +194,20 @@ def display_table(summary: pd.DataFrame, comparisons: pd.DataFrame, metric: str)
                if test else {}),
             "difference to best [95% CI]": _interval(k["difference"], k["diff_ci_low"], k["diff_ci_high"], sign=True),
             "p (adjusted)": "" if pd.isna(k["p_adjusted"]) else f"{k['p_adjusted']:.3f}",
-            "verdict": k["verdict"],
+            "verdict": verdict_words(k),
             "why": k.get("reason", ""),
             "seeds needed": "" if pd.isna(k["seeds_needed"]) else str(k["seeds_needed"]),
             **({"race": _race(r)} if "race_state" in summary else {}),
         })
     return pd.DataFrame(rows)
+
+
+def verdict_words(k: Any) -> str:
+    """A comparison's verdict as the table shows it: comparisons.csv's value, and for "not
+    separated yet" the seeds that would likely tell ("not separated yet: about 4 seeds would tell")."""
+    if k["verdict"] == stats.UNSEPARATED and not pd.isna(k["seeds_needed"]):
+        return f"{stats.UNSEPARATED}: about {k['seeds_needed']} seeds would tell"
+    return str(k["verdict"])
 
 
 def test_counterpart(summary: pd.DataFrame, metric: str) -> str | None:
