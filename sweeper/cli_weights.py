@@ -71,7 +71,11 @@ def cmd_test(args: argparse.Namespace) -> int:
     table.to_csv(results.folder / "test.csv", index=False)
     trial = chosen(results, args.rank)
     label = results.summary.set_index("trial").loc[trial, "label"]
-    print(f"{results.name}: rank {args.rank}, {label}: weights of its best epoch, {table['seed'].nunique()} seeds")
+    rows = results.complete[results.complete["trial"] == trial].set_index("seed")["best_epoch"]
+    epochs = ", ".join(f"seed {s}: {rows.get(s, '?')}" for s in table["seed"].unique())
+    print(f"{results.name}: rank {args.rank}, {label}: the kept weights, of each seed's best epoch ({epochs}), "
+          f"{table['seed'].nunique()} seeds; the test figure `sweep show` gives beside it (trials.csv's test_acc "
+          "is the last epoch's)")
     for metric, group in table.groupby("metric", sort=False):
         s = mean_ci(group["value"].to_numpy(float), bounds=range_of(str(metric)), min_n=3)
         ci = f" [{float(s['ci_low']):.4f}, {float(s['ci_high']):.4f}]" if s["ci_low"] == s["ci_low"] else ""

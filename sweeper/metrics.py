@@ -19,6 +19,9 @@ MEASURE_NAMES = {"acc": "accuracy", "loss": "loss", "rmse": "RMSE", "mse": "MSE"
 SPLIT_NAMES = {"train": "training", "val": "validation", "test": "test"}
 # Per-trial bookkeeping columns the built-in trainer writes beside its metrics: never ranked on.
 COUNTS = ("best_epoch", "epochs_run", "iterations", "resumed_epoch")
+# The test split's figures at the best epoch, whose weights are kept (`kept_test_acc`), read
+# from the curves by `sweeper.load`; trials.csv's `test_acc` is the last epoch's.
+KEPT = "kept_test_"
 
 
 def split_of(metric: str) -> tuple[str | None, str]:
@@ -28,6 +31,8 @@ def split_of(metric: str) -> tuple[str | None, str]:
             return split, metric[len(split) + 1:]
     if metric.startswith("best_val_"):
         return "val", metric[len("best_val_"):]
+    if metric.startswith(KEPT):
+        return "test", metric[len(KEPT):]
     return None, metric
 
 
@@ -52,6 +57,8 @@ def label_of(metric: str) -> str:
     """A metric as people read it: 'validation accuracy', 'validation F1', 'val_f1' left alone if unknown."""
     if metric.startswith("best_val_"):
         return f"best {label_of(metric[len('best_'):])} (any epoch)"
+    if metric.startswith(KEPT):
+        return f"{label_of(metric[len('kept_'):])} of the kept weights (best epoch)"
     split, measure = split_of(metric)
     name = MEASURE_NAMES.get(measure, measure.replace("_", " "))
     return f"{SPLIT_NAMES[split]} {name}" if split else name

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from synthetic_results import trials_table
+from synthetic_results import trials_table, write_results
 
 from sweeper.analysis import answer, stats
 
-EIGHT = np.array([  # 8 configurations x 3 seeds: the best at 0.80, six close to it, one far behind
+EIGHT = np.array([  # 8 configurations x 3 seeds: the best at 0.80, six close to it (x=6 at 0.715 apart on its
+    # own interval, not once adjusted), one far behind
     [0.80, 0.79, 0.78, 0.77, 0.76, 0.75, 0.72, 0.30],
     [0.83, 0.80, 0.80, 0.79, 0.80, 0.77, 0.71, 0.30],
     [0.77, 0.78, 0.80, 0.78, 0.77, 0.76, 0.715, 0.35]])
@@ -25,8 +26,9 @@ def test_the_answer_names_the_best_its_interval_and_the_verdicts():
     text = answer.answer(summary, comparisons, "val_acc")
     low, high = summary.loc[0, ["val_acc_ci_low", "val_acc_ci_high"]]
     assert text.startswith(f"Best: x=0, val_acc 0.800 [{low:.3f}, {high:.3f}] over 3 seeds; ")
-    assert "6 of the 7 others are within the noise of 3 seeds (about " in text
-    assert "seeds would separate #2 from #1); 1 is worse." in text
+    assert "5 of the 7 others are within the noise of 3 seeds (about " in text
+    assert "seeds would separate #2 from #1); 1 is not separated yet (its own interval excludes 0" in text
+    assert text.endswith("1 is worse.")
     needed = comparisons.set_index("trial").loc["c2", "seeds_needed"]  # #2 by its mean, 0.793
     assert f"about {needed} seeds" in text
 
@@ -86,3 +88,40 @@ def test_the_report_and_show_open_with_the_answer(tmp_path, capsys):
     assert "The verdicts&#x27; test borrows across the 4 configurations" in page
     assert main(["show", "grid", "--results", str(tmp_path)]) == 0
     assert capsys.readouterr().out.splitlines()[0] == sentence
+
+
+# The issue's case: 3 seeds, the best at 0.80, x=1 at 0.55, 0.33, 0.33 (mean 0.40), six more
+# configurations so that the step-down adjusts for 7 comparisons.
+APART = np.array([
+    [0.80, 0.55, 0.70, 0.85, 0.60, 0.75, 0.90, 0.65],
+    [0.85, 0.33, 0.90, 0.60, 0.80, 0.70, 0.55, 0.85],
+    [0.75, 0.33, 0.55, 0.80, 0.70, 0.90, 0.70, 0.60]])
+
+
+def test_an_interval_excluding_zero_is_never_called_within_the_noise(tmp_path):
+    """The words beside a difference's interval agree with it, in comparisons.csv (written by
+    the report), the answer sentence and the table `sweep show` prints."""
+    import sweeper
+    from sweeper.analysis import show
+    from sweeper.analysis.report import write_report
+
+    folder = write_results(tmp_path / "apart", {"learning_rate": [0.01 * (c + 1) for c in range(8)]}, sampler="random")
+    trials = pd.read_csv(folder / "trials.csv")
+    trials["val_acc"] = APART[trials["seed"], trials["trial"].str[3:].astype(int)]
+    trials.to_csv(folder / "trials.csv", index=False)
+    r = sweeper.load(folder)
+    write_report(r)
+    comparisons = pd.read_csv(folder / "report" / "comparisons.csv").set_index("label")
+    apart = comparisons.loc["learning_rate=0.02"]
+    assert apart["diff_ci_high"] < 0 and apart["p_adjusted"] >= stats.ALPHA  # apart alone, not once adjusted for 7
+    assert apart["verdict"] == stats.UNSEPARATED == "not separated yet" and apart["seeds_needed"] == 4
+    undecided = comparisons[comparisons["verdict"].isin(stats.UNDECIDED)]
+    excludes = (undecided["diff_ci_low"] > 0) | (undecided["diff_ci_high"] < 0)
+    assert ((undecided["verdict"] == stats.UNSEPARATED) == excludes).all() and len(undecided) == 7
+    said = r.answer()
+    assert "6 of the 7 others are within the noise of 3 seeds" in said
+    assert "1 is not separated yet (its own interval excludes 0" in said and "about 4 seeds would tell" in said
+    line = next(x for x in show.text(r).splitlines() if "learning_rate=0.02 " in x)
+    low, high = apart["diff_ci_low"], apart["diff_ci_high"]
+    assert f"[{low:+.4f}, {high:+.4f}]" in line and "not separated yet: about 4 seeds would tell" in line
+    assert "indistinguishable" not in line and "within the noise" not in line

@@ -125,3 +125,46 @@ def test_weights_crafted_as_pickles_are_never_unpickled(tmp_path):
         r.model(1, 0)
     assert "unpickled" not in str(e.value)
     assert torch.get_default_dtype() == torch.float32
+
+
+def test_the_test_figure_beside_a_configuration_is_its_kept_weights_and_says_so(tmp_path):
+    """sweep show, the report and the live page give the kept (best-epoch) weights' test
+    figure, equal to what `sweep test` evaluates, and say which epoch it is from."""
+    from sweeper.analysis import show
+    from sweeper.analysis.report import write_report
+    from sweeper.web.page import _table
+    from sweeper.weights import chosen, test
+
+    study = tiny(split=Split(train=300, val=150, test=True), space={"learning_rate": [0.05, 0.5]}, weights="all")
+    r = _run(study, tmp_path)
+    assert (r.complete["best_epoch"] < r.complete["epochs_run"]).any()  # some seed's last epoch is not its best
+    summary = r.summary.set_index("trial")
+    header = "test_acc at best epoch (kept weights), mean [95% CI]"
+    shown = show.text(r)
+    page = _table(r, verdicts=True)
+    column = page["columns"].index(header)
+    write_report(r)
+    index = (tmp_path / "w" / "report" / "index.html").read_text()
+    assert header in shown and header in index and "at last epoch" not in shown
+    for rank in (1, 2):
+        given = test(study, r, rank)  # what `sweep test` prints
+        acc = given.loc[given["metric"] == "test_acc", "value"].mean()
+        trial = chosen(r, rank)
+        assert summary.loc[trial, "kept_test_acc_mean"] == pytest.approx(acc, abs=1e-12)
+        figure = f"{acc:.4f} ["
+        row = next(x for x in page["rows"] if x["trial"] == trial)
+        assert row["cells"][column].startswith(figure)
+        assert any(line.startswith(str(rank)) and figure in line for line in shown.splitlines())
+        assert figure in index
+    assert (summary["kept_test_acc_mean"] - summary["test_acc_mean"]).abs().max() > 1e-3  # two figures, one shown
+
+
+def test_without_test_curves_the_table_says_its_test_figure_is_the_last_epochs(tmp_path):
+    study = tiny(split=Split(train=300, val=150, test=True), space={"learning_rate": [0.05]}, seeds=1)
+    r = _run(study, tmp_path)
+    (tmp_path / "w" / "curves.csv").write_text((tmp_path / "w" / "curves.csv").read_text().splitlines()[0] + "\n")
+    r = sweeper.load(tmp_path / "w")
+    from sweeper.analysis.report_data import display_table
+
+    assert r.kept_test.empty
+    assert "test_acc at last epoch, mean [95% CI]" in display_table(r.summary, r.comparisons, r.metric).columns

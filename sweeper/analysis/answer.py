@@ -1,7 +1,9 @@
 """The study's answer in one sentence, and how much the verdicts borrowed from the other configurations.
 
-    Best: learning_rate=0.005 channels=32, val_acc 0.80 [0.72, 0.88] over 3 seeds; 6 of the
-    7 others are within the noise of 3 seeds (about 20 seeds would separate #2 from #1); 1 is worse.
+    Best: learning_rate=0.005 channels=32, val_acc 0.80 [0.72, 0.88] over 3 seeds; 5 of the
+    7 others are within the noise of 3 seeds (about 20 seeds would separate #2 from #1); 1 is not
+    separated yet (its own interval excludes 0, the test adjusted for the comparisons and the
+    pick of the best does not call it worse; about 4 seeds would tell); 1 is worse.
 
 `sweep show` prints it first, and the report opens with it. Both read the summary and
 comparisons tables only (`sweeper.analysis.stats`).
@@ -20,7 +22,8 @@ from sweeper.analysis import moderation, stats
 
 def answer(summary: pd.DataFrame, comparisons: pd.DataFrame, metric: str) -> str:
     """One sentence: the best configuration with its mean and interval, then how many of the
-    others are within the noise, worse, untested or pruned, and the seeds #2 would need."""
+    others are within the noise, not separated yet, worse, untested or pruned, and the seeds
+    #2 would need."""
     ranked = summary.dropna(subset=["rank", f"{metric}_mean"]).sort_values("rank", kind="stable")
     if ranked.empty:
         return "No configuration has a successful seed yet, so there is no best one."
@@ -53,12 +56,16 @@ def _verdicts(others: pd.DataFrame, ranked: pd.DataFrame) -> str:
     count = Counter(others["verdict"])
     n = len(others)
     parts = []
+    second = _second(others[others["verdict"].isin(stats.UNDECIDED)], ranked)
     same = others[others["verdict"] == stats.SAME]
     if len(same):
         seeds = Counter(same["n_common"]).most_common(1)[0][0]
         whom = "the other" if n == 1 else f"the {n} others"
         verb = "is" if len(same) == 1 else "are"
-        parts.append(f"{len(same)} of {whom} {verb} within the noise of {seeds} seeds{_second(same, ranked)}")
+        parts.append(f"{len(same)} of {whom} {verb} within the noise of {seeds} seeds{_said(second, same, ranked)}")
+    apart = others[others["verdict"] == stats.UNSEPARATED]
+    if len(apart):
+        parts.append(f"{_unseparated(apart)}{_said(second, apart, ranked)}")
     for verdict, word in ((stats.WORSE, "worse"), (stats.UNTESTED, "untested (fewer than 3 seeds in common)"),
                           (stats.PRUNED, "pruned")):
         if count[verdict]:
@@ -66,6 +73,23 @@ def _verdicts(others: pd.DataFrame, ranked: pd.DataFrame) -> str:
     if not count[stats.WORSE]:
         parts.append("none is worse")
     return "; ".join(parts)
+
+
+def _unseparated(apart: pd.DataFrame) -> str:
+    """'1 is not separated yet (its own interval excludes 0, the adjusted test does not call it
+    worse; about 4 seeds would tell)': the words that agree with an interval excluding 0."""
+    k = len(apart)
+    needed = apart["seeds_needed"].dropna().astype(int)
+    span = "" if needed.empty else str(needed.min()) if needed.min() == needed.max() else f"{needed.min()}-{needed.max()}"
+    tell = f"; about {span} seeds would tell" if span else ""
+    own = "its own interval excludes" if k == 1 else "their own intervals exclude"
+    return (f"{k} {'is' if k == 1 else 'are'} not separated yet ({own} 0, the test adjusted for the "
+            f"comparisons and the pick of the best does not call {'it' if k == 1 else 'them'} worse{tell})")
+
+
+def _said(second: str, group: pd.DataFrame, ranked: pd.DataFrame) -> str:
+    """The runner-up's seeds (`_second`) where it belongs to `group`."""
+    return second if len(ranked) > 1 and ranked.iloc[1]["trial"] in set(group["trial"]) else ""
 
 
 def _second(same: pd.DataFrame, ranked: pd.DataFrame) -> str:

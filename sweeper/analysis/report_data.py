@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sweeper.analysis import stats
 from sweeper.analysis.stats import mean_ci
-from sweeper.metrics import range_of
+from sweeper.metrics import KEPT, range_of
 
 MAX_PANELS = 12  # learning-curve panels: the best configurations, by rank
 MAX_ROWS = 25  # configurations in the per-seed and gap plots
@@ -175,11 +176,11 @@ def generalization_gap(trials: pd.DataFrame, summary: pd.DataFrame, kind: str = 
 def display_table(summary: pd.DataFrame, comparisons: pd.DataFrame, metric: str) -> pd.DataFrame:
     """The summary table people read (in index.html and `sweep show`), best first, as text.
     A study with a test split also gets the test counterpart of its metric (`test_acc` for
-    `val_acc`), never used to rank: it is the number to report once the choice is made. Its
-    header says it is the last epoch's (trials.csv's row); `sweep test` gives the kept weights'
-    (the best epoch's), which can differ."""
+    `val_acc`), never used to rank: it is the number to report once the choice is made. It is
+    the kept weights' (the best epoch's, what `sweep test` gives) where the curves have it,
+    else the last epoch's (trials.csv's row), and its header says which."""
     c = comparisons.set_index("trial")
-    test = test_counterpart(summary, metric)
+    test, when = test_shown(summary, metric)
     rows = []
     for _, r in ranked(summary, len(summary)).iterrows():
         k = c.loc[r["trial"]]
@@ -189,16 +190,42 @@ def display_table(summary: pd.DataFrame, comparisons: pd.DataFrame, metric: str)
             "seeds ok/failed/diverged": f"{r['n_ok']}/{r['n_failed']}/{r['n_diverged']}",
             f"{metric} mean [95% CI]": _interval(r[f"{metric}_mean"], r[f"{metric}_ci_low"], r[f"{metric}_ci_high"]),
             "sd": _num(r[f"{metric}_sd"]),
-            **({f"{test} at last epoch, mean [95% CI]": _interval(r[f"{test}_mean"], r[f"{test}_ci_low"], r[f"{test}_ci_high"])}
-               if test else {}),
+            **({f"{test_name(test)} {when}, mean [95% CI]": _interval(r[f"{test}_mean"], r[f"{test}_ci_low"],
+                                                                         r[f"{test}_ci_high"])} if test else {}),
             "difference to best [95% CI]": _interval(k["difference"], k["diff_ci_low"], k["diff_ci_high"], sign=True),
             "p (adjusted)": "" if pd.isna(k["p_adjusted"]) else f"{k['p_adjusted']:.3f}",
-            "verdict": k["verdict"],
+            "verdict": verdict_words(k),
             "why": k.get("reason", ""),
             "seeds needed": "" if pd.isna(k["seeds_needed"]) else str(k["seeds_needed"]),
             **({"race": _race(r)} if "race_state" in summary else {}),
         })
     return pd.DataFrame(rows)
+
+
+def test_shown(summary: pd.DataFrame, metric: str) -> tuple[str | None, str]:
+    """The test figure shown beside a configuration, and its epoch in words: the kept weights'
+    (`kept_test_acc`, "at best epoch (kept weights)") where the summary has it, else the last
+    epoch's (`test_acc`, "at last epoch"); (None, "") without a test split."""
+    test = test_counterpart(summary, metric)
+    if test is None:
+        return None, ""
+    kept = KEPT + test.removeprefix("test_")
+    if f"{kept}_mean" in summary and summary[f"{kept}_mean"].notna().any():
+        return kept, "at best epoch (kept weights)"
+    return test, "at last epoch"
+
+
+def test_name(column: str) -> str:
+    """'test_acc' for both the last epoch's and the kept weights' column (the header says which)."""
+    return "test_" + column.removeprefix(KEPT).removeprefix("test_")
+
+
+def verdict_words(k: Any) -> str:
+    """A comparison's verdict as the table shows it: comparisons.csv's value, and for "not
+    separated yet" the seeds that would likely tell ("not separated yet: about 4 seeds would tell")."""
+    if k["verdict"] == stats.UNSEPARATED and not pd.isna(k["seeds_needed"]):
+        return f"{stats.UNSEPARATED}: about {k['seeds_needed']} seeds would tell"
+    return str(k["verdict"])
 
 
 def test_counterpart(summary: pd.DataFrame, metric: str) -> str | None:

@@ -88,6 +88,7 @@ def _explanation() -> str:
             "configuration is paired by seed, on the seeds both finished, with a 95 % interval for that one "
             "comparison. The adjusted p-value accounts for the number of comparisons and for the best having been "
             "picked from the same runs; 'worse' means it is below 0.05, so with no real differences a configuration "
-            "is wrongly called worse in at most about 5 % of studies. 'Indistinguishable' is not 'equal': the "
-            "seeds-needed column estimates how many seeds would likely show the observed difference (80 % power), "
-            "if it is real.")
+            "is wrongly called worse in at most about 5 % of studies. 'Not separated yet' means the difference's "
+            "own interval excludes 0 but the adjusted p-value does not reach 0.05; 'indistinguishable from the best' "
+            "means the interval includes 0, which is not 'equal': the seeds-needed column estimates how many seeds "
+            "would likely show the observed difference (80 % power), if it is real.")

@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 
 from sweeper.errors import ResultsError
-from sweeper.metrics import COUNTS, direction_of
+from sweeper.metrics import COUNTS, KEPT, direction_of
 from sweeper.storage import repair
 from sweeper.storage.store import (
     CURVE_COLUMNS,
@@ -120,11 +120,23 @@ class Results:
         if self.trials.empty:  # no row yet (the first seconds of a run): the columns, with no row
             empty = _placeholder(self.trials).assign(**{self.metric: float("nan")})
             return stats.summarize(empty, self.searched, self.metric, self.direction).iloc[:0]
-        summary = stats.summarize(self.complete, self.searched, self.metric, self.direction)
+        summary = stats.summarize(with_kept_test(self.complete, self.kept_test), self.searched, self.metric,
+                                  self.direction)
         if self.racing is None:
             return summary
         race = self.racing.set_index("trial")[["seeds", "state", "round", "reason"]].add_prefix("race_")
         return summary.join(race, on="trial")
+
+    @cached_property
+    def kept_test(self) -> pd.DataFrame:
+        """Per (trial, seed): the test split's figures of its kept weights, those of its best
+        epoch (`kept_test_acc`, `kept_test_loss`), read from curves.csv at `best_epoch` (the
+        built-in loop evaluates the test split at the end of every epoch); trials.csv's
+        `test_acc` is the last epoch's. The summary has them as `kept_test_acc_mean` and so on.
+        Empty where the study has no test split or its curves no test rows at the best epoch."""
+        if not any(c.startswith("test_") for c in self.trials.columns) or "best_epoch" not in self.trials:
+            return pd.DataFrame(columns=["trial", "seed"])
+        return kept_test(self.complete, self.curves)
 
     @property
     def complete(self) -> pd.DataFrame:
@@ -241,6 +253,31 @@ class Results:
         """Trials the study asks for: configurations x seeds (None when it cannot be told)."""
         configs = planned_configs(self.study)
         return None if configs is None else configs * len(self.study.get("seeds", []))
+
+
+def kept_test(trials: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
+    """`Results.kept_test` from the tables: each ok row's test curve values at its best epoch."""
+    test = curves[(curves["split"] == "test")].astype({"metric": str})
+    at = trials.loc[trials["status"] == "ok", ["trial", "seed", "best_epoch"]].dropna()
+    test = test.merge(at.astype({"best_epoch": "int64"}), on=["trial", "seed"])
+    test = test[test["epoch"] == test["best_epoch"]].drop_duplicates(["trial", "seed", "metric"], keep="last")
+    if test.empty:
+        return pd.DataFrame(columns=["trial", "seed"])
+    wide = test.pivot(index=["trial", "seed"], columns="metric", values="value")
+    return wide.rename(columns=lambda m: f"{KEPT}{m}").reset_index().rename_axis(columns=None)
+
+
+def with_kept_test(trials: pd.DataFrame, kept: pd.DataFrame) -> pd.DataFrame:
+    """trials with the kept weights' test columns joined in, just before `seconds` (where the
+    summary looks for metrics)."""
+    if kept.empty:
+        return trials
+    out = trials.merge(kept, on=["trial", "seed"], how="left")
+    out.index = trials.index
+    columns = list(trials.columns)
+    at = columns.index("seconds") if "seconds" in columns else len(columns)
+    new = [c for c in kept.columns if c not in ("trial", "seed")]
+    return out[columns[:at] + new + columns[at:]]
 
 
 def _decisions(path: Path, notes: list[str] | None = None) -> pd.DataFrame | None:

@@ -14,8 +14,9 @@ from sweeper.analysis.report_data import display_table
 Results = Any  # sweeper.analysis.results.Results, which calls these (an import here would be a cycle)
 
 LEGEND = ("verdict: 'worse' = below the best with adjusted p < 0.05 (paired by seed, adjusted for the number of "
-          "comparisons and for picking the best); 'seeds needed' = seeds that would likely tell, if the observed "
-          "difference is real; 'why' = what decided it.")
+          "comparisons and for picking the best); 'not separated yet' = its own 95% interval excludes 0, the "
+          "adjusted p does not reach 0.05; 'indistinguishable from the best' = its interval includes 0; "
+          "'seeds needed' = seeds that would likely tell, if the observed difference is real; 'why' = what decided it.")
 WIDTH = 160  # characters of a `sweep show` table line (`--wide`: no limit)
 SHORT = {"seeds ok/failed/diverged": "seeds ok/f/d", "difference to best [95% CI]": "to best [95% CI]"}
 HTML_ROWS = 25  # rows of the notebook's table; `show(top=...)` and `summary` have them all

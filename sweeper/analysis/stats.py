@@ -8,8 +8,11 @@ be too wide to say anything. The comparison pairs each configuration with
 the best one on the seeds both finished and tests the mean paired difference with a paired
 t-test. The p-values are adjusted by a Holm-type step-down, for the number of comparisons
 and for the best having been picked from the same data (which makes it look better than it
-is; see `sweeper.analysis.stepdown`), and decide the verdict: "worse" or "indistinguishable
-from the best", or "too few common seeds" below MIN_SEEDS.
+is; see `sweeper.analysis.stepdown`), and decide the verdict: "worse", or "too few common
+seeds" below MIN_SEEDS, or, where the adjusted p-value does not reach ALPHA, "not separated
+yet" when the comparison's own 95 % interval excludes 0 (more seeds would likely tell) and
+"indistinguishable from the best" when it does not (the words never contradict the interval
+shown beside them).
 Where no difference is found, it estimates how many seeds a paired t-test would need to find
 the observed difference with 80 % power, if that difference is real.
 
@@ -48,6 +51,8 @@ MODERATED_INTERVALS = 8  # fewest configurations whose variances moderate their 
 MAX_SEEDS = 10_000  # seeds_needed is capped here (an effect this small is not worth seeds)
 SUMMARISED_COUNTS = ("best_epoch",)  # of the bookkeeping counts, the one worth a mean
 WORSE, SAME, BEST, UNTESTED = "worse", "indistinguishable from the best", "best", "too few common seeds"
+UNSEPARATED = "not separated yet"  # not worse after the adjustment, though its own interval excludes 0
+UNDECIDED = (SAME, UNSEPARATED)  # the step-down did not call these worse
 PRUNED = "pruned"  # stopped at a rung (sweeper.schedules.pruning): not compared as if complete
 
 
@@ -241,20 +246,29 @@ def compare_to_best(trials: pd.DataFrame, summary: pd.DataFrame, metric: str, di
         out.loc[tested, "p_adjusted"] = out.loc[tested, "trial"].map(adjusted)
         for column, by_trial in _moderated(signed, others, direction, bounds=(low - high, high - low)).items():
             out.loc[tested, column] = out.loc[tested, "trial"].map(by_trial)
-    verdicts = [BEST if r.trial == best else UNTESTED if pd.isna(r.p_adjusted) else SAME if r.p_adjusted >= ALPHA
-                else WORSE for r in out.itertuples()]  # the step-down only ever finds "below the best"
+    verdicts = [BEST if r.trial == best else UNTESTED if pd.isna(r.p_adjusted) else undecided_verdict(r)
+                if r.p_adjusted >= ALPHA else WORSE for r in out.itertuples()]  # the step-down only finds "below the best"
     out["verdict"] = verdicts
     # Seeds to tell: 80 % power at the level left for the still-undecided comparisons (a
     # Bonferroni share, ignoring the pick of the best: an estimate), and more than there are.
-    undecided = max(1, verdicts.count(SAME))
+    undecided = max(1, sum(v in UNDECIDED for v in verdicts))
     needed = [max(seeds_needed(r.effect_size, ALPHA / undecided, prior_df=r.prior_df), r.n_common + 1)
-              if r.verdict == SAME else np.nan for r in out.itertuples()]
+              if r.verdict in UNDECIDED else np.nan for r in out.itertuples()]
     out["seeds_needed"] = pd.array(np.round(needed), dtype="Int64")
     rows = summary.set_index("trial").loc[out["trial"]]
     out["reason"] = [reason(c, s, int(tested.sum()), direction) for c, (_, s) in zip(out.itertuples(), rows.iterrows())]
     out.insert(1, "label", rows["label"].to_numpy())
     out["method"] = moderation.METHOD
     return out.drop(columns="prior_df")
+
+
+def undecided_verdict(c: Any) -> str:
+    """The words for a comparison the step-down did not call worse, agreeing with the 95 %
+    interval shown beside it: "not separated yet" where that interval excludes 0 (the
+    difference shows on its own, not once adjusted for the other comparisons and the pick
+    of the best), "indistinguishable from the best" where it does not."""
+    excludes = not pd.isna(c.diff_ci_low) and (c.diff_ci_low > 0 or c.diff_ci_high < 0)
+    return UNSEPARATED if excludes else SAME
 
 
 def _moderated(signed: np.ndarray, others: list[str], direction: str,
