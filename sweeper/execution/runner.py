@@ -22,7 +22,6 @@ proposes what it proposed before.
 from __future__ import annotations
 
 import dataclasses
-import math
 import statistics
 import sys
 import time
@@ -35,7 +34,7 @@ from sweeper.execution.devices import resolve_device
 from sweeper.execution.executors import Executor, make_executor
 from sweeper.execution.progress import Progress
 from sweeper.execution.trial import UNSTACKED, TrialResult, TrialTask, run_trial
-from sweeper.metrics import config_label
+from sweeper.metrics import best, config_label, range_of
 from sweeper.schedules.groups import pack, without
 from sweeper.schedules.pruning import Prune
 from sweeper.schedules.racing import Race
@@ -213,7 +212,6 @@ class _Sweep:
         self.retries: dict[tuple[str, tuple[int, ...]], int] = {}
         self.exhausted = False
         self.counted: set[tuple[str, int]] = set()  # stored rows counted in the progress
-        self.scores: dict[str, dict[int, float]] = {}  # trial -> seed -> metric, ok rows only
         self.row_configs: dict[str, dict[str, Any]] = {}  # trial -> its configuration as trials.csv records it
         self.tables: dict[str, Any] = {}  # the schedule's decision tables as last written
         self.resume_from: dict[tuple[str, int], tuple[str, int]] = {}  # (trial, seed) -> the checkpoint it goes on from
@@ -394,9 +392,6 @@ class _Sweep:
     def _count(self, row: Mapping[str, Any], reused: bool = False) -> None:
         self.counted.add((row["trial"], int(row["seed"])))
         self.summary.reused += reused
-        value = self.rows.value(row["trial"], int(row["seed"]))
-        if row["status"] == "ok" and value is not None:
-            self.scores.setdefault(row["trial"], {})[int(row["seed"])] = value
         # a promoted row is a rung on the way to the configuration's own row: not a trial done
         self.progress.update(None if row["status"] == PROMOTED else row["status"], self.best_label())
 
@@ -407,28 +402,20 @@ class _Sweep:
                 "failed": self.summary.failed, "diverged": self.summary.diverged,
                 "eta_seconds": None if eta is None else round(eta, 1), "best": self.best_label()}
 
+    def best_trial(self) -> str | None:
+        """The best configuration of the rows stored so far, by the rule the summary ranks by
+        (`sweeper.metrics.best`): the progress line names it, and its seeds keep their weights."""
+        return best(self.rows.outcomes, self.study.direction == "maximize", range_of(self.study.metric))
+
     def best_trials(self) -> list[str]:
-        """The rows' ids of the best configuration, as the report ranks it: the best mean over
-        its final rows among those that lost no seed (`compare.score`), else among all."""
-        scored = []
-        for trial in self.schedule.configs:
-            final = self.schedule.final(trial)
-            values = [self.rows.value(t, s) for t, s in final if (t, s) in self.rows]
-            got = [v for v in values if v is not None]
-            if got:
-                lost = len(got) < len(final) or not self.schedule.settled(trial, self.rows)
-                mean = sum(got) / len(got)
-                scored.append((lost, -mean if self.study.direction == "maximize" else mean, trial))
-        if not scored:
-            return []
-        best = min(scored)[2]
-        return sorted({t for t, _ in self.schedule.final(best)})
+        trial = self.best_trial()
+        return [] if trial is None else [trial]
 
     def best_label(self) -> str:
-        means = {t: statistics.fmean(v.values()) for t, v in self.scores.items() if v}
-        done = {t: m for t, m in means.items() if not math.isnan(m)}
-        if not done:
+        trial = self.best_trial()
+        if trial is None:
             return ""
-        pick = max if self.study.direction == "maximize" else min
-        best = pick(done, key=lambda t: done[t])
-        return f"{self.labels.get(best, best)} {self.study.metric}={done[best]:.4f} ({len(self.scores[best])} seeds)"
+        values = self.rows.outcomes[trial]
+        got = [v for v in values.values() if v is not None]
+        lost = f", {len(values) - len(got)} lost" if len(got) < len(values) else ""
+        return f"{self.labels.get(trial, trial)} {self.study.metric}={statistics.fmean(got):.4f} ({len(got)} seeds{lost})"
