@@ -56,7 +56,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sweeper.errors import StudyError
+from sweeper.errors import StudyError, is_int
 from sweeper.execution.trial import TrialResult
 from sweeper.metrics import COUNTS
 from sweeper.schedules import compare, racing
@@ -88,7 +88,7 @@ class Rungs:
         if not isinstance(self.resource, str) or not self.resource:
             raise StudyError(f"Rungs: `resource` = {self.resource!r} must be the name of a hyperparameter, such as 'epochs'")
         rungs = self.rungs
-        if not (isinstance(rungs, (tuple, list)) and rungs and all(racing._is_int(r) and r >= 1 for r in rungs)
+        if not (isinstance(rungs, (tuple, list)) and rungs and all(is_int(r) and r >= 1 for r in rungs)
                 and list(rungs) == sorted(set(rungs))):
             raise StudyError(f"Rungs: `rungs` = {rungs!r} must be increasing integers >= 1, such as (1, 3)")
         object.__setattr__(self, "rungs", tuple(rungs))
@@ -113,7 +113,7 @@ class Rungs:
         if full is None:
             raise StudyError(f"prune=Rungs(resource={name!r}): the study has no `{name}`; put the full budget in "
                              f"`fixed`, e.g. fixed={{{name!r}: 12}}, and read config[{name!r}] in training")
-        if not racing._is_int(full) or full <= self.rungs[-1]:  # type: ignore[operator]
+        if not is_int(full) or full <= self.rungs[-1]:  # type: ignore[operator]
             raise StudyError(f"prune=Rungs(rungs={self.rungs}): every rung must be below the study's `{name}` = "
                              f"{full!r}, the full budget")
         if trainer is not None and not self.continuing(trainer):
