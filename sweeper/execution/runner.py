@@ -101,22 +101,13 @@ def run_study(study: Study, options: RunOptions | None = None, **changes: Any) -
         fallback = f".fallback-{dataset}" if study.data is None and study.train is None and dataset != study.dataset else ""
         name = study.name + fallback + (".dry-run" if options.dry_run else "")
         store = ResultsStore(options.results_root / name)
-        identity: list[Identity] = []
-        stack: list[bool] = []
-
-        def snapshot(old: Mapping[str, Any] | None) -> dict[str, Any]:
-            identity.append(identity_of(old, trainer))
-            stack.append(training_mode(study, old))
-            return {**study.to_dict(), "stack": stack[0], "fingerprint": identity[0].fingerprint(study, trainer),
-                    "identity": identity[0].to_json(), "dataset_used": dataset,
-                    "planned_configs": study.planned_configs()}
-
+        snapshot = _Snapshot(study, dataset)
         config_columns = list(study.config({}))
         store.open(snapshot, options.source, restart=options.restart or options.dry_run,
                    columns=trial_columns(config_columns + [n for n in study.space if n not in config_columns],
                                          known or []), required=[*study.fixed, *study.space, study.metric])
         run_log = provenance.begin(store, study)  # runs.jsonl: versions, command line, git commit
-        if identity[0].scheme == 1 and study.sampler == "bayes" and study.bayes_startup is None:
+        if snapshot.identity.scheme == 1 and study.sampler == "bayes" and study.bayes_startup is None:
             study = dataclasses.replace(study, bayes_startup=OPTUNA_STARTUP)  # as release 0.1 proposed
         try:
             if store.moved_aside is not None:
@@ -126,14 +117,32 @@ def run_study(study: Study, options: RunOptions | None = None, **changes: Any) -
             if options.retry_failed:
                 store.drop(lambda r: r["status"] != "failed")
             summary = RunSummary(store.folder, dataset, study.planned_configs() * len(study.seed_list),
-                                 device=used_device, where=pool.describe(), stacked=stack[0])
-            _sweep(_Sweep(study, identity[0], options, store, pool, summary), stream)
+                                 device=used_device, where=pool.describe(), stacked=snapshot.stack)
+            _sweep(_Sweep(study, snapshot.identity, options, store, pool, summary), stream)
             return summary
         finally:
             run_log.end()
             store.close()
     finally:
         pool.shutdown(kill=True)
+
+
+class _Snapshot:
+    """study.json of a run as a function of the folder's old one (`ResultsStore.open` calls it
+    once), keeping what the old one decides: the identity scheme and whether the sweep stacks."""
+
+    identity: Identity
+    stack: bool
+
+    def __init__(self, study: Study, dataset: str) -> None:
+        self.study, self.dataset = study, dataset
+
+    def __call__(self, old: Mapping[str, Any] | None) -> dict[str, Any]:
+        study, trainer = self.study, self.study.trainer
+        self.identity, self.stack = identity_of(old, trainer), training_mode(study, old)
+        return {**study.to_dict(), "stack": self.stack, "fingerprint": self.identity.fingerprint(study, trainer),
+                "identity": self.identity.to_json(), "dataset_used": self.dataset,
+                "planned_configs": study.planned_configs()}
 
 
 def training_mode(study: Study, old: Mapping[str, Any] | None) -> bool:
