@@ -49,7 +49,7 @@ class Rows:
         key = (str(row["trial"]), int(row["seed"]))
         self.rows[key] = {k: str(v) for k, v in row.items()}
         self.position[key] = len(self.position)
-        record(self.outcomes, key[0], key[1], str(row["status"]), row.get(self.metric))
+        record(self.outcomes, key[0], key[1], self.rows[key]["status"], self.rows[key].get(self.metric))  # as stored
         return self.rows[key]
 
     def __contains__(self, key: tuple[str, int]) -> bool:
