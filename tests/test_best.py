@@ -18,7 +18,7 @@ from sweeper import Split, Study
 from sweeper.analysis import show
 from sweeper.analysis.report import write_report
 from sweeper.execution.runner import run_study
-from sweeper.metrics import best
+from sweeper.metrics import best, range_of
 from sweeper.schedules.schedule import Rows
 from sweeper.web.page import StudyPage
 
@@ -54,7 +54,7 @@ def _runner_best(folder: Path, metric: str, direction: str) -> str | None:
     rows = Rows(metric)
     for row in pd.read_csv(folder / "trials.csv").to_dict("records"):
         rows.add(row)
-    return best(rows.outcomes, direction == "maximize", (0.0, 1.0))
+    return best(rows.outcomes, direction == "maximize", range_of(metric))
 
 
 def test_a_configuration_best_on_the_seeds_it_survived_is_not_the_best_anywhere(tmp_path):
@@ -108,3 +108,4 @@ def test_the_progress_line_the_kept_weights_and_the_readers_agree_on_a_real_run(
     assert _show_best(r) == "width=32"
     assert _report_best(folder, "width=32")
     assert _page_best(folder) == first["trial"]
+    assert StudyPage(tmp_path, folder).headline()["best"] == summary.best  # the page's list of studies
