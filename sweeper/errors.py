@@ -51,3 +51,8 @@ def closest(name: str, known: object) -> str:
 
     match = difflib.get_close_matches(name, [str(k) for k in known], n=1, cutoff=0.5)  # type: ignore[attr-defined]
     return f" (did you mean `{match[0]}`?)" if match else ""
+
+
+def is_int(value: object) -> bool:
+    """Whether a field's value is an int (a bool, which Python counts as one, is not)."""
+    return isinstance(value, int) and not isinstance(value, bool)

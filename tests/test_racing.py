@@ -8,7 +8,7 @@ import pytest
 
 from sweeper import Racing, StudyError, load
 from sweeper.execution.runner import run_study
-from sweeper.schedules.compare import score
+from sweeper.metrics import score
 from sweeper.schedules.racing import plan
 from tests.conftest import tiny_study
 

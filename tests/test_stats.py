@@ -143,7 +143,23 @@ def test_an_unstable_configuration_is_not_ranked_best_on_the_seeds_it_survived()
     s = stats.summarize(trials, ["x"], "val_acc", "maximize")
     assert s["rank"].tolist() == [1, 2] and stats.best_trial(s) == "c0"
     c = stats.compare_to_best(trials, s, "val_acc", "maximize").set_index("trial")
-    assert "ranked after every configuration that lost no seed" in c.loc["c1", "reason"]
+    assert "ranked with each lost seed at the worst value" in c.loc["c1", "reason"]
+
+
+@pytest.mark.parametrize("metric, direction, good, bad, lost_rank", [
+    ("val_acc", "maximize", 0.9, (0.6, 0.7), 2),  # a lost seed counts as 0 accuracy: 0.675, between 0.6 and 0.7
+    ("val_loss", "minimize", 0.1, (0.5, 0.3), 3),  # no worst loss to count it as: after every one that lost none
+])
+def test_a_lost_seed_counts_against_its_configuration_in_the_rank(metric, direction, good, bad, lost_rank):
+    values = np.array([[good, *bad]] * 4)
+    statuses = np.array([["ok", "ok", "ok"]] * 3 + [["diverged", "ok", "ok"]], dtype=object)
+    s = stats.summarize(trials_table(values, statuses, metric), ["x"], metric, direction)
+    assert s["rank"].tolist() == [lost_rank, 3 if lost_rank == 2 else 2, 1] and stats.best_trial(s) == "c2"
+
+
+def test_equal_scores_share_a_rank_and_the_first_proposed_is_the_best():
+    s = stats.summarize(trials_table(np.array([[0.5, 0.8, 0.8]] * 3)), ["x"], "val_acc", "maximize")
+    assert s["rank"].tolist() == [3, 1, 1] and stats.best_trial(s) == "c1"
 
 
 def test_summary_ranks_by_direction_and_keeps_first_appearance_order():

@@ -112,5 +112,6 @@ def test_reason_says_why_an_interval_excluding_zero_is_not_worse():
     c = pd.Series({"verdict": stats.SAME, "p_adjusted": 0.08, "diff_ci_low": -0.07, "diff_ci_high": -0.01,
                    "n_common": 8})
     s = pd.Series({"n_ok": 7, "n_seeds": 8, "n_failed": 0, "n_diverged": 1})
-    text = stats.reason(c, s, 11, "maximize")
+    text = stats.reason(c, s, 11, "maximize", "val_acc")
     assert "excludes 0" in text and "11 comparisons" in text and "7 of 8 seeds" in text and "1 diverged" in text
+    assert "worst value" in text and "worst value" not in stats.reason(c, s, 11, "minimize", "val_loss")

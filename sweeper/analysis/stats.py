@@ -17,12 +17,13 @@ Where no difference is found, it estimates how many seeds a paired t-test would 
 the observed difference with 80 % power, if that difference is real.
 
 Failed and diverged seeds are left out of every mean but counted (n_failed, n_diverged),
-and they count against the configuration: one that lost a seed is ranked after every
-configuration that lost none, so an unstable configuration is never the best on the mean
-of the seeds it survived. A seed stopped by pruning (`pruned`) counts against it the same
-way; `sweeper.load` leaves pruning's `promoted` rows (intermediate rungs) out of the summary.
-(Seed racing counts a lost seed as the metric's worst value, and Bayesian search is told
-that; see `sweeper.schedules.racing`.)
+and they count against the configuration in its rank: the one rule for the best
+configuration (`sweeper.metrics.best`, which the progress line, the kept weights and seed
+racing use too) counts a lost seed as the worst value the metric can take (0 accuracy), and
+where the metric has none (a loss) ranks the configuration after every one that lost no
+seed. So an unstable configuration is never the best on the mean of the seeds it survived.
+A seed stopped by pruning (`pruned`) counts against it the same way; `sweeper.load` leaves
+pruning's `promoted` rows (intermediate rungs) out of the summary.
 
 The core functions work on the last axis of arrays (NaN for a failed seed), so the tests
 can check the error rates on thousands of synthetic studies at once.
@@ -40,7 +41,7 @@ from scipy import stats as st
 
 from sweeper.analysis import moderation
 from sweeper.analysis.stepdown import ALPHA, MIN_SEEDS, differences, stepdown, worse_t
-from sweeper.metrics import COUNTS, range_of, short, split_of
+from sweeper.metrics import COUNTS, range_of, ranks, record, short, split_of, worst
 
 __all__ = ["ALPHA", "MIN_SEEDS", "stepdown", "worse_t", "mean_ci", "paired_test", "summarize", "compare_to_best"]
 
@@ -191,17 +192,17 @@ def summarize(trials: pd.DataFrame, searched: Sequence[str], metric: str, direct
     wide.columns = [f"{m}_{stat}" for stat, m in wide.columns]
     wide = wide[[f"{m}_{s}" for m in metrics for s in ("mean", "sd", "se", "ci_low", "ci_high", "min", "max")]]
     out = out.join(wide, on="trial")
-    lost = (out["n_failed"] + out["n_diverged"] + out["n_pruned"]) > 0
-    out.insert(2, "rank", rank(out[f"{metric}_mean"], lost, direction))
+    out.insert(2, "rank", rank(trials, metric, direction).reindex(order).to_numpy())
     return out
 
 
-def rank(means: pd.Series, lost: pd.Series, direction: str) -> pd.Series:
-    """1 = best mean; configurations that lost a seed (failed, diverged or pruned) after all others."""
-    signed = means if direction == "minimize" else -means
-    first = signed.where(~lost).rank(method="min")
-    after = signed.where(lost).rank(method="min") + int((~lost & signed.notna()).sum())
-    return first.fillna(after).astype("Int64")
+def rank(trials: pd.DataFrame, metric: str, direction: str) -> pd.Series:
+    """Each configuration's rank by the one rule for the best (`sweeper.metrics.ranks`), by trial id."""
+    outcomes: dict[str, dict[int, float | None]] = {}
+    for trial, seed, status, value in zip(trials["trial"], trials["seed"], trials["status"].astype(str), trials[metric]):
+        record(outcomes, str(trial), int(seed), status, value)
+    ranked = ranks(outcomes, direction == "maximize", range_of(metric))
+    return pd.Series(ranked, dtype="Int64")
 
 
 def label(row: Any, searched: Sequence[str]) -> str:
@@ -256,7 +257,8 @@ def compare_to_best(trials: pd.DataFrame, summary: pd.DataFrame, metric: str, di
               if r.verdict in UNDECIDED else np.nan for r in out.itertuples()]
     out["seeds_needed"] = pd.array(np.round(needed), dtype="Int64")
     rows = summary.set_index("trial").loc[out["trial"]]
-    out["reason"] = [reason(c, s, int(tested.sum()), direction) for c, (_, s) in zip(out.itertuples(), rows.iterrows())]
+    out["reason"] = [reason(c, s, int(tested.sum()), direction, metric)
+                     for c, (_, s) in zip(out.itertuples(), rows.iterrows())]
     out.insert(1, "label", rows["label"].to_numpy())
     out["method"] = moderation.METHOD
     return out.drop(columns="prior_df")
@@ -303,12 +305,14 @@ def _paired(wide: pd.DataFrame, trial: str, best: str | None) -> dict[str, Any]:
     return row
 
 
-def reason(c: Any, s: Any, tests: int, direction: str) -> str:
+def reason(c: Any, s: Any, tests: int, direction: str, metric: str) -> str:
     """Why a comparison got its verdict, in words a reader needs no manual for. c: its
     comparisons row (a namedtuple), s: its summary row."""
+    bounded = bool(np.isfinite(worst(direction == "maximize", range_of(metric))))
     lost = "" if s["n_failed"] + s["n_diverged"] == 0 else \
         f"; mean of {s['n_ok']} of {s['n_seeds']} seeds ({s['n_failed']} failed, {s['n_diverged']} diverged): " \
-        "ranked after every configuration that lost no seed"
+        + ("ranked with each lost seed at the worst value the metric can take" if bounded
+           else "ranked after every configuration that lost no seed")
     if c.verdict == BEST:
         return f"{'highest' if direction == 'maximize' else 'lowest'} mean" + lost
     if c.verdict == UNTESTED:

@@ -300,7 +300,3 @@ class BuiltinTrainer(Trainer):
 def _is_data(obj: Any) -> bool:
     """A Dataset is callable-free data even when its class defines __call__."""
     return hasattr(obj, "__getitem__") and hasattr(obj, "__len__")
-
-
-def for_study(study: Any) -> Trainer:
-    return BuiltinTrainer(study)

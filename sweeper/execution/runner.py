@@ -22,7 +22,6 @@ proposes what it proposed before.
 from __future__ import annotations
 
 import dataclasses
-import math
 import statistics
 import sys
 import time
@@ -35,7 +34,7 @@ from sweeper.execution.devices import DevicePlan, plan_for, resolve_device
 from sweeper.execution.executors import Executor, make_executor
 from sweeper.execution.progress import Progress
 from sweeper.execution.trial import UNSTACKED, TrialResult, TrialTask, run_trial
-from sweeper.metrics import config_label
+from sweeper.metrics import best, config_label, range_of
 from sweeper.schedules.groups import pack, without
 from sweeper.schedules.pruning import Prune
 from sweeper.schedules.racing import Race
@@ -109,23 +108,14 @@ def run_study(study: Study, options: RunOptions | None = None, **changes: Any) -
         fallback = f".fallback-{dataset}" if builtin_data and dataset != study.dataset else ""
         name = study.name + fallback + (".dry-run" if options.dry_run else "")
         store = ResultsStore(options.results_root / name)
-        identity: list[Identity] = []
-        stack: list[bool] = []
-
-        def snapshot(old: Mapping[str, Any] | None) -> dict[str, Any]:
-            identity.append(identity_of(old, trainer))
-            stack.append(training_mode(study, old))
-            return {**study.to_dict(), "stack": stack[0], "fingerprint": identity[0].fingerprint(study, trainer),
-                    "identity": identity[0].to_json(), "dataset_used": dataset,
-                    "planned_configs": study.planned_configs()}
-
+        snapshot = _Snapshot(study, dataset)
         config_columns = list(study.config({}))
         store.open(snapshot, options.source, restart=options.restart or options.dry_run,
                    columns=trial_columns(config_columns + [n for n in study.space if n not in config_columns],
                                          known or []), required=[*study.fixed, *study.space, study.metric],
-                   restore=column_restorer(study, identity))
+                   restore=column_restorer(study, snapshot))
         run_log = provenance.begin(store, study)  # runs.jsonl: versions, command line, git commit
-        study = identity[0].proposing(study)  # an older folder's Bayesian start-up, as it proposed then
+        study = snapshot.identity.proposing(study)  # an older folder's Bayesian start-up, as it proposed then
         try:
             if store.moved_aside is not None:
                 log(f"old results of '{study.name}' moved to {store.moved_aside}")
@@ -134,16 +124,34 @@ def run_study(study: Study, options: RunOptions | None = None, **changes: Any) -
             if options.retry_failed:
                 store.drop(lambda r: r["status"] != "failed")
             summary = RunSummary(store.folder, dataset, study.planned_configs() * len(study.seed_list),
-                                 device=used_device, where=pool.describe(), stacked=stack[0])
+                                 device=used_device, where=pool.describe(), stacked=snapshot.stack)
             if trainer.unstacks and study.stack is None:
                 summary.unstacked.append(trainer.unstacks)
-            _sweep(_Sweep(study, identity[0], options, store, pool, summary), stream)
+            _sweep(_Sweep(study, snapshot.identity, options, store, pool, summary), stream)
             return summary
         finally:
             run_log.end()
             store.close()
     finally:
         pool.shutdown(kill=True)
+
+
+class _Snapshot:
+    """study.json of a run as a function of the folder's old one (`ResultsStore.open` calls it
+    once), keeping what the old one decides: the identity scheme and whether the sweep stacks."""
+
+    identity: Identity
+    stack: bool
+
+    def __init__(self, study: Study, dataset: str) -> None:
+        self.study, self.dataset = study, dataset
+
+    def __call__(self, old: Mapping[str, Any] | None) -> dict[str, Any]:
+        study, trainer = self.study, self.study.trainer
+        self.identity, self.stack = identity_of(old, trainer), training_mode(study, old)
+        return {**study.to_dict(), "stack": self.stack, "fingerprint": self.identity.fingerprint(study, trainer),
+                "identity": self.identity.to_json(), "dataset_used": self.dataset,
+                "planned_configs": study.planned_configs()}
 
 
 def device_plan(study: Study, options: RunOptions) -> DevicePlan:
@@ -153,21 +161,21 @@ def device_plan(study: Study, options: RunOptions) -> DevicePlan:
     return plan_for(options.device, options.jobs, share, pinned=options.executor == "local", cores=default_jobs())
 
 
-def column_restorer(study: Study, identity: list[Identity]) -> Callable[[str, Mapping[str, str]], str | None]:
+def column_restorer(study: Study, snapshot: _Snapshot) -> Callable[[str, Mapping[str, str]], str | None]:
     """A configuration column's value in a stored row, from the study's own record (its fixed
     values over the defaults study.json recorded; a grid's values by the row's trial id), as
     trials.csv writes it; None where the record cannot tell (a searched value off a grid).
-    `identity` holds the folder's identity once the store has read study.json."""
+    `snapshot` holds the folder's identity once the store has read study.json."""
     grid: dict[str, dict[str, Any]] = {}
 
     def value(name: str, row: Mapping[str, str]) -> str | None:
         if name not in study.space:
-            config = identity[0].resolve(dict(study.fixed))
+            config = snapshot.identity.resolve(dict(study.fixed))
         else:
             if not grid and study.is_grid:
                 for params in study.grid():
-                    full = identity[0].resolve({**study.fixed, **params})
-                    grid[identity[0].config_id(full, study.trainer)] = full
+                    full = snapshot.identity.resolve({**study.fixed, **params})
+                    grid[snapshot.identity.config_id(full, study.trainer)] = full
             config = grid.get(row.get("trial", ""), {})
         if name not in config:
             return None
@@ -260,7 +268,6 @@ class _Sweep:
         self.retries: dict[tuple[str, tuple[int, ...]], int] = {}
         self.exhausted = False
         self.counted: set[tuple[str, int]] = set()  # stored rows counted in the progress
-        self.scores: dict[str, dict[int, float]] = {}  # trial -> seed -> metric, ok rows only
         self.row_configs: dict[str, dict[str, Any]] = {}  # trial -> its configuration as trials.csv records it
         self.tables: dict[str, Any] = {}  # the schedule's decision tables as last written
         self.resume_from: dict[tuple[str, int], tuple[str, int]] = {}  # (trial, seed) -> the checkpoint it goes on from
@@ -443,9 +450,6 @@ class _Sweep:
     def _count(self, row: Mapping[str, Any], reused: bool = False) -> None:
         self.counted.add((row["trial"], int(row["seed"])))
         self.summary.reused += reused
-        value = self.rows.value(row["trial"], int(row["seed"]))
-        if row["status"] == "ok" and value is not None:
-            self.scores.setdefault(row["trial"], {})[int(row["seed"])] = value
         # a promoted row is a rung on the way to the configuration's own row: not a trial done
         if not reused and self.progress.done == self.progress.done_before:  # the first of this run: the round it began
             self.progress.evidence = sum(len(t.members) * len(t.seeds) for t in self.futures.values()) + 1
@@ -459,28 +463,20 @@ class _Sweep:
                 "failed": self.progress.failed, "diverged": self.progress.diverged,
                 "eta_seconds": None if eta is None else round(eta, 1), "best": self.best_label()}
 
+    def best_trial(self) -> str | None:
+        """The best configuration of the rows stored so far, by the rule the summary ranks by
+        (`sweeper.metrics.best`): the progress line names it, and its seeds keep their weights."""
+        return best(self.rows.outcomes, self.study.direction == "maximize", range_of(self.study.metric))
+
     def best_trials(self) -> list[str]:
-        """The rows' ids of the best configuration, as the report ranks it: the best mean over
-        its final rows among those that lost no seed (`compare.score`), else among all."""
-        scored = []
-        for trial in self.schedule.configs:
-            final = self.schedule.final(trial)
-            values = [self.rows.value(t, s) for t, s in final if (t, s) in self.rows]
-            got = [v for v in values if v is not None]
-            if got:
-                lost = len(got) < len(final) or not self.schedule.settled(trial, self.rows)
-                mean = sum(got) / len(got)
-                scored.append((lost, -mean if self.study.direction == "maximize" else mean, trial))
-        if not scored:
-            return []
-        best = min(scored)[2]
-        return sorted({t for t, _ in self.schedule.final(best)})
+        trial = self.best_trial()
+        return [] if trial is None else [trial]
 
     def best_label(self) -> str:
-        means = {t: statistics.fmean(v.values()) for t, v in self.scores.items() if v}
-        done = {t: m for t, m in means.items() if not math.isnan(m)}
-        if not done:
+        trial = self.best_trial()
+        if trial is None:
             return ""
-        pick = max if self.study.direction == "maximize" else min
-        best = pick(done, key=lambda t: done[t])
-        return f"{self.labels.get(best, best)} {self.study.metric}={done[best]:.4f} ({len(self.scores[best])} seeds)"
+        values = self.rows.outcomes[trial]
+        got = [v for v in values.values() if v is not None]
+        lost = f", {len(values) - len(got)} lost" if len(got) < len(values) else ""
+        return f"{self.labels.get(trial, trial)} {self.study.metric}={statistics.fmean(got):.4f} ({len(got)} seeds{lost})"

@@ -5,9 +5,10 @@ report (`sweeper.analysis.stats`) all use them.
   configurations are compared only on the seeds both finished, at least MIN_SEEDS of them.
 - A seed that diverged or failed counts as the worst value the metric can take (0 accuracy),
   so an unstable configuration loses on that seed instead of being judged on the seeds it
-  survived. A metric with no such bound (a loss) has no value to count it as: there the
+  survived (`sweeper.metrics.score`, the rule that also picks the best configuration).
+  A metric with no such bound (a loss) has no value to count it as: there the
   configuration cannot be compared, and a schedule stops it (the reason names the seed);
-  the report ranks it after every configuration that lost no seed.
+  the ranking puts it after every configuration that lost no seed.
 - The test: the paired, corrected step-down test against the best
   (`sweeper.analysis.stepdown`), which calls a configuration worse when the chance of doing
   so for one that is not is at most the level. The engine knows no analysis: `sweeper`
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sweeper.errors import StudyError
+from sweeper.metrics import worst
 
 MIN_SEEDS = 3  # fewest common seeds for a paired test (sweeper.analysis.stepdown keeps the same)
 
@@ -35,22 +37,6 @@ _test: WorseTest | None = None
 def register_test(test: WorseTest) -> None:
     global _test
     _test = test
-
-
-def worst(maximize: bool, bounds: tuple[float, float]) -> float:
-    """The value a lost seed counts as: the metric's worst bound (may be infinite: none)."""
-    return bounds[0] if maximize else bounds[1]
-
-
-def score(values: Mapping[int, float | None], maximize: bool, bounds: tuple[float, float]) -> float | None:
-    """One configuration's value over its seeds, a lost seed at the metric's worst bound; None
-    (nothing to tell) when a seed is lost and the metric has no such bound, or no seed is."""
-    bound = worst(maximize, bounds)
-    got = [v for v in values.values() if v is not None]
-    lost = len(values) - len(got)
-    if not got or (lost and not math.isfinite(bound)):
-        return None
-    return (sum(got) + (lost * bound if lost else 0.0)) / len(values)
 
 
 @dataclass

@@ -65,9 +65,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sweeper.errors import StudyError
+from sweeper.errors import StudyError, is_int
 from sweeper.execution.trial import TrialResult
-from sweeper.metrics import COUNTS
+from sweeper.metrics import COUNTS, score
 from sweeper.schedules import compare, racing
 from sweeper.schedules.schedule import Rows, Schedule, Work, result_value
 from sweeper.storage.layout import PRUNING, PRUNING_COLUMNS, RACING, RACING_COLUMNS
@@ -97,7 +97,7 @@ class Rungs:
         if not isinstance(self.resource, str) or not self.resource:
             raise StudyError(f"Rungs: `resource` = {self.resource!r} must be the name of a hyperparameter, such as 'epochs'")
         rungs = self.rungs
-        if not (isinstance(rungs, (tuple, list)) and rungs and all(racing._is_int(r) and r >= 1 for r in rungs)
+        if not (isinstance(rungs, (tuple, list)) and rungs and all(is_int(r) and r >= 1 for r in rungs)
                 and list(rungs) == sorted(set(rungs))):
             raise StudyError(f"Rungs: `rungs` = {rungs!r} must be increasing integers >= 1, such as (1, 3)")
         object.__setattr__(self, "rungs", tuple(rungs))
@@ -122,7 +122,7 @@ class Rungs:
         if full is None:
             raise StudyError(f"prune=Rungs(resource={name!r}): the study has no `{name}`; put the full budget in "
                              f"`fixed`, e.g. fixed={{{name!r}: 12}}, and read config[{name!r}] in training")
-        if not racing._is_int(full) or full <= self.rungs[-1]:  # type: ignore[operator]
+        if not is_int(full) or full <= self.rungs[-1]:  # type: ignore[operator]
             raise StudyError(f"prune=Rungs(rungs={self.rungs}): every rung must be below the study's `{name}` = "
                              f"{full!r}, the full budget")
         if trainer is not None and not self.continuing(trainer) and not getattr(trainer, "restarts_rungs", False):
@@ -329,7 +329,7 @@ class Prune(Schedule):
         if step.state != PRUNED:
             return None
         budget = self.levels[step.rung]
-        value = compare.score(rows.values(self.rung_id(trial, budget), self.rung_seeds), self.maximize, self.bounds)
+        value = score(rows.values(self.rung_id(trial, budget), self.rung_seeds), self.maximize, self.bounds)
         return None if value is None else (budget, value)
 
     def tables(self) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:

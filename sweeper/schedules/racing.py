@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sweeper.errors import StudyError
+from sweeper.errors import StudyError, is_int
 from sweeper.schedules import compare
 from sweeper.schedules.compare import Values
 from sweeper.schedules.schedule import Rows, Schedule, Work
@@ -51,10 +51,10 @@ class Racing:
     growth: float = 2.0  # seeds per configuration multiply by this each round (3, 6, 12, 20)
 
     def __post_init__(self) -> None:
-        if not _is_int(self.start) or self.start < MIN_START:
+        if not is_int(self.start) or self.start < MIN_START:
             raise StudyError(f"Racing: `start` = {self.start!r} must be an integer >= {MIN_START}, "
                              "the fewest seeds a paired test can use")
-        if not _is_int(self.max) or self.max < self.start:
+        if not is_int(self.max) or self.max < self.start:
             raise StudyError(f"Racing: `max` = {self.max!r} must be an integer >= start ({self.start})")
         if not (isinstance(self.alpha, float) and 0 < self.alpha < 1):
             raise StudyError(f"Racing: `alpha` = {self.alpha!r} must be a number between 0 and 1, such as 0.05")
@@ -80,10 +80,6 @@ class Racing:
 
     def describe(self) -> str:
         return f"Racing(start={self.start}, max={self.max}, alpha={self.alpha}, growth={self.growth})"
-
-
-def _is_int(x: object) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
 
 
 @dataclass

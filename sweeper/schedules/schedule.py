@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sweeper.execution.trial import TrialResult
-from sweeper.metrics import range_of
-from sweeper.schedules.compare import score
+from sweeper.metrics import range_of, record, score
 from sweeper.storage.layout import KEEP_METRICS
 
 
@@ -37,17 +36,20 @@ class Work:
 
 
 class Rows:
-    """The stored rows of trials.csv, by (trial, seed), and the order they were written in."""
+    """The stored rows of trials.csv, by (trial, seed), the order they were written in, and
+    each configuration's seeds as the best configuration is chosen from (`sweeper.metrics.best`)."""
 
     def __init__(self, metric: str) -> None:
         self.metric = metric
         self.rows: dict[tuple[str, int], dict[str, str]] = {}
         self.position: dict[tuple[str, int], int] = {}
+        self.outcomes: dict[str, dict[int, float | None]] = {}  # trial -> seed -> value, None: lost
 
     def add(self, row: Mapping[str, Any]) -> dict[str, str]:
         key = (str(row["trial"]), int(row["seed"]))
         self.rows[key] = {k: str(v) for k, v in row.items()}
         self.position[key] = len(self.position)
+        record(self.outcomes, key[0], key[1], self.rows[key]["status"], self.rows[key].get(self.metric))  # as stored
         return self.rows[key]
 
     def __contains__(self, key: tuple[str, int]) -> bool:
@@ -134,7 +136,7 @@ class Schedule(ABC):
 
     def value(self, trial: str, rows: Rows) -> float | None:
         """What the sampler is told: the mean over its final rows, a lost seed at the metric's
-        worst bound (see `compare.score`)."""
+        worst bound (see `sweeper.metrics.score`)."""
         return score({s: rows.value(t, s) for t, s in self.final(trial)}, self.maximize, self.bounds)
 
     def pruned_at(self, trial: str, rows: Rows) -> tuple[int, float] | None:

@@ -12,12 +12,12 @@ and a header and never unpickles.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from sweeper.errors import ResultsError
+from sweeper.storage.atomic import atomic_write
 
 SEP = "/"
 _META = "sweeper"  # the metadata key that holds the state's JSON values
@@ -56,13 +56,7 @@ def save(path: Path, state: Mapping[str, Any] | bytes, durable: bool = True) -> 
     leave empty (and a resume then starts afresh), the next epoch replaces anyway."""
     data = state if isinstance(state, bytes) else dumps(state)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with tmp.open("wb") as f:
-        f.write(data)
-        if durable:
-            f.flush()
-            os.fsync(f.fileno())
-    os.replace(tmp, path)
+    atomic_write(path, data, durable)
 
 
 def load(path: Path) -> dict[str, Any]:

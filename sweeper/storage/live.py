@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from sweeper.storage import checkpoint
+from sweeper.storage.atomic import atomic_write
 from sweeper.storage.layout import CURVE_COLUMNS, LIVE, PROGRESS, PROGRESS_EVERY_S, checkpoint_file, live_file
 
 FLUSH_EVERY_S = 1.0  # a user's loop: buffered `log` rows are written at least this often
@@ -224,11 +225,9 @@ class ProgressFile:
 
     def update(self, state: str = "running") -> None:
         data = {"state": state, **self.base, "updated": _now(), **self.snapshot()}
-        tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
         with self.lock:
             try:
-                tmp.write_text(json.dumps(data, default=str))
-                os.replace(tmp, self.path)
+                atomic_write(self.path, json.dumps(data, default=str), durable=False)
             except OSError:
                 pass  # the tables are what matters; a full disk is reported by the store
 

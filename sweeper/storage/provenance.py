@@ -24,6 +24,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from sweeper.storage.atomic import atomic_write
+
 RUNS = "runs.jsonl"
 GIT_TIMEOUT_S = 5
 
@@ -95,9 +97,7 @@ class RunLog:
             lines = self.path.read_text(encoding="utf-8").splitlines()
             mine = json.dumps(self.entry)
             kept = [mine if _run_of(line) == self.entry["run"] else line for line in lines]
-            tmp = self.path.with_name(f".{RUNS}.tmp-{os.getpid()}")
-            tmp.write_text("\n".join(kept) + "\n", encoding="utf-8")
-            os.replace(tmp, self.path)
+            atomic_write(self.path, "\n".join(kept) + "\n", durable=False)
         except OSError:
             pass  # a full disk: the line stays as `begin` wrote it, unfinished
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sweeper.errors import ResultsError
+from sweeper.storage.atomic import atomic_write
 from sweeper.storage.layout import column_groups, trial_columns
 from sweeper.usercode.plugin import STATUSES  # a row with another status is damaged
 
@@ -31,7 +32,7 @@ Restore = Callable[[str, Mapping[str, str]], "str | None"]  # (column, stored ro
 DAMAGED_SUFFIX = ".damaged"
 
 
-def _is_int(text: str) -> bool:
+def _int_text(text: str) -> bool:
     try:
         int(text)
     except ValueError:
@@ -52,9 +53,9 @@ def _is_number(text: str) -> bool:
 # columns whose values sweeper parses; any other column may hold any text
 CHECKS: dict[str, Callable[[str], bool]] = {
     "trial": lambda v: v != "",
-    "seed": _is_int,
-    "epoch": _is_int,
-    "iteration": _is_int,
+    "seed": _int_text,
+    "epoch": _int_text,
+    "iteration": _int_text,
     "value": _is_number,
 }
 
@@ -237,17 +238,8 @@ def set_aside(table: Table) -> str | None:
         os.fsync(f.fileno())
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerow(table.header)
-    _atomic_write(path, buf.getvalue() + "".join(table.raw))
+    atomic_write(path, buf.getvalue() + "".join(table.raw))
     return table.describe(moved_to=aside)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with tmp.open("w", encoding="utf-8", newline="") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def read_snapshot(path: Path) -> dict[str, Any] | None:

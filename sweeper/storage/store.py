@@ -35,6 +35,7 @@ from sweeper.errors import ResultsError, StorageError
 from sweeper.execution.trial import TrialResult
 from sweeper.metrics import COUNTS
 from sweeper.storage import checkpoint, repair
+from sweeper.storage.atomic import atomic_write
 from sweeper.storage.layout import (  # noqa: F401 (the folder's names, for readers of the store too)
     CURVE_COLUMNS,
     CURVES,
@@ -143,7 +144,7 @@ class ResultsStore:
         w = csv.DictWriter(buf, header, lineterminator="\n", restval="")
         w.writeheader()
         w.writerows(records)
-        _atomic_write(self.folder / TRIALS, buf.getvalue())
+        atomic_write(self.folder / TRIALS, buf.getvalue())
         self.repairs.append(f"{self.folder / TRIALS}: column{'s' if len(restored) > 1 else ''} "
                             f"{', '.join(f'`{c}`' for c in restored)} put back from the study's record "
                             f"({len(records)} rows)")
@@ -231,10 +232,10 @@ class ResultsStore:
         )
 
     def _write_snapshot(self, snapshot: Mapping[str, Any], source: str | None) -> None:
-        _atomic_write(self.folder / SNAPSHOT, json.dumps({**snapshot, "saved": time.strftime("%Y-%m-%dT%H:%M:%S")},
+        atomic_write(self.folder / SNAPSHOT, json.dumps({**snapshot, "saved": time.strftime("%Y-%m-%dT%H:%M:%S")},
                                                          indent=2, default=str) + "\n")
         if source is not None:
-            _atomic_write(self.folder / SOURCE, source)
+            atomic_write(self.folder / SOURCE, source)
 
     def _repair(self, columns: list[str], trials: repair.Table | None = None) -> None:
         """Check the headers, set damaged records aside, drop curve rows of trials with no
@@ -242,7 +243,7 @@ class ResultsStore:
         curves = self._read(CURVES)
         for name, table, header_for_new in ((TRIALS, trials, columns), (CURVES, curves, CURVE_COLUMNS)):
             if table is None:
-                _atomic_write(self.folder / name, _csv_line(header_for_new))
+                atomic_write(self.folder / name, _csv_line(header_for_new))
         trials = trials or repair.Table(self.folder / TRIALS, list(columns))
         self.columns = self._checked(trials.header, self.folder / TRIALS)
         if curves is not None and curves.header != CURVE_COLUMNS:
@@ -260,7 +261,7 @@ class ResultsStore:
             if not all(kept):
                 buf = io.StringIO()
                 frame[kept].to_csv(buf, index=False, lineterminator="\n")
-                _atomic_write(self.folder / CURVES, buf.getvalue())
+                atomic_write(self.folder / CURVES, buf.getvalue())
 
     @staticmethod
     def _checked(header: list[str], path: Path) -> list[str]:
@@ -289,7 +290,7 @@ class ResultsStore:
             w = csv.DictWriter(buf, self.columns, lineterminator="\n")
             w.writeheader()
             w.writerows(kept)
-            _atomic_write(self.folder / TRIALS, buf.getvalue())
+            atomic_write(self.folder / TRIALS, buf.getvalue())
             self._repair(self.columns, self._read(TRIALS, ("trial", "seed")))
         return len(rows) - len(kept)
 
@@ -343,7 +344,7 @@ class ResultsStore:
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(columns)
         w.writerows(rows)
-        _atomic_write(self.folder / name, buf.getvalue())
+        atomic_write(self.folder / name, buf.getvalue())
 
     def _widen(self, config: list[str], metrics: list[str]) -> None:
         """Add columns that a row brings and the header lacks: rewrite trials.csv once, with
@@ -361,7 +362,7 @@ class ResultsStore:
         w = csv.DictWriter(buf, self.columns, lineterminator="\n", restval="")
         w.writeheader()
         w.writerows(rows)
-        _atomic_write(self.folder / TRIALS, buf.getvalue())
+        atomic_write(self.folder / TRIALS, buf.getvalue())
 
     def _full(self, e: OSError) -> StorageError:
         return StorageError(
@@ -416,15 +417,6 @@ def _append(path: Path, text: str) -> None:
         raise
     finally:
         os.close(fd)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with tmp.open("w", newline="") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _cut_torn_tail(path: Path) -> None:

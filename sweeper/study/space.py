@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -178,7 +178,3 @@ def describe(dim: Dimension) -> str:
     if isinstance(dim, IntRange):
         return f"intrange({dim.low}, {dim.high}, step={dim.step}{', log=True' if dim.log else ''})"
     return repr(dim)
-
-
-def values_of(space: Mapping[str, Dimension]) -> Sequence[str]:
-    return [f"{n}={describe(d)}" for n, d in space.items()]

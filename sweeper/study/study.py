@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sweeper.errors import SearchSpaceError, StudyError, closest
+from sweeper.errors import SearchSpaceError, StudyError, closest, is_int
 from sweeper.metrics import direction_of
 from sweeper.schedules import samplers
 from sweeper.schedules.pruning import Rungs
@@ -59,18 +59,14 @@ class Split:
     offset: int = 0  # examples skipped before the training examples
 
     def __post_init__(self) -> None:
-        if self.train is not None and (not _is_int(self.train) or self.train < 1):
+        if self.train is not None and (not is_int(self.train) or self.train < 1):
             raise StudyError(f"field `split.train` = {self.train!r} must be an integer >= 1 or None")
-        if not _is_int(self.val) or self.val < 0:
+        if not is_int(self.val) or self.val < 0:
             raise StudyError(f"field `split.val` = {self.val!r} must be an integer >= 0")
-        if not _is_int(self.offset) or self.offset < 0:
+        if not is_int(self.offset) or self.offset < 0:
             raise StudyError(f"field `split.offset` = {self.offset!r} must be an integer >= 0")
         if not isinstance(self.test, bool):
             raise StudyError(f"field `split.test` = {self.test!r} must be True or False")
-
-
-def _is_int(x: Any) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
 
 
 def brief(value: Any, limit: int = 80) -> str:
@@ -359,13 +355,13 @@ class Study:
             if not 1 <= self.seeds <= MAX_SEEDS:
                 raise bad("seeds", f"a count >= 1 (at most {MAX_SEEDS}) or a non-empty list of distinct integers")
         elif not (isinstance(self.seeds, (list, tuple)) and self.seeds
-                  and all(_is_int(s) and s >= 0 for s in self.seeds) and len(set(self.seeds)) == len(self.seeds)
+                  and all(is_int(s) and s >= 0 for s in self.seeds) and len(set(self.seeds)) == len(self.seeds)
                   and len(self.seeds) <= MAX_SEEDS):
             raise bad("seeds", f"a count >= 1, a non-empty list of at most {MAX_SEEDS} distinct integers >= 0, "
                                "Racing(start=3, max=20) or Crossed(init=5, order=5)")
-        if not _is_int(self.sampler_seed):
+        if not is_int(self.sampler_seed):
             raise bad("sampler_seed", "an integer")
-        if self.bayes_startup is not None and (not _is_int(self.bayes_startup) or self.bayes_startup < 0):
+        if self.bayes_startup is not None and (not is_int(self.bayes_startup) or self.bayes_startup < 0):
             raise bad("bayes_startup", "None (max(10, the largest categorical's size)) or an integer >= 0")
         every = self.eval_every
         if not (every in ("epoch", "iteration") or (isinstance(every, int) and not isinstance(every, bool) and every >= 1)):
@@ -378,7 +374,7 @@ class Study:
         if self.timeout is not None and not (isinstance(self.timeout, (int, float)) and not isinstance(self.timeout, bool)
                                              and math.isfinite(self.timeout) and self.timeout > 0):
             raise bad("timeout", "None or a number of seconds > 0, e.g. timeout=3600")
-        if not _is_int(self.concurrent_configs) or self.concurrent_configs < 1:
+        if not is_int(self.concurrent_configs) or self.concurrent_configs < 1:
             raise bad("concurrent_configs", "an integer >= 1")
         if not isinstance(self.vectorize, bool):
             raise bad("vectorize", "True or False")
@@ -388,7 +384,7 @@ class Study:
             raise bad("weights", f"one of {list(WEIGHTS)}: whose weights to keep" + closest(str(self.weights), WEIGHTS))
         if not isinstance(self.keep_last, bool):
             raise bad("keep_last", "True or False")
-        if self.checkpoint_every is not None and (not _is_int(self.checkpoint_every) or self.checkpoint_every < 1):
+        if self.checkpoint_every is not None and (not is_int(self.checkpoint_every) or self.checkpoint_every < 1):
             raise bad("checkpoint_every", "None or an integer >= 1 (epochs between checkpoints)")
 
     # -- derived views -------------------------------------------------------------
