@@ -134,3 +134,30 @@ def test_a_task_travels_to_a_worker_with_every_field():
     for f in dataclasses.fields(TrialTask):
         if f.name != "trainer":
             assert getattr(back, f.name) == getattr(task, f.name), f.name
+
+
+def _instant(config, seed, log):
+    log(epoch=1, val_acc=0.5)
+    return {"val_acc": config["a"] / 1000 + seed / 1e6}
+
+
+def test_progress_json_written_while_many_rows_are_stored_raises_nothing(tmp_path, monkeypatch):
+    """The thread that rewrites progress.json reads the driver's state while the driver stores
+    rows: many instant trials, a beat as often as it can be and thread switches as often as
+    Python allows, so a dict read by one while the other changes it would show."""
+    import sys
+
+    errors: list[BaseException] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: errors.append(args.exc_value))
+    monkeypatch.setattr(live, "PROGRESS_EVERY_S", 1e-6)
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        study = Study(name="instant", train=_instant, metric="val_acc", seeds=5, space={"a": list(range(300))})
+        summary = _run(study, tmp_path)
+    finally:
+        sys.setswitchinterval(old)
+    assert errors == []
+    trials = pd.read_csv(tmp_path / "instant" / "trials.csv")
+    assert len(trials) == summary.planned == 1500 and set(trials["status"]) == {"ok"}
+    assert json.loads((tmp_path / "instant" / PROGRESS).read_text())["done"] == 1500

@@ -7,6 +7,9 @@ a line now and then, so logs of long runs stay readable.
 
 from __future__ import annotations
 
+import heapq
+import math
+import statistics
 import sys
 import time
 from typing import TextIO
@@ -83,3 +86,35 @@ class Progress:
         if self.enabled and self.tty:
             self.stream.write("\n")
             self.stream.flush()
+
+
+class BestSoFar:
+    """The best configuration so far, by its mean over the seeds stored: kept as rows arrive
+    in a heap whose outdated entries are skipped when read, so a row costs a push, not a pass
+    over every configuration (20,000 rows of 4,000 configurations made that the driver's
+    largest cost). Ties go to the configuration that got its first value first."""
+
+    def __init__(self, maximize: bool) -> None:
+        self.sign = -1.0 if maximize else 1.0
+        self.scores: dict[str, dict[int, float]] = {}  # trial -> seed -> metric, ok rows only
+        self.version: dict[str, int] = {}  # trial -> how many values it was given: older heap entries are outdated
+        self.order: dict[str, int] = {}  # trial -> when it got its first value
+        self.heap: list[tuple[float, int, int, str]] = []  # (sign x mean, order, version, trial)
+
+    def add(self, trial: str, seed: int, value: float) -> None:
+        seeds = self.scores.setdefault(trial, {})
+        seeds[seed] = value
+        self.order.setdefault(trial, len(self.order))
+        self.version[trial] = self.version.get(trial, 0) + 1
+        mean = statistics.fmean(seeds.values())
+        if not math.isnan(mean):
+            heapq.heappush(self.heap, (self.sign * mean, self.order[trial], self.version[trial], trial))
+
+    def best(self) -> tuple[str, float, int] | None:
+        """(trial, its mean, its seeds) of the best configuration, or None before any value."""
+        while self.heap:
+            key, _, version, trial = self.heap[0]
+            if version == self.version[trial]:
+                return trial, self.sign * key, len(self.scores[trial])
+            heapq.heappop(self.heap)
+        return None

@@ -22,8 +22,6 @@ proposes what it proposed before.
 from __future__ import annotations
 
 import dataclasses
-import math
-import statistics
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -33,7 +31,7 @@ from typing import Any, TextIO
 
 from sweeper.execution.devices import resolve_device
 from sweeper.execution.executors import Executor, make_executor
-from sweeper.execution.progress import Progress
+from sweeper.execution.progress import BestSoFar, Progress
 from sweeper.execution.trial import UNSTACKED, TrialResult, TrialTask, run_trial
 from sweeper.metrics import config_label
 from sweeper.schedules.groups import pack, without
@@ -213,7 +211,7 @@ class _Sweep:
         self.retries: dict[tuple[str, tuple[int, ...]], int] = {}
         self.exhausted = False
         self.counted: set[tuple[str, int]] = set()  # stored rows counted in the progress
-        self.scores: dict[str, dict[int, float]] = {}  # trial -> seed -> metric, ok rows only
+        self.best = BestSoFar(study.direction == "maximize")  # over ok rows only
         self.row_configs: dict[str, dict[str, Any]] = {}  # trial -> its configuration as trials.csv records it
         self.tables: dict[str, Any] = {}  # the schedule's decision tables as last written
         self.resume_from: dict[tuple[str, int], tuple[str, int]] = {}  # (trial, seed) -> the checkpoint it goes on from
@@ -228,8 +226,8 @@ class _Sweep:
                 for task in lost:
                     self._submit(task)
                 self._advance()
-            for fut in self.pool.as_completed(list(self.futures)):
-                self._receive(fut)
+            for batch in self.pool.batches(list(self.futures)):
+                self._receive(batch)
                 if not self.lost and self._advance():
                     break  # new tasks were submitted: wait for them too
 
@@ -245,8 +243,7 @@ class _Sweep:
                 self.exhausted = not proposals
                 pool = [(trial, self.row_configs[trial]) for trial, shared in map(self._record, proposals) if not shared]
                 self.schedule.propose(pool)
-            for result in self.schedule.update(self.rows):  # what a schedule held back and has now decided
-                self._store(result)
+            self._store(self.schedule.update(self.rows))  # what a schedule held back and has now decided
             self._write_tables()
             submitted |= self._submit_wanted()
             ready = self._next_ready()
@@ -296,10 +293,13 @@ class _Sweep:
     def _submit_wanted(self) -> bool:
         """Submit the rows the schedule wants that are neither stored, held nor running;
         count the stored ones found from earlier runs. Returns whether tasks were submitted."""
+        new = self.schedule.new_work()
+        if not new:  # most calls: a row was stored and nothing new is wanted
+            return False
         done = {(trial, s) for task in [*self.futures.values(), *self.lost] for trial, _ in task.members
                 for s in task.seeds}
         work = []
-        for item in self.schedule.new_work():
+        for item in new:
             self.row_configs.setdefault(item.trial, item.config)
             seeds = []
             for seed in item.seeds:
@@ -337,11 +337,32 @@ class _Sweep:
         except self.pool.worker_lost:  # the pool broke before its futures said so (a worker died
             self.lost.append(task)     # starting up, say): the task runs after the restart, uncharged
 
-    def _receive(self, fut: Any) -> None:
-        """Store a finished task's rows (one per seed), or hand them to the schedule to hold;
-        a task whose worker died is queued to run again (at most WORKER_RETRIES times, then
-        its seeds are recorded as failed)."""
-        task = self.futures.pop(fut)
+    def _receive(self, batch: list[Any]) -> None:
+        """Store the rows of tasks that finished together (one per seed) in one write, or hand
+        them to the schedule to hold; a task whose worker died is queued to run again."""
+        ready: list[TrialResult] = []
+        taken: set[tuple[str, int]] = set()
+        for fut in batch:
+            task = self.futures.pop(fut)
+            results = self._results(fut, task)
+            if results and results[0].status == UNSTACKED:
+                self._store(ready)  # what is stored is not trained again
+                ready = []
+                self._one_at_a_time(task, results[0].error)
+                continue
+            for result in results:
+                key = (result.trial, result.seed)
+                if key in self.rows or key in taken or self.schedule.holds(key):
+                    continue  # a stacked group trained whole again: this row was stored before
+                taken.add(key)
+                self.summary.trained += 1
+                if self.schedule.receive(result):
+                    ready.append(result)
+        self._store(ready)
+
+    def _results(self, fut: Any, task: TrialTask) -> list[TrialResult]:
+        """A finished task's results; none for one whose worker died, queued to run again (at
+        most WORKER_RETRIES times, then its seeds are recorded as failed)."""
         try:
             results: list[TrialResult] = fut.result()
         except self.pool.worker_lost as e:
@@ -349,7 +370,7 @@ class _Sweep:
             self.retries[key] = self.retries.get(key, 0) + 1
             if self.retries[key] <= WORKER_RETRIES:
                 self.lost.append(task)
-                return
+                return []
             results = [TrialResult(trial, seed, "failed", {}, 0.0,
                                    f"worker process died ({type(e).__name__}), {WORKER_RETRIES + 1} times")
                        for trial, _ in task.members for seed in task.seeds]
@@ -358,15 +379,7 @@ class _Sweep:
                 raise
             results = [TrialResult(trial, seed, "failed", {}, 0.0, f"{type(e).__name__}: {e}")
                        for trial, _ in task.members for seed in task.seeds]
-        if results and results[0].status == UNSTACKED:
-            self._one_at_a_time(task, results[0].error)
-            return
-        for result in results:
-            if (result.trial, result.seed) in self.rows or self.schedule.holds((result.trial, result.seed)):
-                continue  # a stacked group trained whole again: this row was stored before
-            self.summary.trained += 1
-            if self.schedule.receive(result):
-                self._store(result)
+        return results
 
     def _one_at_a_time(self, task: TrialTask, why: str) -> None:
         """A stacked task its trainer could not stack: its missing rows go one at a time, and so
@@ -377,8 +390,16 @@ class _Sweep:
         for one in without(task, lambda key: key in self.rows or self.schedule.holds(key)):
             self._submit(self._with_checkpoints(one))
 
-    def _store(self, result: TrialResult) -> None:
-        row = self.rows.add(self.store.append(result, self.row_configs[result.trial], self.summary.dataset))
+    def _store(self, results: list[TrialResult]) -> None:
+        """Write rows, in one append (the commit point), then count them: no row counts, nor
+        reaches the schedule's decisions, before it is on disk."""
+        if not results:
+            return
+        written = self.store.append_many([(r, self.row_configs[r.trial]) for r in results], self.summary.dataset)
+        for result, row in zip(results, written, strict=True):
+            self._stored(result, self.rows.add(row))
+
+    def _stored(self, result: TrialResult, row: dict[str, str]) -> None:
         for which, data in result.weights.items():  # written by the driver, whatever executor trained it
             self.store.write_weights(result.trial, result.seed, which, data)
         live.finished(self.store.folder, result.trial, result.seed)
@@ -396,16 +417,18 @@ class _Sweep:
         self.summary.reused += reused
         value = self.rows.value(row["trial"], int(row["seed"]))
         if row["status"] == "ok" and value is not None:
-            self.scores.setdefault(row["trial"], {})[int(row["seed"])] = value
+            self.best.add(row["trial"], int(row["seed"]), value)
         # a promoted row is a rung on the way to the configuration's own row: not a trial done
         self.progress.update(None if row["status"] == PROMOTED else row["status"], self.best_label())
 
     def state(self) -> dict[str, Any]:
-        """What progress.json says of this sweep (storage/live.py)."""
+        """What progress.json says of this sweep (storage/live.py). Read by that file's thread
+        while the driver stores rows: it reads only values the driver has set, never a
+        collection the driver changes (iterating one raised "dictionary changed size")."""
         eta = self.progress.eta_seconds()
         return {"planned": self.summary.planned, "done": self.progress.done, "trained": self.summary.trained,
                 "failed": self.summary.failed, "diverged": self.summary.diverged,
-                "eta_seconds": None if eta is None else round(eta, 1), "best": self.best_label()}
+                "eta_seconds": None if eta is None else round(eta, 1), "best": self.progress.best}
 
     def best_trials(self) -> list[str]:
         """The rows' ids of the best configuration, as the report ranks it: the best mean over
@@ -425,10 +448,8 @@ class _Sweep:
         return sorted({t for t, _ in self.schedule.final(best)})
 
     def best_label(self) -> str:
-        means = {t: statistics.fmean(v.values()) for t, v in self.scores.items() if v}
-        done = {t: m for t, m in means.items() if not math.isnan(m)}
-        if not done:
+        best = self.best.best()
+        if best is None:
             return ""
-        pick = max if self.study.direction == "maximize" else min
-        best = pick(done, key=lambda t: done[t])
-        return f"{self.labels.get(best, best)} {self.study.metric}={done[best]:.4f} ({len(self.scores[best])} seeds)"
+        trial, mean, seeds = best
+        return f"{self.labels.get(trial, trial)} {self.study.metric}={mean:.4f} ({seeds} seeds)"
