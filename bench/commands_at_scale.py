@@ -26,17 +26,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 # timed inside a fresh process of the checkout under test; the page's module moved from
-# sweeper.analysis to sweeper.web, so both are tried
+# sweeper.analysis to sweeper.web: the checkout's own is taken (an editable install of another
+# checkout would otherwise answer for a module this one lacks)
 INSIDE = """
-import sys, time
+import importlib, sys, time
+from pathlib import Path
 import sweeper
 folder = sys.argv[1]
+moved = (Path(sweeper.__file__).parent / "web" / "page.py").is_file()
+page = importlib.import_module("sweeper.web.page" if moved else "sweeper.analysis.page")
 t = time.perf_counter(); r = sweeper.load(folder); r.summary; summary = time.perf_counter() - t
 t = time.perf_counter(); r.comparisons; comparisons = time.perf_counter() - t
-try:
-    from sweeper.web import page
-except ImportError:
-    from sweeper.analysis import page
 t = time.perf_counter(); page._table(sweeper.load(folder), True); first = time.perf_counter() - t
 print(f"{summary:.2f} {comparisons:.2f} {first:.2f}")
 """
@@ -48,9 +48,11 @@ def measure(checkout: Path, folder: Path) -> tuple[float, float, float, float]:
     subprocess.run([sys.executable, "-m", "sweeper.cli", "show", str(folder)], env=env, check=True,
                    capture_output=True, cwd=folder.parent)
     show = time.perf_counter() - start
-    out = subprocess.run([sys.executable, "-c", INSIDE, str(folder)], env=env, check=True, capture_output=True,
-                         text=True, cwd=folder.parent).stdout.split()
-    summary, comparisons, first = map(float, out[-3:])
+    done = subprocess.run([sys.executable, "-c", INSIDE, str(folder)], env=env, capture_output=True, text=True,
+                          cwd=folder.parent)
+    if done.returncode:
+        sys.exit(f"timing the commands with {checkout} failed:\n{done.stderr[-2000:]}")
+    summary, comparisons, first = map(float, done.stdout.split()[-3:])
     return show, summary, comparisons, first
 
 
