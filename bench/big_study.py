@@ -47,7 +47,7 @@ def write(folder: Path, configs: int, seeds: int, epochs: int, per_epoch: int = 
                            val_acc=final, epochs_run=epochs, iterations=epochs * per_epoch, seconds=1.0, error="")
     config = [*space.columns, "epochs"]
     folder.mkdir(parents=True, exist_ok=True)
-    trials[trial_columns(config, METRICS)].to_csv(folder / "trials.csv", index=False)
+    trials.reindex(columns=trial_columns(config, METRICS)).to_csv(folder / "trials.csv", index=False)  # no provenance
     frac = np.arange(1, epochs + 1) / epochs
     parts = []
     for split, metric, values in (("train", "loss", 2.3 - (1.25 + final[:, None]) * frac),

@@ -63,6 +63,15 @@ class TestExecutorContract:
         rest = [f for f in futures if f is not first]
         assert sorted(futures[f] for f in pool.as_completed(rest)) == sorted(futures[f] for f in rest)
 
+    def test_batches_hand_back_each_future_once_and_can_be_left_and_entered_again(self, pool: Executor) -> None:
+        futures = {pool.submit(operator.neg, i): i for i in range(8)}
+        first = next(iter(pool.batches(futures)))
+        assert first and all(f.done() for f in first)
+        rest = [f for f in futures if f not in first]
+        again = [f for batch in pool.batches(rest) for f in batch]
+        assert sorted(futures[f] for f in [*first, *again]) == list(range(8))
+        assert len(set(again)) == len(again) and not set(again) & set(first)
+
     def test_an_exception_in_the_task_reaches_result_and_is_not_a_lost_worker(self, pool: Executor) -> None:
         fut = pool.submit(math.sqrt, -1.0)
         with pytest.raises(ValueError) as info:

@@ -134,3 +134,60 @@ def test_a_task_travels_to_a_worker_with_every_field():
     for f in dataclasses.fields(TrialTask):
         if f.name != "trainer":
             assert getattr(back, f.name) == getattr(task, f.name), f.name
+
+
+def _instant(config, seed, log):
+    log(epoch=1, val_acc=0.5)
+    return {"val_acc": config["a"] / 1000 + seed / 1e6}
+
+
+@pytest.mark.slow  # about 5 s on an idle machine: 750 rows with a thread switch every microsecond
+def test_progress_json_written_while_many_rows_are_stored_raises_nothing(tmp_path, monkeypatch):
+    """The thread that rewrites progress.json reads the driver's state while the driver stores
+    rows: many instant trials, a beat as often as it can be and thread switches as often as
+    Python allows, so a dict read by one while the other changes it would show."""
+    import sys
+
+    errors: list[BaseException] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: errors.append(args.exc_value))
+    monkeypatch.setattr(live, "PROGRESS_EVERY_S", 1e-6)
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        study = Study(name="instant", train=_instant, metric="val_acc", seeds=5, space={"a": list(range(150))})
+        summary = _run(study, tmp_path)
+    finally:
+        sys.setswitchinterval(old)
+    assert errors == []
+    trials = pd.read_csv(tmp_path / "instant" / "trials.csv")
+    assert len(trials) == summary.planned == 750 and set(trials["status"]) == {"ok"}
+    assert json.loads((tmp_path / "instant" / PROGRESS).read_text())["done"] == 750
+
+
+def test_rows_that_finish_together_are_stored_in_one_append_and_read_as_one_at_a_time(tmp_path, monkeypatch):
+    """Tasks found finished together (`Executor.batches`) are written with one append, and
+    fsync, of trials.csv: the same rows, in the same order, as stored one at a time."""
+    from sweeper.execution.executors import EXECUTORS, SequentialExecutor
+    from sweeper.storage import store
+
+    class Together(SequentialExecutor):  # every task is done at submit: all in one batch
+        def batches(self, futures):
+            yield list(futures)
+
+    appends: list[str] = []
+    write = store._append
+    monkeypatch.setattr(store, "_append", lambda path, text: (appends.append(path.name), write(path, text))[1])
+    monkeypatch.setitem(EXECUTORS, "together", Together)
+    study = Study(name="instant", train=_instant, metric="val_acc", seeds=3, space={"a": list(range(20))})
+    _run(study, tmp_path / "one")
+    one = appends.count("trials.csv")
+    appends.clear()
+    _run(study, tmp_path / "together", executor="together")
+    assert one == 60 and appends.count("trials.csv") == 1 and appends.count("curves.csv") == 1
+    per_run = ["seconds", "started", "host", "device", "worker"]  # and the order, which is the executor's
+    tables = [pd.read_csv(root / "instant" / name).drop(columns=per_run if name == "trials.csv" else [])
+              .sort_values(["trial", "seed"], ignore_index=True)
+              for name in ("trials.csv", "curves.csv") for root in (tmp_path / "one", tmp_path / "together")]
+    assert len(tables[0]) == len(tables[2]) == 60
+    pd.testing.assert_frame_equal(tables[0], tables[1])
+    pd.testing.assert_frame_equal(tables[2], tables[3])

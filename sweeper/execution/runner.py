@@ -49,6 +49,7 @@ from sweeper.usercode import shipping
 from sweeper.usercode.identity import Identity, identity_of
 from sweeper.usercode.plugin import FitOptions
 
+BEST_EVERY_S = 0.25  # the progress line's best so far is worked out at most this often
 WORKER_RETRIES = 2  # a trial whose worker died is run again, at most this often, before it is recorded as failed
 PROMOTED = "promoted"  # a rung's row of a configuration that went on (schedules/pruning.py): not a trial done
 
@@ -214,7 +215,7 @@ def _sweep(sweep: _Sweep, stream: TextIO) -> None:
         raise
     sweep.progress.close()
     sweep.summary.seconds = time.monotonic() - start
-    sweep.summary.best = sweep.best_label()
+    sweep.summary.best = sweep.progress.best = sweep.best_label()
     if sweep.study.weights == "best":  # the best configuration's seeds keep their weights, the others' go
         sweep.store.keep_weights(sweep.best_trials())
     shown.close("finished")
@@ -268,6 +269,7 @@ class _Sweep:
         self.retries: dict[tuple[str, tuple[int, ...]], int] = {}
         self.exhausted = False
         self.counted: set[tuple[str, int]] = set()  # stored rows counted in the progress
+        self._best_at = -1e9  # when the progress line's best was last worked out (time.monotonic)
         self.row_configs: dict[str, dict[str, Any]] = {}  # trial -> its configuration as trials.csv records it
         self.tables: dict[str, Any] = {}  # the schedule's decision tables as last written
         self.resume_from: dict[tuple[str, int], tuple[str, int]] = {}  # (trial, seed) -> the checkpoint it goes on from
@@ -282,8 +284,8 @@ class _Sweep:
                 for task in lost:
                     self._submit(task)
                 self._advance()
-            for fut in self.pool.as_completed(list(self.futures)):
-                self._receive(fut)
+            for batch in self.pool.batches(list(self.futures)):
+                self._receive(batch)
                 if not self.lost and self._advance():
                     break  # new tasks were submitted: wait for them too
 
@@ -301,8 +303,7 @@ class _Sweep:
                 self.exhausted = not proposals
                 pool = [(trial, self.row_configs[trial]) for trial, shared in map(self._record, proposals) if not shared]
                 self.schedule.propose(pool)
-            for result in self.schedule.update(self.rows):  # what a schedule held back and has now decided
-                self._store(result)
+            self._store(self.schedule.update(self.rows))  # what a schedule held back and has now decided
             self._write_tables()
             submitted |= self._submit_wanted()
             ready = self._next_ready()
@@ -352,10 +353,13 @@ class _Sweep:
     def _submit_wanted(self) -> bool:
         """Submit the rows the schedule wants that are neither stored, held nor running;
         count the stored ones found from earlier runs. Returns whether tasks were submitted."""
+        new = self.schedule.new_work()
+        if not new:  # most calls: a row was stored and nothing new is wanted
+            return False
         done = {(trial, s) for task in [*self.futures.values(), *self.lost] for trial, _ in task.members
                 for s in task.seeds}
         work = []
-        for item in self.schedule.new_work():
+        for item in new:
             self.row_configs.setdefault(item.trial, item.config)
             seeds = []
             for seed in item.seeds:
@@ -393,11 +397,32 @@ class _Sweep:
         except self.pool.worker_lost:  # the pool broke before its futures said so (a worker died
             self.lost.append(task)     # starting up, say): the task runs after the restart, uncharged
 
-    def _receive(self, fut: Any) -> None:
-        """Store a finished task's rows (one per seed), or hand them to the schedule to hold;
-        a task whose worker died is queued to run again (at most WORKER_RETRIES times, then
-        its seeds are recorded as failed)."""
-        task = self.futures.pop(fut)
+    def _receive(self, batch: list[Any]) -> None:
+        """Store the rows of tasks that finished together (one per seed) in one write, or hand
+        them to the schedule to hold; a task whose worker died is queued to run again."""
+        ready: list[TrialResult] = []
+        taken: set[tuple[str, int]] = set()
+        for fut in batch:
+            task = self.futures.pop(fut)
+            results = self._results(fut, task)
+            if results and results[0].status == UNSTACKED:
+                self._store(ready)  # what is stored is not trained again
+                ready = []
+                self._one_at_a_time(task, results[0].error)
+                continue
+            for result in results:
+                key = (result.trial, result.seed)
+                if key in self.rows or key in taken or self.schedule.holds(key):
+                    continue  # a stacked group trained whole again: this row was stored before
+                taken.add(key)
+                self.summary.trained += 1
+                if self.schedule.receive(result):
+                    ready.append(result)
+        self._store(ready)
+
+    def _results(self, fut: Any, task: TrialTask) -> list[TrialResult]:
+        """A finished task's results; none for one whose worker died, queued to run again (at
+        most WORKER_RETRIES times, then its seeds are recorded as failed)."""
         try:
             results: list[TrialResult] = fut.result()
         except self.pool.worker_lost as e:
@@ -405,7 +430,7 @@ class _Sweep:
             self.retries[key] = self.retries.get(key, 0) + 1
             if self.retries[key] <= WORKER_RETRIES:
                 self.lost.append(task)
-                return
+                return []
             results = [TrialResult(trial, seed, "failed", {}, 0.0,
                                    f"worker process died ({type(e).__name__}), {WORKER_RETRIES + 1} times")
                        for trial, _ in task.members for seed in task.seeds]
@@ -414,15 +439,7 @@ class _Sweep:
                 raise
             results = [TrialResult(trial, seed, "failed", {}, 0.0, f"{type(e).__name__}: {e}")
                        for trial, _ in task.members for seed in task.seeds]
-        if results and results[0].status == UNSTACKED:
-            self._one_at_a_time(task, results[0].error)
-            return
-        for result in results:
-            if (result.trial, result.seed) in self.rows or self.schedule.holds((result.trial, result.seed)):
-                continue  # a stacked group trained whole again: this row was stored before
-            self.summary.trained += 1
-            if self.schedule.receive(result):
-                self._store(result)
+        return results
 
     def _one_at_a_time(self, task: TrialTask, why: str) -> None:
         """A stacked task its trainer could not stack: its missing rows go one at a time, and so
@@ -433,8 +450,16 @@ class _Sweep:
         for one in without(task, lambda key: key in self.rows or self.schedule.holds(key)):
             self._submit(self._with_checkpoints(one))
 
-    def _store(self, result: TrialResult) -> None:
-        row = self.rows.add(self.store.append(result, self.row_configs[result.trial], self.summary.dataset))
+    def _store(self, results: list[TrialResult]) -> None:
+        """Write rows, in one append (the commit point), then count them: no row counts, nor
+        reaches the schedule's decisions, before it is on disk."""
+        if not results:
+            return
+        written = self.store.append_many([(r, self.row_configs[r.trial]) for r in results], self.summary.dataset)
+        for result, row in zip(results, written, strict=True):
+            self._stored(result, self.rows.add(row))
+
+    def _stored(self, result: TrialResult, row: dict[str, str]) -> None:
         for which, data in result.weights.items():  # written by the driver, whatever executor trained it
             self.store.write_weights(result.trial, result.seed, which, data)
         live.finished(self.store.folder, result.trial, result.seed)
@@ -454,14 +479,26 @@ class _Sweep:
         if not reused and self.progress.done == self.progress.done_before:  # the first of this run: the round it began
             self.progress.evidence = sum(len(t.members) * len(t.seeds) for t in self.futures.values()) + 1
         # stored rows were counted at the start; a promoted row is a rung on the way to its configuration's own row
-        self.progress.update(None if reused or row["status"] == PROMOTED else row["status"], self.best_label())
+        self.progress.update(None if reused or row["status"] == PROMOTED else row["status"], self._best_now())
+
+    def _best_now(self) -> str | None:
+        """The progress line's best, worked out at most every BEST_EVERY_S (a pass over every
+        configuration: at 4,000 of them, once a row would be the driver's largest cost) and
+        for the sweep's last row; None keeps the one shown."""
+        now = time.monotonic()
+        if now - self._best_at < BEST_EVERY_S and self.progress.done + 1 < self.progress.total:
+            return None
+        self._best_at = now
+        return self.best_label()
 
     def state(self) -> dict[str, Any]:
-        """What progress.json says of this sweep (storage/live.py)."""
+        """What progress.json says of this sweep (storage/live.py). Read by that file's thread
+        while the driver stores rows: it reads only values the driver has set, never a
+        collection the driver changes (iterating one raised "dictionary changed size")."""
         eta = self.progress.eta_seconds()
         return {"planned": self.summary.planned, "done": self.progress.done, "trained": self.summary.trained,
                 "failed": self.progress.failed, "diverged": self.progress.diverged,
-                "eta_seconds": None if eta is None else round(eta, 1), "best": self.best_label()}
+                "eta_seconds": None if eta is None else round(eta, 1), "best": self.progress.best}
 
     def best_trial(self) -> str | None:
         """The best configuration of the rows stored so far, by the rule the summary ranks by

@@ -154,8 +154,17 @@ class Plain(Schedule):
     def wanted(self) -> list[Work]:
         return [Work(t, c, tuple(self.seeds)) for t, c in self.configs.items()]
 
+    def __init__(self, study: Any, ids: Callable[[Mapping[str, Any]], str], labels: Mapping[str, str]) -> None:
+        super().__init__(study, ids, labels)
+        self._fresh: list[str] = []  # configurations proposed since the last `new_work`
+
+    def propose(self, pool: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        super().propose(pool)
+        self._fresh.extend(t for t, _ in pool)
+
     def new_work(self) -> list[Work]:  # what is wanted never changes: only new configurations
-        new = [Work(t, c, tuple(self.seeds)) for t, c in self.configs.items() if t not in self._given]
+        fresh, self._fresh = self._fresh, []  # not a pass over every configuration at every row
+        new = [Work(t, self.configs[t], tuple(self.seeds)) for t in dict.fromkeys(fresh) if t not in self._given]
         self._given.update((w.trial, w.seeds) for w in new)
         return new
 

@@ -11,8 +11,9 @@ counts (epochs run, iterations) but no metric: a diverged model's numbers are no
 Pruning (`schedules/pruning.py`) adds two statuses whose rows keep their metrics: `pruned` (a
 configuration stopped at a rung) and `promoted` (a rung of one that went on).
 
-Each finished trial is written as it arrives: its curve rows first, then its one trials.csv
-row, each as a single `write` to a file opened for appending, then `fsync`. The trials.csv
+Each finished trial is written as it arrives (trials that arrive together, together): its
+curve rows first, then its one trials.csv row, each as a single `write` to a file opened for
+appending, then `fsync`. The trials.csv
 row is the commit point: on opening, a torn last line is cut off and curve rows whose trial
 has no row are dropped, so a kill at any moment leaves tables that parse and hold no
 duplicate after resuming. A lock (`flock`, released by the kernel when its holder dies, so
@@ -296,30 +297,41 @@ class ResultsStore:
 
     def append(self, result: TrialResult, config: Mapping[str, Any], dataset: str) -> dict[str, Any]:
         """Write one finished trial: curves, then its row (the commit point). Returns the row."""
+        return self.append_many([(result, config)], dataset)[0]
+
+    def append_many(self, finished: Sequence[tuple[TrialResult, Mapping[str, Any]]], dataset: str) -> list[dict[str, Any]]:
+        """Write finished trials (each with its configuration) that arrived together: their
+        curves in one append, then their rows in one (the commit point), so a batch costs two
+        fsyncs, not two a row. Returns the rows, as written."""
         try:
-            if result.curves:
+            curves = [(r.trial, r.seed, *c) for r, _ in finished for c in r.curves]
+            if curves:
                 buf = io.StringIO()
-                w = csv.writer(buf, lineterminator="\n")
-                w.writerows((result.trial, result.seed, *c) for c in result.curves)
+                csv.writer(buf, lineterminator="\n").writerows(curves)
                 _append(self.folder / CURVES, buf.getvalue())
-            metrics = {k: v for k, v in result.metrics.items() if result.status in KEEP_METRICS or k in COUNTS}
-            self._widen(list(config), list(result.metrics))
+            self._widen(list({k: 0 for _, config in finished for k in config}),
+                        list({k: 0 for r, _ in finished for k in r.metrics}))
         except OSError as e:
             raise self._full(e) from None
-        row = {"trial": result.trial, "seed": result.seed, "status": result.status, **config,
-               "dataset": dataset, **metrics, "seconds": round(result.seconds, 4), "error": result.error,
-               **result.provenance()}
+        rows = [self._row(result, config, dataset) for result, config in finished]
         buf = io.StringIO()
-        csv.DictWriter(buf, self.columns, lineterminator="\n", restval="").writerow(row)
+        csv.DictWriter(buf, self.columns, lineterminator="\n", restval="").writerows(rows)
         try:
             _append(self.folder / TRIALS, buf.getvalue())
-        except OSError as e:  # the row is not written, and the rows before it stay whole
+        except OSError as e:  # the rows are not written, and the rows before them stay whole
             raise self._full(e) from None
-        self.appended += 1
-        written = {c: row.get(c, "") for c in self.columns}
+        self.appended += len(rows)
+        written = [{c: row.get(c, "") for c in self.columns} for row in rows]
         if self._records is not None:
-            self._records.append({c: "" if v is None else str(v) for c, v in written.items()})
+            self._records.extend({c: "" if v is None else str(v) for c, v in w.items()} for w in written)
         return written
+
+    @staticmethod
+    def _row(result: TrialResult, config: Mapping[str, Any], dataset: str) -> dict[str, Any]:
+        metrics = {k: v for k, v in result.metrics.items() if result.status in KEEP_METRICS or k in COUNTS}
+        return {"trial": result.trial, "seed": result.seed, "status": result.status, **config,
+                "dataset": dataset, **metrics, "seconds": round(result.seconds, 4), "error": result.error,
+                **result.provenance()}
 
     def write_weights(self, trial: str, seed: int, which: str, data: bytes) -> None:
         """A trial's weights (safetensors bytes), written atomically beside the tables."""
