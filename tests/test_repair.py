@@ -159,13 +159,14 @@ def test_a_full_disk_mid_run_is_one_line_and_the_rows_before_stay_whole(tmp_path
 
     monkeypatch.setattr(store_module.os, "write", write)
     monkeypatch.setattr(store_module.ResultsStore, "_lock", lambda self: None)  # writes pid; not the point here
+    # one model at a time: a task's rows are stored in one append, and here each trial is its own task
     with pytest.raises(StorageError, match=r"No space left on device\); 2 trials of this run were saved in .*trials\.csv"
                                            r" before it; free some space and run the same command again to resume"):
-        run(tmp_path)
+        run(tmp_path, stack=False)
     monkeypatch.undo()
     trials = pd.read_csv(tmp_path / "tiny" / "trials.csv")
     assert len(trials) == 2  # no half row
-    summary, log = run(tmp_path)
+    summary, log = run(tmp_path, stack=False)
     assert summary.trained == 2 and "repaired" not in log  # the torn curves are orphans, dropped as usual
 
 
@@ -190,8 +191,9 @@ def test_a_full_tmpfs_is_exit_74_with_one_line_from_the_start_and_mid_run(tmp_pa
     (tmp_path / "tiny.py").write_text(SOURCE.replace("seeds=2", "seeds=40"))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with _tmpfs(tmp_path / "disk", "48k") as disk:
+        # one model at a time, so that rows are stored trial by trial and some fit before the disk is full
         out = subprocess.run([sys.executable, "-m", "sweeper.cli", "run", "tiny.py", "--results", str(disk),
-                              "--executor", "sequential", "--quiet"], cwd=tmp_path, env=env, text=True,
+                              "--executor", "sequential", "--quiet", "--no-stack"], cwd=tmp_path, env=env, text=True,
                              capture_output=True, timeout=120)
         assert out.returncode == 74, out.stderr
         lines = out.stderr.strip().splitlines()

@@ -27,7 +27,8 @@ def test_run_then_report_on_real_training(tmp_path, capsys):
     report = results / "tiny" / "report"
     assert {p.name for p in report.iterdir()} == {
         "index.html", "summary.csv", "comparisons.csv", "curves_val_acc.png", "curves_train_loss.png",
-        "seeds.png", "by_learning_rate.png", "by_optimizer.png", "gap.png"}
+        "seeds.png", "by_learning_rate.png", "by_optimizer.png", "gap.png", "importance.png", "parallel.png",
+        "slice_learning_rate.png", "slice_optimizer.png"}
     summary = pd.read_csv(report / "summary.csv")
     assert len(summary) == 4 and summary["n_seeds"].eq(2).all()
     r = sweeper.load("tiny", results=results)
