@@ -191,7 +191,8 @@ def _noise(values: np.ndarray, rng: np.random.Generator, draws: int) -> np.ndarr
         s2 = s2 * df * (1 - 2 / (9 * df)) ** 3 / rng.chisquare(df, size=(draws, 1, k))
         variances = (s2 - s2.sum(axis=-1, keepdims=True) / (k * (k - 1))) / (1 - 2 / k)
         variances = np.maximum(variances, 0.01 * variances.mean(axis=-1, keepdims=True))
-    noise = rng.standard_normal((draws, *values.shape)) * np.sqrt(variances)
+    noise = rng.standard_normal((draws, *values.shape))
+    noise *= np.sqrt(variances)  # in place: a second array this large costs more to allocate than to fill
     noise[:, np.isnan(values)] = np.nan
     return noise
 
