@@ -61,6 +61,14 @@ def test_a_damaged_or_foreign_cache_is_worked_out_again(folder, worked_out, dama
     pd.testing.assert_frame_equal(first, again)
 
 
+def test_a_changed_study_record_is_worked_out_again(folder, worked_out):
+    """study.json names the searched columns, which the labels are made of."""
+    assert len(sweeper.load(folder).comparisons)
+    (folder / "study.json").write_text((folder / "study.json").read_text() + "\n")
+    assert len(sweeper.load(folder).comparisons)
+    assert len(worked_out) == 2
+
+
 def test_another_version_of_the_statistics_is_worked_out_again(folder, worked_out, monkeypatch):
     assert len(sweeper.load(folder).comparisons)
     monkeypatch.setattr("sweeper.analysis.results._statistics_version", lambda: "another")
@@ -78,3 +86,35 @@ def test_a_folder_that_cannot_be_written_to_is_read_without_a_cache(folder, work
     assert len(sweeper.load(folder).comparisons)
     assert len(worked_out) == 2
 
+
+
+STUDY = """
+import random
+from sweeper import Study
+
+def objective(trial):
+    lr = trial.suggest_float("lr", 1e-3, 1.0, log=True)
+    if {fail}:
+        raise RuntimeError("no")
+    return -abs(lr - 0.1) + random.Random(trial.seed * 1000 + trial.number).gauss(0, 0.01)
+
+study = Study(name="quick", objective=objective, direction="maximize", sampler="random", n_trials=6, seeds=3)
+"""
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_sweep_run_works_the_comparisons_out_once_at_its_end(tmp_path, capsys, worked_out, fail):
+    """After a run, `sweep show` reads the verdicts from the cache; a run whose every trial
+    failed still ends with its own one-line message, not a traceback from the cache."""
+    from sweeper.cli import main
+
+    (tmp_path / "quick.py").write_text(STUDY.format(fail=fail))
+    code = main(["run", str(tmp_path / "quick.py"), "--results", str(tmp_path / "results"), "--executor",
+                 "sequential", "--quiet"])
+    kept = tmp_path / "results" / "quick" / ".cache" / "comparisons.json"
+    if fail:
+        assert code != 0 and not kept.exists() and "Traceback" not in capsys.readouterr().err
+        return
+    assert code == 0 and kept.is_file() and len(worked_out) == 1
+    assert main(["show", "quick", "--results", str(tmp_path / "results")]) == 0
+    assert len(worked_out) == 1

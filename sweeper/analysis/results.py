@@ -210,12 +210,12 @@ class Results:
 
     def _compared(self) -> pd.DataFrame:
         """`stats.compare_to_best` of the complete rows, from the folder's cache where it was
-        worked out from the same trials.csv by the same statistics (`sweeper.storage.cache`)."""
+        worked out from the same trials.csv and study.json by the same statistics (`sweeper.storage.cache`)."""
         from sweeper.analysis import stats
 
-        trials = self.folder / TRIALS
-        wanted = cache.key(trials.read_bytes(), self.metric, self.direction, _statistics_version()) \
-            if trials.is_file() else None
+        trials, snapshot = self.folder / TRIALS, self.folder / SNAPSHOT
+        wanted = cache.key(trials.read_bytes(), snapshot.read_bytes() if snapshot.is_file() else b"", self.metric,
+                           self.direction, _statistics_version()) if trials.is_file() else None
         out = None if wanted is None else cache.read(self.folder, "comparisons", wanted)
         if out is None:
             out = stats.compare_to_best(self.complete, self.summary, self.metric, self.direction)
@@ -519,7 +519,8 @@ def progress(folder: Path) -> Progress:
 
 
 def _statistics_version() -> str:
-    """What a cached comparison was worked out by: the statistics' own source, so that any change to them is a new version."""
+    """What a cached comparison was worked out by: the source of the statistics and of this
+    reader (the rows' types), so that any change to them is a new version."""
     from sweeper.analysis import moderation, stats, stepdown
 
-    return cache.key(*(Path(m.__file__).read_bytes() for m in (stats, stepdown, moderation) if m.__file__))
+    return cache.key(*(Path(m).read_bytes() for m in (stats.__file__, stepdown.__file__, moderation.__file__, __file__) if m))
