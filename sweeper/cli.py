@@ -449,8 +449,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"first configuration: {_first_configuration(study, summary.folder)}")
     if summary.best:
         print(f"best: {summary.best}")
+    _keep_comparisons(summary.folder)
     check_not_all_failed(summary)
     return 0
+
+
+def _keep_comparisons(folder: Path) -> None:
+    """Work out the verdicts once, into the results folder's cache (`sweeper.storage.cache`), so
+    that `sweep show`, the report and the page read them at once after the run."""
+    from sweeper.analysis.results import load
+    from sweeper.errors import SweeperError
+
+    try:
+        _ = load(folder).comparisons
+    except (SweeperError, ValueError, KeyError):  # nothing to compare (every trial failed): the run says so
+        pass
 
 
 def _first_configuration(study: Any, folder: Path) -> str:

@@ -80,16 +80,26 @@ def fit_prior(s2: np.ndarray, df: np.ndarray, weights: np.ndarray | None = None)
     the last axis. d0 is inf where the variances scatter no more than sampling makes them,
     and NaN (no prior) with fewer than MIN_VARIANCES of them."""
     have = np.isfinite(s2) & (df > 0)
-    w, e, tri = _terms(np.where(have, s2, np.nan), np.where(have, df, 1.0), weights)
+    return _fit(_logs(np.where(have, s2, np.nan), np.where(have, df, 1.0)), weights)
+
+
+def _fit(logs: tuple[np.ndarray, ...], weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    w, e, tri = _terms(logs, weights)
     return _prior(w.sum(axis=-1), (w * e).sum(axis=-1), (w * e * e).sum(axis=-1), (w * tri).sum(axis=-1))
 
 
-def _terms(s2: np.ndarray, df: np.ndarray, weights: np.ndarray | None) -> tuple[np.ndarray, ...]:
-    """Each variance's weight, log s2 centred on its expectation given its df, and that log's sampling variance."""
+def _logs(s2: np.ndarray, df: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Which variances there are, log s2 centred on its expectation given its df, and that log's
+    sampling variance: worked out once per squeeze (the polygammas and logs are most of its cost)."""
     have = np.isfinite(s2)
-    w = np.where(have, 1.0 if weights is None else weights, 0.0)
     half = df / 2
-    return w, np.where(have, np.log(np.where(have, s2, 1.0)) - _digamma(half) + np.log(half), 0.0), _trigamma(half)
+    return have, np.where(have, np.log(np.where(have, s2, 1.0)) - _digamma(half) + np.log(half), 0.0), _trigamma(half)
+
+
+def _terms(logs: tuple[np.ndarray, ...], weights: np.ndarray | None) -> tuple[np.ndarray, ...]:
+    """Each variance's weight, its centred log and that log's sampling variance (see `_logs`)."""
+    have, e, tri = logs
+    return np.where(have, 1.0 if weights is None else weights, 0.0), e, tri
 
 
 def _prior(n: np.ndarray, s1: np.ndarray, s2: np.ndarray, tri: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -114,11 +124,12 @@ def squeeze(s2: np.ndarray, df: np.ndarray, robust: bool = True,
     s2 = _floored(np.where(np.isfinite(s2) & (df > 0), s2, np.nan))
     df = np.where(np.isnan(s2), np.max(df, initial=1.0), df)  # any value where there is no variance: one value is faster
     weights = np.ones(s2.shape)
+    logs = _logs(s2, df)  # where there is no variance, its weight is 0: the df there does not matter
     if robust and np.isfinite(s2).sum(axis=-1).max(initial=0) > MIN_VARIANCES:  # else no outlier has others to be judged by
         order = np.argsort(np.where(np.isnan(s2), np.inf, s2), axis=-1)  # the columns with no variance last
         for _ in range(ROBUST_FITS):  # one outlier may hide another: judge again without the first
-            weights = _not_outlying(s2, df, weights, order)
-    s0, d0 = fit_prior(s2, df, weights)
+            weights = _not_outlying(s2, df, weights, order, logs)
+    s0, d0 = _fit(logs, weights)
     d0 = np.minimum(d0, np.where(np.isnan(s2), 0.0, df).sum(axis=-1))
     prior_df = np.where(np.isnan(d0[..., None]) | np.isnan(s2), 0.0, d0[..., None] * weights)
     if most is not None:
@@ -129,16 +140,17 @@ def squeeze(s2: np.ndarray, df: np.ndarray, robust: bool = True,
     return post, prior_df
 
 
-def _not_outlying(s2: np.ndarray, df: np.ndarray, weights: np.ndarray, order: np.ndarray) -> np.ndarray:
+def _not_outlying(s2: np.ndarray, df: np.ndarray, weights: np.ndarray, order: np.ndarray,
+                  logs: tuple[np.ndarray, ...]) -> np.ndarray:
     """How much of the prior each variance may take, in [0, 1]: the chance that the r-th
     largest (or smallest) of n variances drawn from the prior lies at least as far out as
     this r-th one does, over GUARD_LEVEL (so the most extreme of many is not an outlier for
     being extreme). Each is judged against the prior fitted to the others (with `weights`),
     so an outlier cannot widen its own yardstick. Only the EXAMINED largest and smallest are
-    looked at. `order`: the columns by variance, those with none last."""
+    looked at. `order`: the columns by variance, those with none last; `logs`: `_logs(s2, df)`."""
     have = np.isfinite(s2)
     n = have.sum(axis=-1, keepdims=True)
-    w, e, tri = _terms(s2, df, weights)
+    w, e, tri = _terms(logs, weights)
     sums = [np.sum(x, axis=-1, keepdims=True) for x in (w, w * e, w * e * e, w * tri)]
     r = np.arange(1, min(EXAMINED, s2.shape[-1]) + 1)  # ranks from either end
     out = np.ones(s2.shape)

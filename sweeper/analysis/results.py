@@ -27,7 +27,7 @@ import pandas as pd
 
 from sweeper.errors import ResultsError
 from sweeper.metrics import COUNTS, KEPT, direction_of
-from sweeper.storage import repair
+from sweeper.storage import cache, repair
 from sweeper.storage.store import (
     CURVE_COLUMNS,
     CURVES,
@@ -190,7 +190,7 @@ class Results:
         """Every configuration against the best one, paired by seed (see `sweeper.analysis.stats.compare_to_best`)."""
         from sweeper.analysis import stats
 
-        out = stats.compare_to_best(self.complete, self.summary, self.metric, self.direction)
+        out = self._compared()
         pruned = self.summary.set_index("trial")["n_pruned"]
         hit = out["trial"].map(pruned).fillna(0).to_numpy() > 0
         if hit.any():  # stopped early: not comparable with complete configurations
@@ -206,6 +206,21 @@ class Results:
             out.loc[hit, "seeds_needed"] = pd.NA
             out.loc[hit, "reason"] = [f"dropped by the seed race at {dropped.loc[t, 'seeds']} seeds, "
                                       f"{dropped.loc[t, 'reason']}" for t in out.loc[hit, "trial"]]
+        return out
+
+    def _compared(self) -> pd.DataFrame:
+        """`stats.compare_to_best` of the complete rows, from the folder's cache where it was
+        worked out from the same trials.csv and study.json by the same statistics (`sweeper.storage.cache`)."""
+        from sweeper.analysis import stats
+
+        trials, snapshot = self.folder / TRIALS, self.folder / SNAPSHOT
+        wanted = cache.key(trials.read_bytes(), snapshot.read_bytes() if snapshot.is_file() else b"", self.metric,
+                           self.direction, _statistics_version()) if trials.is_file() else None
+        out = None if wanted is None else cache.read(self.folder, "comparisons", wanted)
+        if out is None:
+            out = stats.compare_to_best(self.complete, self.summary, self.metric, self.direction)
+            if wanted is not None:
+                cache.write(self.folder, "comparisons", wanted, out)
         return out
 
     @cached_property
@@ -501,3 +516,11 @@ def progress(folder: Path) -> Progress:
     return Progress(folder, len(statuses), statuses.count("failed"), statuses.count("diverged"),
                     None if configs is None else configs * len(study.get("seeds", [])),
                     str(study.get("dataset_used", "?")), note)
+
+
+def _statistics_version() -> str:
+    """What a cached comparison was worked out by: the source of the statistics and of this
+    reader (the rows' types), so that any change to them is a new version."""
+    from sweeper.analysis import moderation, stats, stepdown
+
+    return cache.key(*(Path(m).read_bytes() for m in (stats.__file__, stepdown.__file__, moderation.__file__, __file__) if m))

@@ -233,7 +233,7 @@ def compare_to_best(trials: pd.DataFrame, summary: pd.DataFrame, metric: str, di
     wide = _ok_values(trials, metric).pivot(index="seed", columns="trial", values=metric)
     wide = wide.reindex(columns=[t for t in summary["trial"] if t in wide])
     low, high = range_of(metric)
-    out = pd.DataFrame([_paired(wide, trial, best) for trial in summary["trial"]])
+    out = _paired(wide, summary["trial"], best)
     out = out.reindex(columns=["trial", "best_trial", "n_common", "difference", "diff_ci_low", "diff_ci_high",
                                "p_value", "p_adjusted", "effect_size", "df", "prior_df"])
     tested = out["n_common"].ge(MIN_SEEDS) & out["trial"].ne(best) & out["trial"].isin(wide.columns)
@@ -293,16 +293,21 @@ def _moderated(signed: np.ndarray, others: list[str], direction: str,
     return {name: dict(zip(others, np.asarray(v, dtype=float)[1:])) for name, v in columns.items()}
 
 
-def _paired(wide: pd.DataFrame, trial: str, best: str | None) -> dict[str, Any]:
-    row: dict[str, Any] = {"trial": trial, "best_trial": best, "n_common": 0}
-    if trial == best:
-        row["n_common"] = int(wide[trial].notna().sum())
-    elif best is not None and trial in wide:
-        diffs = (wide[trial] - wide[best]).dropna().to_numpy()
-        row["n_common"] = len(diffs)
-        if len(diffs):
-            row["difference"] = float(diffs.mean())
-    return row
+def _paired(wide: pd.DataFrame, trials: pd.Series, best: str | None) -> pd.DataFrame:
+    """Each trial's common successful seeds with the best (n_common; the best: its own) and mean difference."""
+    out = pd.DataFrame({"trial": trials.to_numpy(), "best_trial": best, "n_common": 0})
+    if best is None:
+        return out
+    values = wide.to_numpy(float)
+    d = values - values[:, [list(wide.columns).index(best)]]
+    have = ~np.isnan(d)
+    n = pd.Series(have.sum(axis=0), index=wide.columns)
+    with np.errstate(invalid="ignore"):
+        mean = pd.Series(np.where(have, d, 0.0).sum(axis=0) / n.to_numpy(), index=wide.columns)
+    n[best] = int((~np.isnan(values[:, list(wide.columns).index(best)])).sum())
+    out["n_common"] = out["trial"].map(n).fillna(0).astype(int)
+    out["difference"] = out["trial"].map(mean.where(n > 0).drop(best)).astype(float)
+    return out
 
 
 def reason(c: Any, s: Any, tests: int, direction: str, metric: str) -> str:

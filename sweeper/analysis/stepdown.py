@@ -57,6 +57,7 @@ NULL_DRAWS = 2000  # simulated studies per step; p-values near 0.05 carry a Mont
 SIMULATED_PRIOR = 0.5  # share of the variances' prior weight the simulated null relies on (see the module docstring)
 EXACT_TAIL = 40  # undecided configurations stepped through one at a time; beyond, p-values are upper bounds
 TAIL_DRAWS = (500, 500_000)  # those steps decide nothing: at least 500 draws, fewer than 2000 beyond 250 configurations
+CHUNK_VALUES = 2_000_000  # simulated values moderated at once: bounds the memory, and the same p-values
 
 
 def worse_t(values: np.ndarray, moderate: bool = True, others: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
@@ -190,7 +191,8 @@ def _noise(values: np.ndarray, rng: np.random.Generator, draws: int) -> np.ndarr
         s2 = s2 * df * (1 - 2 / (9 * df)) ** 3 / rng.chisquare(df, size=(draws, 1, k))
         variances = (s2 - s2.sum(axis=-1, keepdims=True) / (k * (k - 1))) / (1 - 2 / k)
         variances = np.maximum(variances, 0.01 * variances.mean(axis=-1, keepdims=True))
-    noise = rng.standard_normal((draws, *values.shape)) * np.sqrt(variances)
+    noise = rng.standard_normal((draws, *values.shape))
+    noise *= np.sqrt(variances)  # in place: a second array this large costs more to allocate than to fill
     noise[:, np.isnan(values)] = np.nan
     return noise
 
@@ -204,7 +206,10 @@ def _step_p(values: np.ndarray, noise: np.ndarray, observed: np.ndarray, remaini
     if len(remaining) == 1 and len(settled[0]) + 1 < moderation.MIN_VARIANCES:
         both = ~np.isnan(values[:, 0]) & ~np.isnan(values[:, remaining[0]])
         return np.array([2 * st.t.sf(observed[remaining[0]], both.sum() - 1)])
-    null_max = worse_t(noise[:, :, [0, *remaining]], others=settled).max(axis=-1)
+    columns = [0, *remaining]
+    rows = max(1, CHUNK_VALUES // (noise.shape[1] * (len(columns) + len(settled[0]))))
+    null_max = np.concatenate([worse_t(noise[i:i + rows][:, :, columns], others=settled).max(axis=-1)
+                               for i in range(0, len(noise), rows)])  # each simulated study on its own
     return (1 + np.sum(null_max[:, None] >= observed[remaining], axis=0)) / (1 + len(noise))
 
 
