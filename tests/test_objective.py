@@ -232,3 +232,14 @@ def test_a_grid_name_the_objective_never_suggests_is_refused_before_the_run(tmp_
     with pytest.raises(StudyError, match="`lr` is never suggested by the objective .*suggests learning_rate"):
         _run(study, tmp_path)
     assert not (tmp_path / "typo" / "trials.csv").exists()
+
+
+def test_optunas_older_suggest_names_work_in_the_sampling_pass_and_the_worker():
+    def objective(trial):
+        return trial.suggest_uniform("a", 0, 1) + trial.suggest_loguniform("b", 1e-3, 1) + \
+            trial.suggest_discrete_uniform("c", 0, 1, 0.5)
+
+    params = sample(objective, optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask(), {})
+    assert set(params) == {"a", "b", "c"} and params["c"] in (0.0, 0.5, 1.0)
+    trial = ObjectiveTrial(params, seed=0, metric="value", number=1)
+    assert objective(trial) == sum(params.values()) and trial.params == params

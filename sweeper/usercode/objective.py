@@ -54,7 +54,24 @@ class _Sampled(BaseException):
     own `except Exception:` does not swallow it."""
 
 
-class SamplingTrial:
+class _OlderSuggestions:
+    """Optuna's older names for `suggest_float`, which objectives written for it still call."""
+
+    def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None,
+                      log: bool = False) -> Any:
+        raise NotImplementedError
+
+    def suggest_uniform(self, name: str, low: float, high: float) -> Any:
+        return self.suggest_float(name, low, high)
+
+    def suggest_loguniform(self, name: str, low: float, high: float) -> Any:
+        return self.suggest_float(name, low, high, log=True)
+
+    def suggest_discrete_uniform(self, name: str, low: float, high: float, q: float) -> Any:
+        return self.suggest_float(name, low, high, step=q)
+
+
+class SamplingTrial(_OlderSuggestions):
     """The trial of a sampling pass: `suggest_*` answered by an Optuna trial (fixed values first);
     anything else ends the pass."""
 
@@ -81,15 +98,6 @@ class SamplingTrial:
 
     def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
         return self._suggest(name, lambda: self._trial.suggest_categorical(name, choices))
-
-    def suggest_uniform(self, name: str, low: float, high: float) -> Any:
-        return self.suggest_float(name, low, high)
-
-    def suggest_loguniform(self, name: str, low: float, high: float) -> Any:
-        return self.suggest_float(name, low, high, log=True)
-
-    def suggest_discrete_uniform(self, name: str, low: float, high: float, q: float) -> Any:
-        return self.suggest_float(name, low, high, step=q)
 
 
 def sample(fn: Callable[[Any], Any], trial: Any, fixed: Mapping[str, Any]) -> dict[str, Any]:
@@ -194,7 +202,7 @@ def check_one_argument(fn: Any, field_name: str, example: str) -> None:
 
 
 # -- the worker: the objective run for real ---------------------------------------------
-class ObjectiveTrial:
+class ObjectiveTrial(_OlderSuggestions):
     """The `trial` an objective receives in a worker, with what objectives use of Optuna's:
 
     - `suggest_float` / `suggest_int` (with `log`, `step`) / `suggest_categorical` (and the
@@ -249,15 +257,6 @@ class ObjectiveTrial:
         from optuna.distributions import CategoricalDistribution
 
         return self._suggest(name, CategoricalDistribution(choices))
-
-    def suggest_uniform(self, name: str, low: float, high: float) -> Any:
-        return self.suggest_float(name, low, high)
-
-    def suggest_loguniform(self, name: str, low: float, high: float) -> Any:
-        return self.suggest_float(name, low, high, log=True)
-
-    def suggest_discrete_uniform(self, name: str, low: float, high: float, q: float) -> Any:
-        return self.suggest_float(name, low, high, step=q)
 
     # what the run says of itself
     def report(self, value: float, step: int) -> None:
