@@ -67,7 +67,7 @@ def sweeper_run(study_file: str, results: Path, workers: int, trials: int) -> di
     r = sweeper.load(study_file.removesuffix(".py"), results=results)
     ranked = r.summary.dropna(subset=["rank"]).sort_values("rank", kind="stable")
     best = ranked.iloc[0]
-    return {"wall": seconds, "trained": len(r.trials), "best": best["label"], "mean3": float(best["mean"]),
+    return {"wall": seconds, "trained": len(r.trials), "best": best["label"], "mean3": float(best[f"{r.metric}_mean"]),
             "results": r}
 
 
@@ -97,6 +97,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         own = optuna_own(args.trials)
+        print(f"Optuna: {own['wall']:.1f} s, best {own['best']} (3-seed mean {own['mean3']:.4f})", flush=True)
         full = sweeper_run("optuna_simple.py", Path(tmp), args.workers, args.trials)
         pruned = sweeper_run("optuna_simple_pruned.py", Path(tmp), args.workers, args.trials)
         print(f"{'run':<34}{'wall s':>8}{'trials':>8}  best configuration (3-seed mean accuracy)")
