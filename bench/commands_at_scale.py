@@ -1,7 +1,7 @@
 """How long the commands that read a results folder take as it grows: 1k, 10k, 100k rows.
 
     python bench/commands_at_scale.py                                # 1,000 and 10,000 rows
-    python bench/commands_at_scale.py --rows 1000 10000 100000 --against /work/base
+    python bench/commands_at_scale.py --rows 1000 10000 100000 --against ../sweeper-098a735
 
 Writes a synthetic folder of each size (bench/big_study.py: configurations x 5 seeds, two
 epochs of curves) and times, for this checkout and each `--against PATH` (PYTHONPATH=PATH,

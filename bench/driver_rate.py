@@ -1,7 +1,7 @@
 """How many rows a second the sweep loop (the driver) records when training costs nothing.
 
     python bench/driver_rate.py                          # 4,000 configurations x 5 seeds = 20,000 rows
-    python bench/driver_rate.py --configs 400 --against /work/base --repeats 2
+    python bench/driver_rate.py --configs 400 --against ../sweeper-098a735 --repeats 2
 
 A study whose own `train(config, seed, log)` returns a metric at once, a grid of `--configs`
 configurations x 5 seeds, run with `sweep run --jobs 2` in a fresh process as a user would,
