@@ -36,8 +36,8 @@ from typing import Any
 
 from sweeper.errors import StudyError
 from sweeper.study.seeds import split as split_seed
-from sweeper.usercode.plugin import FitOptions, Log, Outcome, Trainer, seed_everything
-from sweeper.usercode.source import code_hash, describe_callable, source_file
+from sweeper.usercode.plugin import FitOptions, Log, Outcome, OwnFunctionTrainer, seed_everything
+from sweeper.usercode.source import describe_callable
 
 DEFAULT_METRIC = "value"  # the column an objective's returned number goes to, unless the study names another
 SUGGESTS = ("suggest_float", "suggest_int", "suggest_categorical", "suggest_uniform", "suggest_loguniform",
@@ -295,7 +295,7 @@ def trial_number(config: Mapping[str, Any]) -> int:
     return int(hashlib.sha1(blob.encode()).hexdigest()[:7], 16)
 
 
-class ObjectiveTrainer(Trainer):
+class ObjectiveTrainer(OwnFunctionTrainer):
     """Runs an Optuna objective once per seed after `seed_everything(seed)`; the number it
     returns is the row's `metric`, `trial.report` gives curve rows, `set_user_attr` columns.
 
@@ -306,16 +306,16 @@ class ObjectiveTrainer(Trainer):
     survivor runs again from its start (with the same seed, its first steps are the same)."""
 
     name = "objective"
-    takes_any_name = True
+    role = "objective"
     preload = ("optuna",)
     restarts_rungs = True
 
     def __init__(self, fn: Callable[[Any], Any], metric: str, resource: str | None = None,
                  full: int | None = None, searched: Sequence[str] = ()) -> None:
         check_one_argument(fn, "objective", "def objective(trial): ... return accuracy")
-        self.fn, self.metric, self.resource, self.full = fn, metric, resource, full
+        super().__init__(fn, metric)
+        self.resource, self.full = resource, full
         self.searched = tuple(searched)  # a grid's names: each must be one the objective suggests
-        self.source_file = source_file(fn)
 
     def prepare(self, data_root: str, log: Callable[[str], None], configs: Sequence[Mapping[str, Any]]) -> str:
         """A grid's names are checked against what the objective suggests, in the driver, before
@@ -329,15 +329,6 @@ class ObjectiveTrainer(Trainer):
                                      f"value that trained nothing; rename it to the name the objective passes to "
                                      f"trial.suggest_*, or remove it")
         return "own"
-
-    def code(self) -> dict[str, str]:
-        return {"objective": code_hash(self.fn)}
-
-    def user_code(self) -> dict[str, Any]:
-        return {"objective": self.fn}
-
-    def describe(self) -> dict[str, Any]:
-        return {"objective": describe_callable(self.fn)}
 
     def fit(self, config: Mapping[str, Any], seeds: Sequence[int], options: FitOptions) -> list[Outcome]:
         budget = config.get(self.resource) if self.resource else None

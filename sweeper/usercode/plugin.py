@@ -36,7 +36,7 @@ from sweeper.errors import StudyError, closest
 from sweeper.study.seeds import split as split_seed
 from sweeper.usercode.source import code_hash, describe_callable, source_file
 
-__all__ = ["CannotStack", "Config", "FitOptions", "FunctionTrainer", "Log", "MissingHyperparameter", "Outcome", "Param",
+__all__ = ["CannotStack", "Config", "FitOptions", "FunctionTrainer", "OwnFunctionTrainer", "Log", "MissingHyperparameter", "Outcome", "Param",
            "Pruned", "Trainer", "code_hash", "describe_callable", "source_file"]
 
 Curve = tuple[int, int, str, str, float]  # epoch, iteration (step), split, metric, value
@@ -352,28 +352,38 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-class FunctionTrainer(Trainer):
+class OwnFunctionTrainer(Trainer):
+    """A trainer that is one function of the user's, under the study field `role`: every name
+    reaches it, and it is what identifies the study's code and what study.json names."""
+
+    takes_any_name = True
+    role = "train"
+
+    def __init__(self, fn: Callable[..., Any], metric: str) -> None:
+        self.fn, self.metric = fn, metric
+        self.source_file = source_file(fn)
+
+    def code(self) -> dict[str, str]:
+        return {self.role: code_hash(self.fn)}
+
+    def user_code(self) -> dict[str, Any]:
+        return {self.role: self.fn}
+
+    def describe(self) -> dict[str, Any]:
+        return {self.role: describe_callable(self.fn)}
+
+
+class FunctionTrainer(OwnFunctionTrainer):
     """A user's `train(config, seed, log) -> dict[str, float]`, called once per seed after
     `seed_everything(seed)`. Every key of the returned dict becomes a column of trials.csv;
     a NaN or infinite value of any of them marks the seed as diverged. A dict without the
     study's metric, or with a value that is not a number, fails the seed, naming the metric."""
 
     name = "function"
-    takes_any_name = True
 
     def __init__(self, fn: Callable[..., Any], metric: str) -> None:
         check_train_signature(fn)
-        self.fn, self.metric = fn, metric
-        self.source_file = source_file(fn)
-
-    def code(self) -> dict[str, str]:
-        return {"train": code_hash(self.fn)}
-
-    def user_code(self) -> dict[str, Any]:
-        return {"train": self.fn}
-
-    def describe(self) -> dict[str, Any]:
-        return {"train": describe_callable(self.fn)}
+        super().__init__(fn, metric)
 
     def fit(self, config: Mapping[str, Any], seeds: Sequence[int], options: FitOptions) -> list[Outcome]:
         out = []
