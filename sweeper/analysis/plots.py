@@ -211,17 +211,23 @@ def metric_vs_value(data: pd.DataFrame, path: Path, *, name: str, label: str, ti
     ax = fig.subplots()
     ax.errorbar(data["value"], data["mean"], yerr=[data["mean"] - data["ci_low"], data["ci_high"] - data["mean"]],
                 fmt="o", ms=5, capsize=2, alpha=0.8, label="configuration: mean and 95 % interval")
-    top = data[data["rank"] == 1]
-    ax.scatter(top["value"], top["mean"], s=120, facecolors="none", edgecolors="C3", lw=2, label="best configuration")
     log = log and bool(data["mean"].notna().any() and (data["value"] > 0).all())  # else matplotlib refuses:
-    if log:                                                                          # nothing to log-scale
+    _finish_means(ax, data, "value", name=name, log=log, label=label, title=title)  # nothing to log-scale
+    return _save(fig, path)
+
+
+def _finish_means(ax: Any, data: pd.DataFrame, x: str, *, name: str, log: bool, label: str, title: str) -> None:
+    """What the plots of configuration means against one hyperparameter share: the best ringed,
+    a log axis where asked, the labels, grid and legend."""
+    top = data[data["rank"] == 1]
+    ax.scatter(top[x], top["mean"], s=120, facecolors="none", edgecolors="C3", lw=2, label="best configuration")
+    if log:
         ax.set_xscale("log")
     ax.set_xlabel(hparam_label(name, log))
     ax.set_ylabel(f"mean {label}")
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
-    return _save(fig, path)
 
 
 def gap(data: pd.DataFrame, path: Path, *, kind: str, title: str) -> Path:
@@ -324,19 +330,11 @@ def slice_plot(data: pd.DataFrame, path: Path, *, name: str, label: str, title: 
     err = [data["mean"] - data["ci_low"], data["ci_high"] - data["mean"]]
     ax.errorbar(data["x"], data["mean"], yerr=np.clip(np.nan_to_num(np.array(err, dtype=float)), 0, None), fmt="o",
                 ms=4, capsize=2, alpha=0.6, label="configuration: mean over seeds and 95 % interval")
-    top = data[data["rank"] == 1]
-    ax.scatter(top["x"], top["mean"], s=120, facecolors="none", edgecolors="C3", lw=2, label="best configuration")
-    log = bool(data["log"].iloc[0]) if len(data) else False
-    if log:
-        ax.set_xscale("log")
     if len(data) and not bool(data["numeric"].iloc[0]):
         ticks = data.drop_duplicates("x").sort_values("x")
         ax.set_xticks(ticks["x"], ticks["value"])
-    ax.set_xlabel(hparam_label(name, log))
-    ax.set_ylabel(f"mean {label}")
-    ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
+    _finish_means(ax, data, "x", name=name, log=bool(data["log"].iloc[0]) if len(data) else False, label=label,
+                  title=title)
     return _save(fig, path)
 
 
