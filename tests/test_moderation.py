@@ -80,3 +80,25 @@ def test_settled_configurations_still_inform_the_prior():
     v = rng.normal(0, 3, (3, 1)) + rng.normal(0, 1, (3, 6)) - np.array([0, 0, 6, 6, 7, 8]) * np.sqrt(2)
     p = stepdown.stepdown(v[:, np.argsort(-v.mean(axis=0))])
     assert np.sum(p < stepdown.ALPHA) == 4
+
+
+@pytest.mark.parametrize("robust", [True, False])
+def test_shared_variances_count_as_columns_of_every_row(robust):
+    """`shared` variances (a step's settled configurations) give each row the prior it would
+    get with them as columns, though most of them enter as sums: the guard's extremes, the
+    floor and outliers included."""
+    rng = np.random.default_rng(11)
+    rows = draw_variances(rng, 40 * 6, df=4, s0=1.0, d0=6).reshape(40, 6)
+    rows[3, 2] = 1e-12  # raised to the floor
+    rows[5, 0] = 50.0  # an outlier among the columns
+    shared = draw_variances(rng, 300, df=4, s0=1.0, d0=6)
+    shared[:3] = [1e-9, 40.0, np.nan]  # an extreme at each end, and no variance
+    shared_df = np.full(300, 4.0)
+    shared_df[10:20] = 2.0
+    post, prior_df = moderation.squeeze(rows, np.full(6, 4.0), robust=robust, shared=(shared, shared_df))
+    pool = np.concatenate([rows, np.broadcast_to(shared, (40, 300))], axis=-1)
+    pool_df = np.concatenate([np.full((40, 6), 4.0), np.broadcast_to(shared_df, (40, 300))], axis=-1)
+    full_post, full_prior = moderation.squeeze(pool, pool_df, robust=robust)
+    np.testing.assert_allclose(post, full_post[:, :6], rtol=1e-10)
+    np.testing.assert_allclose(prior_df, full_prior[:, :6], rtol=1e-10)
+    assert moderation._split(shared[3:], shared_df[3:], np.zeros(1), robust)[1].n >= 200  # most went in as sums

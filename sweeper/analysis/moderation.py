@@ -33,6 +33,7 @@ column that has no variance (the best one, or too few seeds).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 from scipy import special as sp
@@ -83,9 +84,12 @@ def fit_prior(s2: np.ndarray, df: np.ndarray, weights: np.ndarray | None = None)
     return _fit(_logs(np.where(have, s2, np.nan), np.where(have, df, 1.0)), weights)
 
 
-def _fit(logs: tuple[np.ndarray, ...], weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+def _fit(logs: tuple[np.ndarray, ...], weights: np.ndarray | None,
+         summed: _Sums | None = None) -> tuple[np.ndarray, np.ndarray]:
     w, e, tri = _terms(logs, weights)
-    return _prior(w.sum(axis=-1), (w * e).sum(axis=-1), (w * e * e).sum(axis=-1), (w * tri).sum(axis=-1))
+    summed = summed or _Sums()
+    return _prior(w.sum(axis=-1) + summed.n, (w * e).sum(axis=-1) + summed.e, (w * e * e).sum(axis=-1) + summed.e2,
+                  (w * tri).sum(axis=-1) + summed.tri)
 
 
 def _logs(s2: np.ndarray, df: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -113,24 +117,36 @@ def _prior(n: np.ndarray, s1: np.ndarray, s2: np.ndarray, tri: np.ndarray) -> tu
     return np.where(few, np.nan, s0), np.where(few, np.nan, d0)
 
 
-def squeeze(s2: np.ndarray, df: np.ndarray, robust: bool = True,
-            most: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def squeeze(s2: np.ndarray, df: np.ndarray, robust: bool = True, most: np.ndarray | None = None,
+            shared: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Posterior variances and each one's prior degrees of freedom d0_j, shape of s2 (..., k).
     A column with no variance (NaN) stays NaN; where no prior can be fitted, d0_j = 0 (each
     variance as it is). An infinite d0 counts as the degrees of freedom of all the variances
     together (as limma caps them): pooling k variances cannot tell more than they hold.
     `robust`: outlying variances borrow less (the module's guard). `most`: the most d0_j can
-    be, where the variances share a part and so hold less than their degrees of freedom."""
-    s2 = _floored(np.where(np.isfinite(s2) & (df > 0), s2, np.nan))
+    be, where the variances share a part and so hold less than their degrees of freedom.
+    `shared` = (variances, df), 1-d: more variances in every row's prior (the same in each:
+    a step-down's settled configurations in each simulated study), not returned."""
+    s2 = np.where(np.isfinite(s2) & (df > 0), s2, np.nan)
+    shared_s2, shared_df = _valid(shared)
+    floor = _floor(s2, shared_s2)
+    columns, summed = _split(shared_s2, shared_df, floor, robust)
+    k = s2.shape[-1]
+    if len(columns):
+        s2 = np.concatenate([s2, np.broadcast_to(shared_s2[columns], (*s2.shape[:-1], len(columns)))], axis=-1)
+        df = np.concatenate([np.broadcast_to(df, s2.shape[:-1] + (k,)),
+                             np.broadcast_to(shared_df[columns], (*s2.shape[:-1], len(columns)))], axis=-1)
+    s2 = np.where(np.isnan(s2), np.nan, np.maximum(s2, floor))
     df = np.where(np.isnan(s2), np.max(df, initial=1.0), df)  # any value where there is no variance: one value is faster
     weights = np.ones(s2.shape)
     logs = _logs(s2, df)  # where there is no variance, its weight is 0: the df there does not matter
-    if robust and np.isfinite(s2).sum(axis=-1).max(initial=0) > MIN_VARIANCES:  # else no outlier has others to be judged by
+    if robust and np.isfinite(s2).sum(axis=-1).max(initial=0) + summed.n > MIN_VARIANCES:  # else no outlier has others to be judged by
         order = np.argsort(np.where(np.isnan(s2), np.inf, s2), axis=-1)  # the columns with no variance last
         for _ in range(ROBUST_FITS):  # one outlier may hide another: judge again without the first
-            weights = _not_outlying(s2, df, weights, order, logs)
-    s0, d0 = _fit(logs, weights)
-    d0 = np.minimum(d0, np.where(np.isnan(s2), 0.0, df).sum(axis=-1))
+            weights = _not_outlying(s2, df, weights, order, logs, summed)
+    s0, d0 = _fit(logs, weights, summed)
+    d0 = np.minimum(d0, np.where(np.isnan(s2), 0.0, df).sum(axis=-1) + summed.df)
+    s2, df, weights = s2[..., :k], df[..., :k], weights[..., :k]
     prior_df = np.where(np.isnan(d0[..., None]) | np.isnan(s2), 0.0, d0[..., None] * weights)
     if most is not None:
         prior_df = np.minimum(prior_df, most)
@@ -140,22 +156,61 @@ def squeeze(s2: np.ndarray, df: np.ndarray, robust: bool = True,
     return post, prior_df
 
 
+class _Sums(NamedTuple):
+    """Variances that take part in every row's prior with weight 1, as the sums the fit needs:
+    how many, their degrees of freedom, and their centred logs' sum, sum of squares and sampling variance."""
+
+    n: int = 0
+    df: float = 0.0
+    e: float = 0.0
+    e2: float = 0.0
+    tri: float = 0.0
+
+
+def _valid(shared: tuple[np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
+    if shared is None:
+        return np.zeros(0), np.zeros(0)
+    s2, df = (np.asarray(a, dtype=float) for a in shared)
+    keep = np.isfinite(s2) & (df > 0)
+    return s2[keep], df[keep]
+
+
+def _split(s2: np.ndarray, df: np.ndarray, floor: np.ndarray, robust: bool) -> tuple[np.ndarray, _Sums]:
+    """The shared variances that go in as columns, and the sums of the rest: those the guard
+    can never look at in any row (with at least EXAMINED shared variances below and above
+    them, none equal) and no row's floor raises. Their weight is 1 in every row, so they
+    enter each prior as the same sums; a study's thousands of settled configurations then
+    cost as little as one column."""
+    inside = s2 > np.max(floor, initial=0.0)
+    if robust:
+        if len(s2) <= 2 * EXAMINED:
+            return np.arange(len(s2)), _Sums()
+        ordered = np.sort(s2)
+        inside &= (s2 > ordered[EXAMINED - 1]) & (s2 < ordered[-EXAMINED])
+    _, e, tri = _logs(s2[inside], df[inside])
+    return np.flatnonzero(~inside), _Sums(int(inside.sum()), float(df[inside].sum()), float(e.sum()),
+                                          float((e * e).sum()), float(tri.sum()))
+
+
 def _not_outlying(s2: np.ndarray, df: np.ndarray, weights: np.ndarray, order: np.ndarray,
-                  logs: tuple[np.ndarray, ...]) -> np.ndarray:
+                  logs: tuple[np.ndarray, ...], summed: _Sums) -> np.ndarray:
     """How much of the prior each variance may take, in [0, 1]: the chance that the r-th
     largest (or smallest) of n variances drawn from the prior lies at least as far out as
     this r-th one does, over GUARD_LEVEL (so the most extreme of many is not an outlier for
     being extreme). Each is judged against the prior fitted to the others (with `weights`),
     so an outlier cannot widen its own yardstick. Only the EXAMINED largest and smallest are
-    looked at. `order`: the columns by variance, those with none last; `logs`: `_logs(s2, df)`."""
+    looked at. `order`: the columns by variance, those with none last; `logs`: `_logs(s2, df)`;
+    `summed`: more variances, between the EXAMINED largest and smallest (see `_split`)."""
     have = np.isfinite(s2)
-    n = have.sum(axis=-1, keepdims=True)
+    columns_n = have.sum(axis=-1, keepdims=True)
+    n = columns_n + summed.n
     w, e, tri = _terms(logs, weights)
-    sums = [np.sum(x, axis=-1, keepdims=True) for x in (w, w * e, w * e * e, w * tri)]
+    sums = [np.sum(x, axis=-1, keepdims=True) + extra
+            for x, extra in zip((w, w * e, w * e * e, w * tri), summed[:1] + summed[2:], strict=True)]
     r = np.arange(1, min(EXAMINED, s2.shape[-1]) + 1)  # ranks from either end
     out = np.ones(s2.shape)
     beyond = r - 1  # past the n variances: a column with none (no weight), and no column twice
-    for at, tail in ((beyond, sp.fdtr), (np.where(r <= n, n - r, beyond), sp.fdtrc)):  # smallest, then largest
+    for at, tail in ((beyond, sp.fdtr), (np.where(r <= n, columns_n - r, beyond), sp.fdtrc)):  # smallest, then largest
         columns = np.take_along_axis(order, np.broadcast_to(at, (*s2.shape[:-1], len(r))), axis=-1)
         own = [np.take_along_axis(x, columns, axis=-1) for x in (w, w * e, w * e * e, w * tri)]
         s0, d0 = _prior(*(total - mine for total, mine in zip(sums, own, strict=True)))  # the others' prior
@@ -168,13 +223,14 @@ def _not_outlying(s2: np.ndarray, df: np.ndarray, weights: np.ndarray, order: np
     return np.where(have, out, 1.0)
 
 
-def _floored(s2: np.ndarray) -> np.ndarray:
-    """Variances raised to FLOOR times their mean (a zero variance has no logarithm)."""
+def _floor(s2: np.ndarray, shared: np.ndarray) -> np.ndarray:
+    """FLOOR times the mean of each row's variances (and the shared ones), (..., 1): smaller
+    ones are raised to it (a zero variance has no logarithm)."""
     have = ~np.isnan(s2)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(have, s2, 0.0).sum(axis=-1, keepdims=True) / have.sum(axis=-1, keepdims=True)
-    floor = np.where(mean > 0, FLOOR * mean, 1e-300)
-    return np.where(have, np.maximum(s2, floor), np.nan)
+        mean = (np.where(have, s2, 0.0).sum(axis=-1, keepdims=True) + shared.sum()) / \
+            (have.sum(axis=-1, keepdims=True) + len(shared))
+    return np.where(mean > 0, FLOOR * mean, 1e-300)
 
 
 def _digamma(x: np.ndarray) -> np.ndarray:

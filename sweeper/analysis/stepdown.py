@@ -105,22 +105,20 @@ def differences(values: np.ndarray, moderate: bool = True, best: int | None = No
     df = np.maximum(n - 1, 0).astype(float)
     prior_df, raw = np.zeros(s2.shape), s2
     if moderate:
-        k, pool, pool_df = s2.shape[-1], np.where(tested, s2, np.nan), df
-        if others is not None and len(others[0]):
-            pool = np.concatenate([pool, np.broadcast_to(others[0], (*pool.shape[:-1], len(others[0])))], axis=-1)
-            pool_df = np.concatenate([np.broadcast_to(df, pool.shape[:-1] + df.shape[-1:]),
-                                      np.broadcast_to(others[1], (*pool.shape[:-1], len(others[1])))], axis=-1)
-        post, prior_df = (a[..., :k] for a in moderation.squeeze(pool, pool_df, most=_most(pool, pool_df)))
+        pool = np.where(tested, s2, np.nan)
+        shared = 0 if others is None else int(np.sum(np.isfinite(others[0]) & (others[1] > 0)))
+        post, prior_df = moderation.squeeze(pool, df, most=_most(pool, df, shared), shared=others)
         s2 = np.where(tested, post, s2)
     return {"n": n, "mean": mean, "s2": s2, "df": df + prior_df, "prior_df": prior_df, "raw_s2": raw}
 
 
-def _most(pool: np.ndarray, df: np.ndarray) -> np.ndarray:
+def _most(pool: np.ndarray, df: np.ndarray, shared: int = 0) -> np.ndarray:
     """The most a difference's variance can borrow. Every difference shares the best
     configuration's noise, so pooling v of them estimates that part from its own n - 1 degrees
     of freedom only: with equal variances the pooled variance is worth 4 v / (v + 1) times
-    n - 1 (Satterthwaite), not v times; the prior adds at most the rest."""
-    v = np.isfinite(pool).sum(axis=-1, keepdims=True)
+    n - 1 (Satterthwaite), not v times; the prior adds at most the rest. `shared`: how many
+    more variances the prior pools."""
+    v = np.isfinite(pool).sum(axis=-1, keepdims=True) + shared
     return df * np.maximum(4 * v / (v + 1) - 1, 0.0)
 
 
@@ -207,7 +205,7 @@ def _step_p(values: np.ndarray, noise: np.ndarray, observed: np.ndarray, remaini
         both = ~np.isnan(values[:, 0]) & ~np.isnan(values[:, remaining[0]])
         return np.array([2 * st.t.sf(observed[remaining[0]], both.sum() - 1)])
     columns = [0, *remaining]
-    rows = max(1, CHUNK_VALUES // (noise.shape[1] * (len(columns) + len(settled[0]))))
+    rows = max(1, CHUNK_VALUES // (noise.shape[1] * len(columns)))
     null_max = np.concatenate([worse_t(noise[i:i + rows][:, :, columns], others=settled).max(axis=-1)
                                for i in range(0, len(noise), rows)])  # each simulated study on its own
     return (1 + np.sum(null_max[:, None] >= observed[remaining], axis=0)) / (1 + len(noise))
