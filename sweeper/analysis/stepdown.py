@@ -45,6 +45,10 @@ step's rejection rate is the family's false "worse" rate, nominal 5 %):
 from __future__ import annotations
 
 import hashlib
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 import numpy as np
 from scipy import stats as st
@@ -57,7 +61,8 @@ NULL_DRAWS = 2000  # simulated studies per step; p-values near 0.05 carry a Mont
 SIMULATED_PRIOR = 0.5  # share of the variances' prior weight the simulated null relies on (see the module docstring)
 EXACT_TAIL = 40  # undecided configurations stepped through one at a time; beyond, p-values are upper bounds
 TAIL_DRAWS = (500, 500_000)  # those steps decide nothing: at least 500 draws, fewer than 2000 beyond 250 configurations
-CHUNK_VALUES = 2_000_000  # simulated values moderated at once: bounds the memory, and the same p-values
+CHUNK_VALUES = 2_000_000  # simulated values drawn and moderated at once: bounds the memory, and the same p-values
+THREADS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
 def worse_t(values: np.ndarray, moderate: bool = True, others: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
@@ -66,7 +71,10 @@ def worse_t(values: np.ndarray, moderate: bool = True, others: tuple[np.ndarray,
     the columns (`sweeper.analysis.moderation`) unless `moderate` is False (the plain paired
     t). values: (..., seeds, configs), NaN where a seed failed. The best column and columns
     with fewer than MIN_SEEDS common seeds get -inf. `others`: see `differences`."""
-    d = differences(values, moderate, others=others)
+    return _t(differences(values, moderate, others=others))
+
+
+def _t(d: dict[str, np.ndarray]) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         t = np.where(d["s2"] > 0, d["mean"] / np.sqrt(d["s2"] / d["n"]), np.sign(d["mean"]) * np.inf)
     return np.where(d["n"] >= MIN_SEEDS, np.nan_to_num(t, nan=-np.inf, posinf=np.inf), -np.inf)
@@ -102,6 +110,12 @@ def differences(values: np.ndarray, moderate: bool = True, best: int | None = No
             mean = d.sum(axis=-2) / n
             s2 = np.square(np.where(both, d - mean[..., None, :], 0.0)).sum(axis=-2) / (n - 1)
     tested = (n >= MIN_SEEDS) & (np.arange(values.shape[-1]) != ref[..., 0, :])
+    return _moderated(n, mean, s2, tested, moderate, others)
+
+
+def _moderated(n: np.ndarray, mean: np.ndarray, s2: np.ndarray, tested: np.ndarray, moderate: bool,
+               others: tuple[np.ndarray, np.ndarray] | None) -> dict[str, np.ndarray]:
+    """`differences`' result from the differences' n, mean and variance: the tested ones' variances moderated."""
     df = np.maximum(n - 1, 0).astype(float)
     prior_df, raw = np.zeros(s2.shape), s2
     if moderate:
@@ -154,61 +168,157 @@ def stepdown(values: np.ndarray, draws: int | None = None, seed: int | None = No
     raw = differences(values, moderate=False)
     observed = worse_t(values)
     rng = np.random.default_rng(_seed_of(values) if seed is None else seed)
-    noise = _noise(values, rng, draws)
     remaining = sorted((c for c in range(1, k) if observed[c] > -np.inf), key=lambda c: -observed[c])
     tested = set(remaining)
     out = np.full(k, np.nan)
     running = 0.0
-    tail = noise[:max(TAIL_DRAWS[0], TAIL_DRAWS[1] // k)]  # once nothing more can be rejected: p-values to show
-    while remaining:
-        settled = sorted(tested - set(remaining))
-        simulated = noise if running < level else tail
-        p = np.maximum(running, _step_p(values, simulated, observed, remaining, (raw["s2"][settled], raw["df"][settled])))
-        rejected = p < level
-        if rejected.any():  # reject all that can be at once, then retest the rest without them
-            out[remaining] = p
-            running = p[rejected].max()
-            remaining = [j for j, r in zip(remaining, rejected, strict=True) if not r]
-        elif len(remaining) > EXACT_TAIL or not exact:  # keep these (conservative) p-values
-            out[remaining] = p
-            break
-        else:  # step down one at a time for the exact p-values of the undecided
-            out[remaining[0]] = running = p[0]
-            remaining.pop(0)
+    tail = max(TAIL_DRAWS[0], TAIL_DRAWS[1] // k)  # once nothing more can be rejected: p-values to show
+    with _Null(values, rng, draws) as null:
+        while remaining:
+            settled = sorted(tested - set(remaining))
+            p = np.maximum(running, _step_p(values, null, draws if running < level else min(tail, draws), observed,
+                                            remaining, (raw["s2"][settled], raw["df"][settled])))
+            rejected = p < level
+            if rejected.any():  # reject all that can be at once, then retest the rest without them
+                out[remaining] = p
+                running = p[rejected].max()
+                remaining = [j for j, r in zip(remaining, rejected, strict=True) if not r]
+            elif len(remaining) > EXACT_TAIL or not exact:  # keep these (conservative) p-values
+                out[remaining] = p
+                break
+            else:  # step down one at a time for the exact p-values of the undecided
+                out[remaining[0]] = running = p[0]
+                remaining.pop(0)
     return out
 
 
-def _noise(values: np.ndarray, rng: np.random.Generator, draws: int) -> np.ndarray:
-    """Simulated studies of tied configurations with the study's noise levels and missing seeds."""
-    s2, df = noise_variances(values)
+class _Null:
+    """Simulated studies of tied configurations with the study's noise levels and missing
+    seeds, (draws, seeds, configs), drawn a chunk of studies at a time when first needed and
+    kept for the next steps. The random numbers are drawn in order (each study's variances,
+    then the noise chunk by chunk: the draws of one array) while a pool of threads scales the
+    chunks drawn so far and works through them (numpy lets go of the interpreter in its loops)."""
+
+    def __init__(self, values: np.ndarray, rng: np.random.Generator, draws: int):
+        self.values, self.rng, self.draws = values, rng, draws
+        self.missing = np.isnan(values)
+        self.s2, df = noise_variances(values)
+        self.posterior = None if np.isinf(df).all() else (  # each study's variances, drawn before the noise
+            self.s2 * df * (1 - 2 / (9 * df)) ** 3, rng.chisquare(df, size=(draws, 1, len(df))))
+        self.rows = max(1, CHUNK_VALUES // values.size)
+        self.chunks: list[np.ndarray] = []
+        self.moments: list[_Moments | None] = []
+        self.scaled: list[bool] = []
+        self.pool = ThreadPoolExecutor(max_workers=THREADS) if draws > self.rows and THREADS > 1 else None
+
+    def __enter__(self) -> _Null:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+    def map(self, f: Callable[[np.ndarray, _Moments | None], np.ndarray], draws: int) -> list[np.ndarray]:
+        """f of each chunk of the first `draws` simulated studies, in order."""
+        chunks = range(-(-draws // self.rows))
+        if self.pool is None:
+            return [self._apply(f, i, draws - i * self.rows) for i in chunks]
+        futures = []
+        for i in chunks:
+            self._draw(i)  # while the pool works through the chunks before
+            futures.append(self.pool.submit(self._apply, f, i, draws - i * self.rows))
+        return [future.result() for future in futures]
+
+    def _draw(self, i: int) -> None:
+        while len(self.chunks) <= i:  # in order, so the draws are those of one array
+            rows = min(self.rows, self.draws - len(self.chunks) * self.rows)
+            self.chunks.append(self.rng.standard_normal((rows, *self.values.shape)))
+            self.moments.append(None)
+            self.scaled.append(False)
+
+    def _apply(self, f: Callable[[np.ndarray, _Moments | None], np.ndarray], i: int, draws: int) -> np.ndarray:
+        self._draw(i)
+        noise = self.chunks[i]
+        if not self.scaled[i]:  # once, by the first step's thread for this chunk
+            start = i * self.rows
+            noise *= np.sqrt(_variances(self.s2, self.posterior, slice(start, start + len(noise))))  # in place: a second array this large costs more to allocate than to fill
+            noise[:, self.missing] = np.nan
+            complete = not self.missing.any() and noise.shape[1] >= MIN_SEEDS
+            self.moments[i] = _moments(noise) if complete else None
+            self.scaled[i] = True
+        moments = self.moments[i]
+        return f(noise[:draws], None if moments is None else _Moments(*(a[:draws] for a in moments)))
+
+
+def _variances(s2: np.ndarray, posterior: tuple[np.ndarray, np.ndarray] | None, rows: slice) -> np.ndarray:
+    """Some simulated studies' noise variance per configuration, (studies, 1, configs): s2 in
+    each, or each study's draw from their posterior (scaled to keep their median), then
+    Shukla's correction: E[s2_j] = var_j (1 - 2/k) + sum(var) / k^2."""
+    if posterior is None:
+        return s2
     k = len(s2)
-    if np.isinf(df).all():
-        variances = np.broadcast_to(s2, (draws, 1, k))
-    else:  # each simulated study draws its variances from their posterior (scaled to keep
-        # their median), then Shukla's correction: E[s2_j] = var_j (1 - 2/k) + sum(var) / k^2
-        s2 = s2 * df * (1 - 2 / (9 * df)) ** 3 / rng.chisquare(df, size=(draws, 1, k))
-        variances = (s2 - s2.sum(axis=-1, keepdims=True) / (k * (k - 1))) / (1 - 2 / k)
-        variances = np.maximum(variances, 0.01 * variances.mean(axis=-1, keepdims=True))
-    noise = rng.standard_normal((draws, *values.shape))
-    noise *= np.sqrt(variances)  # in place: a second array this large costs more to allocate than to fill
-    noise[:, np.isnan(values)] = np.nan
-    return noise
+    drawn = posterior[0] / posterior[1][rows]
+    variances = (drawn - drawn.sum(axis=-1, keepdims=True) / (k * (k - 1))) / (1 - 2 / k)
+    return np.maximum(variances, 0.01 * variances.mean(axis=-1, keepdims=True))
 
 
-def _step_p(values: np.ndarray, noise: np.ndarray, observed: np.ndarray, remaining: list[int],
+def _step_p(values: np.ndarray, null: _Null, draws: int, observed: np.ndarray, remaining: list[int],
             settled: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """p-values of the remaining columns' t statistics against the largest of them when the
-    remaining columns and column 0 are tied, simulated; the settled configurations' observed
-    variances still inform each simulated study's prior, as they inform the observed one.
-    With one column left and nothing moderated (two configurations), the exact paired t-test."""
+    remaining columns and column 0 are tied, from the first `draws` simulated studies; the
+    settled configurations' observed variances still inform each simulated study's prior,
+    as they inform the observed one. With one column left and nothing moderated (two
+    configurations), the exact paired t-test."""
     if len(remaining) == 1 and len(settled[0]) + 1 < moderation.MIN_VARIANCES:
         both = ~np.isnan(values[:, 0]) & ~np.isnan(values[:, remaining[0]])
         return np.array([2 * st.t.sf(observed[remaining[0]], both.sum() - 1)])
-    columns = [0, *remaining]
-    rows = max(1, CHUNK_VALUES // (noise.shape[1] * len(columns)))
-    null_max = np.concatenate([worse_t(noise[i:i + rows][:, :, columns], others=settled).max(axis=-1)
-                               for i in range(0, len(noise), rows)])  # each simulated study on its own
-    return (1 + np.sum(null_max[:, None] >= observed[remaining], axis=0)) / (1 + len(noise))
+    columns = None if len(remaining) + 1 == values.shape[1] else [0, *remaining]  # all of them (in another order): no copy
+
+    def largest(chunk: np.ndarray, moments: _Moments | None) -> np.ndarray:  # each simulated study on its own
+        if moments is None:
+            return worse_t(chunk if columns is None else chunk[:, :, columns], others=settled).max(axis=-1)
+        return _largest_t(chunk, moments, columns, settled)
+
+    null_max = np.concatenate(null.map(largest, draws))
+    return (1 + np.sum(null_max[:, None] >= observed[remaining], axis=0)) / (1 + len(null_max))
+
+
+class _Moments(NamedTuple):
+    """Each configuration's mean and variance over the seeds in simulated studies with every seed, (studies, configs)."""
+
+    means: np.ndarray
+    variances: np.ndarray
+
+
+def _moments(noise: np.ndarray) -> _Moments:
+    """np.mean and np.var (ddof=1) over the seeds (axis 1), the same sums in the same order,
+    a seed at a time: no temporary as large as the noise."""
+    means = noise.mean(axis=1)
+    squares = np.zeros_like(means)
+    for seed in range(noise.shape[1]):
+        deviation = noise[:, seed] - means
+        squares += deviation * deviation
+    return _Moments(means, squares / (noise.shape[1] - 1))
+
+
+def _largest_t(noise: np.ndarray, moments: _Moments, columns: list[int] | None,
+               settled: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Each simulated study's largest t statistic, as `worse_t(noise[:, :, columns], others=settled)`
+    works it out (to rounding), for studies with every seed: a difference from the best has the
+    variance var_b + var_j - 2 cov_bj, so a step needs only the covariances with each study's
+    best; the means and variances are worked out once."""
+    means, variances = moments if columns is None else (a[:, columns] for a in moments)
+    values = noise if columns is None else noise[:, :, columns]
+    studies, seeds, k = values.shape
+    rows = np.arange(studies)
+    best = np.argmax(means, axis=-1)
+    centred = values[rows, :, best] - means[rows, best][:, None]  # (studies, seeds)
+    covariances = (np.matmul(centred[:, None, :], values)[:, 0, :] - means * centred.sum(axis=-1)[:, None]) / (seeds - 1)
+    s2 = np.maximum(variances[rows, best][:, None] + variances - 2 * covariances, 0.0)
+    tested = np.ones((studies, k), dtype=bool)
+    tested[rows, best] = False
+    d = _moderated(np.full((studies, k), seeds), means[rows, best][:, None] - means, s2, tested, True, settled)
+    return _t(d).max(axis=-1)
 
 
 def _seed_of(values: np.ndarray) -> int:
