@@ -81,29 +81,23 @@ def fit_prior(s2: np.ndarray, df: np.ndarray, weights: np.ndarray | None = None)
     the last axis. d0 is inf where the variances scatter no more than sampling makes them,
     and NaN (no prior) with fewer than MIN_VARIANCES of them."""
     have = np.isfinite(s2) & (df > 0)
-    return _fit(_logs(np.where(have, s2, np.nan), np.where(have, df, 1.0)), weights)
+    have, e, tri = _logs(np.where(have, s2, np.nan), np.where(have, df, 1.0))
+    w = np.where(have, 1.0 if weights is None else weights, 0.0)
+    return _prior(w.sum(axis=-1), (w * e).sum(axis=-1), (w * e * e).sum(axis=-1), (w * tri).sum(axis=-1))
 
 
-def _fit(logs: tuple[np.ndarray, ...], weights: np.ndarray | None,
-         summed: _Sums | None = None) -> tuple[np.ndarray, np.ndarray]:
-    w, e, tri = _terms(logs, weights)
-    summed = summed or _Sums()
-    return _prior(w.sum(axis=-1) + summed.n, (w * e).sum(axis=-1) + summed.e, (w * e * e).sum(axis=-1) + summed.e2,
-                  (w * tri).sum(axis=-1) + summed.tri)
+class _Logs(NamedTuple):
+    """Worked out once per squeeze (the polygammas and logs are most of its cost)."""
+
+    have: np.ndarray  # which columns have a variance
+    e: np.ndarray  # log s2 centred on its expectation given its df (0 where there is none)
+    tri: np.ndarray  # that log's sampling variance
 
 
-def _logs(s2: np.ndarray, df: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Which variances there are, log s2 centred on its expectation given its df, and that log's
-    sampling variance: worked out once per squeeze (the polygammas and logs are most of its cost)."""
+def _logs(s2: np.ndarray, df: np.ndarray) -> _Logs:
     have = np.isfinite(s2)
-    half = df / 2
-    return have, np.where(have, np.log(np.where(have, s2, 1.0)) - _digamma(half) + np.log(half), 0.0), _trigamma(half)
-
-
-def _terms(logs: tuple[np.ndarray, ...], weights: np.ndarray | None) -> tuple[np.ndarray, ...]:
-    """Each variance's weight, its centred log and that log's sampling variance (see `_logs`)."""
-    have, e, tri = logs
-    return np.where(have, 1.0 if weights is None else weights, 0.0), e, tri
+    centre = _by_value(lambda half: sp.digamma(half) - np.log(half), df / 2)
+    return _Logs(have, np.where(have, np.log(np.where(have, s2, 1.0)) - centre, 0.0), _trigamma(df / 2))
 
 
 def _prior(n: np.ndarray, s1: np.ndarray, s2: np.ndarray, tri: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -136,16 +130,17 @@ def squeeze(s2: np.ndarray, df: np.ndarray, robust: bool = True, most: np.ndarra
         s2 = np.concatenate([s2, np.broadcast_to(shared_s2[columns], (*s2.shape[:-1], len(columns)))], axis=-1)
         df = np.concatenate([np.broadcast_to(df, s2.shape[:-1] + (k,)),
                              np.broadcast_to(shared_df[columns], (*s2.shape[:-1], len(columns)))], axis=-1)
-    s2 = np.where(np.isnan(s2), np.nan, np.maximum(s2, floor))
+    s2 = np.maximum(s2, floor)  # NaN stays NaN
     df = np.where(np.isnan(s2), np.max(df, initial=1.0), df)  # any value where there is no variance: one value is faster
-    weights = np.ones(s2.shape)
     logs = _logs(s2, df)  # where there is no variance, its weight is 0: the df there does not matter
-    if robust and np.isfinite(s2).sum(axis=-1).max(initial=0) + summed.n > MIN_VARIANCES:  # else no outlier has others to be judged by
-        order = np.argsort(np.where(np.isnan(s2), np.inf, s2), axis=-1)  # the columns with no variance last
+    ones = _totals(logs, summed)
+    weights, examined = np.ones(s2.shape), None
+    if robust and logs.have.sum(axis=-1).max(initial=0) + summed.n > MIN_VARIANCES:  # else no outlier has others to be judged by
+        examined = _Examined.of(s2, logs.have, summed.n)
         for _ in range(ROBUST_FITS):  # one outlier may hide another: judge again without the first
-            weights = _not_outlying(s2, df, weights, order, logs, summed)
-    s0, d0 = _fit(logs, weights, summed)
-    d0 = np.minimum(d0, np.where(np.isnan(s2), 0.0, df).sum(axis=-1) + summed.df)
+            weights = _not_outlying(s2, df, weights, logs, examined, _weighed(ones, logs, weights, examined))
+    s0, d0 = _prior(*(a[..., 0] for a in _weighed(ones, logs, weights, examined)))
+    d0 = np.minimum(d0, np.where(logs.have, df, 0.0).sum(axis=-1) + summed.df)
     s2, df, weights = s2[..., :k], df[..., :k], weights[..., :k]
     prior_df = np.where(np.isnan(d0[..., None]) | np.isnan(s2), 0.0, d0[..., None] * weights)
     if most is not None:
@@ -165,6 +160,44 @@ class _Sums(NamedTuple):
     e: float = 0.0
     e2: float = 0.0
     tri: float = 0.0
+
+
+def _totals(logs: _Logs, summed: _Sums) -> list[np.ndarray]:
+    """Each row's count of variances, and sums of e, e^2 and tri over them (..., 1), all with weight 1."""
+    have, e, tri = logs
+    return [have.sum(axis=-1, keepdims=True) + summed.n, e.sum(axis=-1, keepdims=True) + summed.e,
+            (e * e).sum(axis=-1, keepdims=True) + summed.e2, np.where(have, tri, 0.0).sum(axis=-1, keepdims=True) + summed.tri]
+
+
+def _weighed(ones: list[np.ndarray], logs: _Logs, weights: np.ndarray, examined: _Examined | None) -> list[np.ndarray]:
+    """`_totals` with `weights`: only the examined columns weigh less than 1, so the totals at
+    weight 1 less what those lower weights take off (no pass over every column)."""
+    if examined is None:
+        return ones
+    have, e, tri = (np.take_along_axis(a, examined.columns, axis=-1) for a in logs)
+    less = np.where(have & examined.first, 1.0 - np.take_along_axis(weights, examined.columns, axis=-1), 0.0)
+    return [total - (less * x).sum(axis=-1, keepdims=True) for total, x in zip(ones, (1.0, e, e * e, tri), strict=True)]
+
+
+class _Examined(NamedTuple):
+    """The columns the guard looks at in each row: the EXAMINED smallest variances, then the
+    EXAMINED largest (past the n variances: a column with none, and no column twice on one side)."""
+
+    columns: np.ndarray  # (..., 2 r): by rank from the bottom, then from the top
+    first: np.ndarray  # (..., 2 r): not already among the smallest (a column counted once when n < 2 r)
+    r: np.ndarray  # (2 r,): the ranks, 1.. from either end
+    n: np.ndarray  # (..., 1): how many variances each row has, the summed ones included
+
+    @staticmethod
+    def of(s2: np.ndarray, have: np.ndarray, summed: int) -> _Examined:
+        order = np.argsort(np.where(have, s2, np.inf), axis=-1)  # the columns with no variance last
+        columns_n = have.sum(axis=-1, keepdims=True)
+        n = columns_n + summed
+        r = np.arange(1, min(EXAMINED, s2.shape[-1]) + 1)  # ranks from either end
+        top = np.where(r <= n, columns_n - r, r - 1)
+        at = np.concatenate([np.broadcast_to(r - 1, top.shape), top], axis=-1)
+        return _Examined(np.take_along_axis(order, at, axis=-1), at >= np.concatenate([0 * r, 0 * r + len(r)]),
+                         np.concatenate([r, r]), n)
 
 
 def _valid(shared: tuple[np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
@@ -192,35 +225,31 @@ def _split(s2: np.ndarray, df: np.ndarray, floor: np.ndarray, robust: bool) -> t
                                           float((e * e).sum()), float(tri.sum()))
 
 
-def _not_outlying(s2: np.ndarray, df: np.ndarray, weights: np.ndarray, order: np.ndarray,
-                  logs: tuple[np.ndarray, ...], summed: _Sums) -> np.ndarray:
+def _not_outlying(s2: np.ndarray, df: np.ndarray, weights: np.ndarray, logs: _Logs, examined: _Examined,
+                  sums: list[np.ndarray]) -> np.ndarray:
     """How much of the prior each variance may take, in [0, 1]: the chance that the r-th
     largest (or smallest) of n variances drawn from the prior lies at least as far out as
     this r-th one does, over GUARD_LEVEL (so the most extreme of many is not an outlier for
-    being extreme). Each is judged against the prior fitted to the others (with `weights`),
-    so an outlier cannot widen its own yardstick. Only the EXAMINED largest and smallest are
-    looked at. `order`: the columns by variance, those with none last; `logs`: `_logs(s2, df)`;
-    `summed`: more variances, between the EXAMINED largest and smallest (see `_split`)."""
-    have = np.isfinite(s2)
-    columns_n = have.sum(axis=-1, keepdims=True)
-    n = columns_n + summed.n
-    w, e, tri = _terms(logs, weights)
-    sums = [np.sum(x, axis=-1, keepdims=True) + extra
-            for x, extra in zip((w, w * e, w * e * e, w * tri), summed[:1] + summed[2:], strict=True)]
-    r = np.arange(1, min(EXAMINED, s2.shape[-1]) + 1)  # ranks from either end
+    being extreme). Each is judged against the prior fitted to the others (with `weights`,
+    whose totals are `sums`), so an outlier cannot widen its own yardstick. Only the
+    `examined` columns are looked at."""
+    r, n, columns = examined.r, examined.n, examined.columns
+    have, e, tri = (np.take_along_axis(a, columns, axis=-1) for a in logs)
+    w = np.where(have, np.take_along_axis(weights, columns, axis=-1), 0.0)
+    own = (w, w * e, w * e * e, w * tri)
+    s0, d0 = _prior(*(total - mine for total, mine in zip(sums, own, strict=True)))  # the others' prior
+    ratio = np.where(have, np.take_along_axis(s2, columns, axis=-1), 0.0) / np.where(s0 > 0, s0, 1.0)
+    smallest = np.arange(len(r)) < len(r) // 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dfn, dfd = np.take_along_axis(df, columns, axis=-1), np.where(np.isnan(d0), 1.0, np.minimum(d0, 1e8))
+        p = np.where(smallest, sp.fdtr(dfn, dfd, ratio), sp.fdtrc(dfn, dfd, ratio))
+        weight = np.minimum(1.0, sp.betainc(r, np.maximum(n - r + 1, 1), p) / GUARD_LEVEL)  # r-th of n uniforms <= p
+    weight = np.where((r <= n) & np.isfinite(s0), np.nan_to_num(weight, nan=1.0), 1.0)
     out = np.ones(s2.shape)
-    beyond = r - 1  # past the n variances: a column with none (no weight), and no column twice
-    for at, tail in ((beyond, sp.fdtr), (np.where(r <= n, columns_n - r, beyond), sp.fdtrc)):  # smallest, then largest
-        columns = np.take_along_axis(order, np.broadcast_to(at, (*s2.shape[:-1], len(r))), axis=-1)
-        own = [np.take_along_axis(x, columns, axis=-1) for x in (w, w * e, w * e * e, w * tri)]
-        s0, d0 = _prior(*(total - mine for total, mine in zip(sums, own, strict=True)))  # the others' prior
-        ratio = np.take_along_axis(np.where(have, s2, 0.0), columns, axis=-1) / np.where(s0 > 0, s0, 1.0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            p = tail(np.take_along_axis(df, columns, axis=-1), np.where(np.isnan(d0), 1.0, np.minimum(d0, 1e8)), ratio)
-            weight = np.minimum(1.0, sp.betainc(r, np.maximum(n - r + 1, 1), p) / GUARD_LEVEL)  # r-th of n uniforms <= p
-        weight = np.where((r <= n) & np.isfinite(s0), np.nan_to_num(weight, nan=1.0), 1.0)
-        np.put_along_axis(out, columns, np.minimum(np.take_along_axis(out, columns, axis=-1), weight), axis=-1)
-    return np.where(have, out, 1.0)
+    for side in (smallest, ~smallest):  # a column on both sides (n < 2 r) takes the lower weight
+        np.put_along_axis(out, columns[..., side], np.minimum(np.take_along_axis(out, columns[..., side], axis=-1),
+                                                              weight[..., side]), axis=-1)
+    return np.where(logs.have, out, 1.0)
 
 
 def _floor(s2: np.ndarray, shared: np.ndarray) -> np.ndarray:
@@ -245,6 +274,6 @@ def _by_value(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> np.ndarra
     """f at each distinct value only: degrees of freedom take few values, and polygamma is slow."""
     x = np.asarray(x, dtype=float)
     if x.size and np.all(x == x.flat[0]):  # the usual case: every configuration has all its seeds
-        return np.full(x.shape, f(x.flat[0]))
+        return np.broadcast_to(np.asarray(f(x.flat[0]), dtype=float), x.shape)
     values, where = np.unique(x, return_inverse=True)
     return np.asarray(f(values))[where].reshape(x.shape)
