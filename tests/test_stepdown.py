@@ -115,3 +115,34 @@ def test_reason_says_why_an_interval_excluding_zero_is_not_worse():
     text = stats.reason(c, s, 11, "maximize", "val_acc")
     assert "excludes 0" in text and "11 comparisons" in text and "7 of 8 seeds" in text and "1 diverged" in text
     assert "worst value" in text and "worst value" not in stats.reason(c, s, 11, "minimize", "val_loss")
+
+
+@pytest.mark.parametrize("missing", [False, True])
+def test_chunks_and_threads_leave_the_p_values_as_one_array_gives_them(monkeypatch, missing):
+    """The simulated studies drawn a chunk at a time and worked through by a pool of threads
+    give the p-values of one chunk worked through in order: the same draws, the same steps."""
+    rng = np.random.default_rng(4)
+    v = rng.normal(0, 1, (5, 1)) + rng.normal(0, 0.5, (5, 60)) - np.r_[0, np.linspace(0, 3, 59)]
+    if missing:
+        v[rng.random(v.shape) < 0.1] = np.nan
+    v = v[:, np.argsort(-np.nanmean(v, axis=0))]
+    monkeypatch.setattr(stepdown, "CHUNK_VALUES", 10**9)
+    monkeypatch.setattr(stepdown, "THREADS", 1)
+    whole = stepdown.stepdown(v, draws=600)
+    monkeypatch.setattr(stepdown, "CHUNK_VALUES", 45 * v.size)  # 14 chunks, the last of 15 studies
+    monkeypatch.setattr(stepdown, "THREADS", 2)
+    chunked = stepdown.stepdown(v, draws=600)
+    assert np.sum(whole < stats.ALPHA) > 10  # several steps, with settled configurations
+    np.testing.assert_allclose(chunked, whole, rtol=1e-12, atol=0)
+
+
+def test_the_null_statistics_from_moments_are_the_plain_ones():
+    """A simulated study's largest t from each configuration's mean, variance and covariance
+    with the best is what `worse_t` works out from the differences themselves, settled
+    configurations in the prior or not."""
+    rng = np.random.default_rng(8)
+    noise = rng.standard_normal((50, 4, 300)) * np.exp(rng.normal(0, 0.3, 300))
+    settled = (rng.chisquare(3, 200) / 3, np.full(200, 3.0))
+    for others in (None, settled):
+        plain = stepdown.worse_t(noise, others=others).max(axis=-1)
+        np.testing.assert_allclose(stepdown._largest_t(noise, others), plain, rtol=1e-9)

@@ -27,3 +27,13 @@ def test_the_pinned_studies_exercise_rejections_undecided_ones_and_missing_seeds
     rejected = [sum(p is not None and p < stats.ALPHA for p in ps) for ps in EXPECTED]
     assert max(rejected) > 100 and min(rejected) == 0
     assert any(np.isnan(study(i)).any() for i in range(len(SHAPES)))
+
+
+@pytest.mark.parametrize("index", [6, 9])
+def test_drawn_in_chunks_by_threads_the_p_values_are_still_the_pinned_ones(monkeypatch, index):
+    """Eight chunks of 50 simulated studies, worked through by two threads (one complete study, one with missing seeds)."""
+    v = study(index)
+    monkeypatch.setattr(stepdown, "CHUNK_VALUES", 50 * v.size)
+    monkeypatch.setattr(stepdown, "THREADS", 2)
+    expected = np.array([np.nan if p is None else p for p in EXPECTED[index]])
+    np.testing.assert_allclose(stepdown.stepdown(v, draws=DRAWS), expected, rtol=0, atol=1e-12, equal_nan=True)
