@@ -244,3 +244,13 @@ def test_two_configurations_keep_the_plain_paired_t_test_and_interval():
 def test_seeds_needed_counts_the_degrees_of_freedom_the_prior_adds():
     assert stats.seeds_needed(1.0, prior_df=20) < stats.seeds_needed(1.0) == 10
     assert stats.power_paired(1.0, 5, prior_df=20) > stats.power_paired(1.0, 5)
+
+
+def test_power_has_no_gaps_where_the_wrong_tail_underflows():
+    """scipy's non-central t gives NaN for the wrong side's vanishing share at some seed counts;
+    the power must still rise with the seeds, and seeds needed must not jump when the prior's
+    degrees of freedom move by 1e-12 (it said 7 or 11 seeds for the same comparison)."""
+    alpha, effect = 0.05 / 1187, -2.565832
+    power = stats.power_paired(effect, np.arange(2, 20), alpha, 11.9992)
+    assert np.all(np.isfinite(power)) and np.all(np.diff(power) > 0)
+    assert {stats.seeds_needed(effect, alpha, prior_df=11.9992 + d) for d in (-1e-12, 0.0, 1e-12)} == {7.0}

@@ -97,7 +97,8 @@ def power_paired(effect_size: float, n: np.ndarray, alpha: float = ALPHA, prior_
     df = n - 1 + prior_df
     crit = st.t.ppf(1 - alpha / 2, df)
     shift = abs(effect_size) * np.sqrt(n)
-    return st.nct.sf(crit, df, shift) + st.nct.cdf(-crit, df, shift)
+    below = st.nct.cdf(-crit, df, shift)  # the wrong side's share: scipy gives NaN where it underflows
+    return st.nct.sf(crit, df, shift) + np.where(np.isnan(below), 0.0, below)
 
 
 def seeds_needed(effect_size: float, alpha: float = ALPHA, power: float = POWER, prior_df: float = 0.0) -> float:
