@@ -179,11 +179,11 @@ def display_table(summary: pd.DataFrame, comparisons: pd.DataFrame, metric: str)
     `val_acc`), never used to rank: it is the number to report once the choice is made. It is
     the kept weights' (the best epoch's, what `sweep test` gives) where the curves have it,
     else the last epoch's (trials.csv's row), and its header says which."""
-    c = comparisons.set_index("trial")
+    by_trial = dict(zip(comparisons["trial"], comparisons.to_dict("records")))  # one record each: no per-row .loc
     test, when = test_shown(summary, metric)
     rows = []
-    for _, r in ranked(summary, len(summary)).iterrows():
-        k = c.loc[r["trial"]]
+    for r in ranked(summary, len(summary)).to_dict("records"):
+        k = by_trial[r["trial"]]
         rows.append({
             "rank": "" if pd.isna(r["rank"]) else str(r["rank"]),
             "configuration": r["label"],

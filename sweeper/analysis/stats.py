@@ -182,7 +182,8 @@ def summarize(trials: pd.DataFrame, searched: Sequence[str], metric: str, direct
     order = config_order(trials)
     first = trials.drop_duplicates("trial").set_index("trial").loc[order]
     counts = trials.groupby(["trial", trials["status"].astype(str)]).size().unstack(fill_value=0).reindex(order)
-    out = pd.DataFrame({"trial": order, "label": [label(first.loc[t], searched) for t in order]})
+    records = first[list(searched)].to_dict("records")  # one dict each: 4,000 .loc rows took half a second
+    out = pd.DataFrame({"trial": order, "label": [label(r, searched) or t for t, r in zip(order, records, strict=True)]})
     for name in searched:
         out[name] = first[name].to_numpy()
     out["n_seeds"] = counts.sum(axis=1).to_numpy()
