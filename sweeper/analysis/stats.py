@@ -90,7 +90,8 @@ def paired_test(diffs: np.ndarray, confidence: float = CONFIDENCE,
     return out
 
 
-def power_paired(effect_size: float, n: np.ndarray, alpha: float = ALPHA, prior_df: float = 0.0) -> np.ndarray:
+def power_paired(effect_size: float | np.ndarray, n: np.ndarray, alpha: float = ALPHA,
+                 prior_df: float | np.ndarray = 0.0) -> np.ndarray:
     """Power of a two-sided paired t-test with n pairs when the true effect is effect_size;
     `prior_df`: degrees of freedom a moderated variance adds (`sweeper.analysis.moderation`)."""
     n = np.asarray(n, dtype=float)
@@ -104,13 +105,28 @@ def power_paired(effect_size: float, n: np.ndarray, alpha: float = ALPHA, prior_
 def seeds_needed(effect_size: float, alpha: float = ALPHA, power: float = POWER, prior_df: float = 0.0) -> float:
     """The fewest seeds for which a paired t-test (moderated: `prior_df`) finds a true effect
     of effect_size with the given power; NaN for no effect, MAX_SEEDS when even that many would not do."""
-    if not np.isfinite(effect_size) or effect_size == 0:
-        return np.nan
+    return float(seeds_needed_each(np.array([effect_size]), alpha, power, np.array([prior_df]))[0])
+
+
+def seeds_needed_each(effect_sizes: np.ndarray, alpha: float = ALPHA, power: float = POWER,
+                      prior_dfs: np.ndarray | None = None) -> np.ndarray:
+    """`seeds_needed` of each effect size (with its prior_df), in one pass over every seed
+    count tried: one call of the distributions rather than one per comparison."""
+    effect = np.asarray(effect_sizes, dtype=float)
+    prior = np.zeros(effect.shape) if prior_dfs is None else np.asarray(prior_dfs, dtype=float)
+    out = np.full(effect.shape, np.nan)
+    some = np.isfinite(effect) & (effect != 0)
+    if not some.any():
+        return out
     z = st.norm.ppf(1 - alpha / 2) + st.norm.ppf(power)
-    guess = int(np.ceil((z / abs(effect_size)) ** 2))  # the normal approximation, a little low
-    n = np.arange(2, min(MAX_SEEDS, 2 * guess + 10) + 1)
-    enough = n[power_paired(effect_size, n, alpha, prior_df) >= power]
-    return float(enough[0]) if len(enough) else float(MAX_SEEDS)
+    guess = np.ceil((z / np.abs(effect[some])) ** 2)  # the normal approximation, a little low
+    counts = (np.minimum(MAX_SEEDS, 2 * guess + 10) - 1).astype(int)  # seed counts 2, 3, ... tried per effect
+    starts = np.cumsum(counts) - counts
+    which = np.repeat(np.arange(len(counts)), counts)
+    n = np.arange(counts.sum()) - starts[which] + 2
+    enough = power_paired(effect[some][which], n, alpha, prior[some][which]) >= power
+    out[some] = np.minimum.reduceat(np.where(enough, n, MAX_SEEDS), starts)
+    return out
 
 
 def moderated_ci(values: np.ndarray, confidence: float = CONFIDENCE, bounds: tuple[float, float] = (-np.inf, np.inf),
@@ -255,12 +271,15 @@ def compare_to_best(trials: pd.DataFrame, summary: pd.DataFrame, metric: str, di
     # Seeds to tell: 80 % power at the level left for the still-undecided comparisons (a
     # Bonferroni share, ignoring the pick of the best: an estimate), and more than there are.
     undecided = max(1, sum(v in UNDECIDED for v in verdicts))
-    needed = [max(seeds_needed(r.effect_size, ALPHA / undecided, prior_df=r.prior_df), r.n_common + 1)
-              if r.verdict in UNDECIDED else np.nan for r in out.itertuples()]
+    open_ = out["verdict"].isin(UNDECIDED).to_numpy()
+    needed = np.full(len(out), np.nan)
+    needed[open_] = np.maximum(seeds_needed_each(out["effect_size"].to_numpy(float)[open_], ALPHA / undecided,
+                                                 prior_dfs=out["prior_df"].to_numpy(float)[open_]),
+                               out["n_common"].to_numpy(float)[open_] + 1)
     out["seeds_needed"] = pd.array(np.round(needed), dtype="Int64")
     rows = summary.set_index("trial").loc[out["trial"]]
     out["reason"] = [reason(c, s, int(tested.sum()), direction, metric)
-                     for c, (_, s) in zip(out.itertuples(), rows.iterrows())]
+                     for c, s in zip(out.itertuples(), rows.to_dict("records"), strict=True)]
     out.insert(1, "label", rows["label"].to_numpy())
     out["method"] = moderation.METHOD
     return out.drop(columns="prior_df")
