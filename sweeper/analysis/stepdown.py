@@ -224,16 +224,26 @@ class _Null:
         if self.pool is not None:
             self.pool.shutdown(cancel_futures=True)
 
-    def map(self, f: Callable[[np.ndarray], np.ndarray], draws: int) -> list[np.ndarray]:
-        """f of each chunk of the first `draws` simulated studies, in order."""
-        chunks = range(-(-draws // self.rows))
+    def map(self, f: Callable[[np.ndarray], np.ndarray], draws: int, columns: list[int] | None = None) -> list[np.ndarray]:
+        """f of the first `draws` simulated studies, a part at a time, in order. With `columns`,
+        f gets those columns of several chunks at once (about a chunk's worth of values: the
+        later steps test few configurations, and many small parts cost more than a few large)."""
+        count = -(-draws // self.rows)
+        per = 1 if columns is None else max(1, min(self.values.shape[1] // len(columns), -(-count // THREADS)))
+        parts = [range(i, min(i + per, count)) for i in range(0, count, per)]
         if self.pool is None:
-            return [self._apply(f, i, draws - i * self.rows) for i in chunks]
+            return [f(self._take(part, draws, columns)) for part in parts]
         futures = []
-        for i in chunks:
-            self._draw(i)  # while the pool works through the chunks before
-            futures.append(self.pool.submit(self._apply, f, i, draws - i * self.rows))
+        for part in parts:
+            self._draw(part[-1])  # while the pool works through the parts before
+            futures.append(self.pool.submit(lambda part: f(self._take(part, draws, columns)), part))
         return [future.result() for future in futures]
+
+    def _take(self, part: range, draws: int, columns: list[int] | None) -> np.ndarray:
+        chunks = [self._scaled(i)[:draws - i * self.rows] for i in part]
+        if columns is None and len(chunks) == 1:
+            return chunks[0]
+        return np.concatenate([chunk if columns is None else chunk[:, :, columns] for chunk in chunks])
 
     def _draw(self, i: int) -> None:
         while len(self.chunks) <= i:  # in order, so the draws are those of one array
@@ -241,15 +251,15 @@ class _Null:
             self.chunks.append(self.rng.standard_normal((rows, *self.values.shape)))
             self.scaled.append(False)
 
-    def _apply(self, f: Callable[[np.ndarray], np.ndarray], i: int, draws: int) -> np.ndarray:
+    def _scaled(self, i: int) -> np.ndarray:
         self._draw(i)
         noise = self.chunks[i]
-        if not self.scaled[i]:  # once, by the first step's thread for this chunk
+        if not self.scaled[i]:  # once, by the thread that first takes this chunk
             start = i * self.rows
             noise *= np.sqrt(_variances(self.s2, self.posterior, slice(start, start + len(noise))))  # in place: a second array this large costs more to allocate than to fill
             noise[:, self.missing] = np.nan
             self.scaled[i] = True
-        return f(noise[:draws])
+        return noise
 
 
 def _variances(s2: np.ndarray, posterior: tuple[np.ndarray, np.ndarray] | None, rows: slice) -> np.ndarray:
@@ -274,15 +284,13 @@ def _step_p(values: np.ndarray, null: _Null, draws: int, observed: np.ndarray, r
     if len(remaining) == 1 and len(settled[0]) + 1 < moderation.MIN_VARIANCES:
         both = ~np.isnan(values[:, 0]) & ~np.isnan(values[:, remaining[0]])
         return np.array([2 * st.t.sf(observed[remaining[0]], both.sum() - 1)])
-    columns = [0, *remaining]
-    every = len(columns) == values.shape[1]  # all of them (in another order): no copy, the largest t is the same
+    columns = None if len(remaining) + 1 == values.shape[1] else [0, *remaining]  # all (in another order): no copy
     complete = not np.isnan(values).any()
 
-    def largest(chunk: np.ndarray) -> np.ndarray:  # each simulated study on its own
-        chunk = chunk if every else chunk[:, :, columns]
-        return _largest_t(chunk, settled) if complete else worse_t(chunk, others=settled).max(axis=-1)
+    def largest(studies: np.ndarray) -> np.ndarray:  # each simulated study on its own
+        return _largest_t(studies, settled) if complete else worse_t(studies, others=settled).max(axis=-1)
 
-    null_max = np.concatenate(null.map(largest, draws))
+    null_max = np.concatenate(null.map(largest, draws, columns))
     return (1 + np.sum(null_max[:, None] >= observed[remaining], axis=0)) / (1 + len(null_max))
 
 
