@@ -181,7 +181,10 @@ def summarize(trials: pd.DataFrame, searched: Sequence[str], metric: str, direct
     order = config_order(trials)
     first = trials.drop_duplicates("trial").set_index("trial").loc[order]
     counts = trials.groupby(["trial", trials["status"].astype(str)]).size().unstack(fill_value=0).reindex(order)
-    out = pd.DataFrame({"trial": order, "label": [label(first.loc[t], searched) for t in order]})
+    # by columns, not one `.loc` row per configuration: 4,000 of those took half a second
+    cells = zip(order, *(first[n].tolist() for n in searched))
+    out = pd.DataFrame({"trial": order, "label": [label(dict(zip(searched, values)), searched) or str(trial)
+                                                  for trial, *values in cells]})
     for name in searched:
         out[name] = first[name].to_numpy()
     out["n_seeds"] = counts.sum(axis=1).to_numpy()
