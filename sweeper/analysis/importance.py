@@ -78,7 +78,7 @@ def design(trials: pd.DataFrame, searched: list[str], metric: str, study: dict[s
     y = values[ok.index].astype(float)
     grouped = y.groupby(ok["trial"], sort=False)
     means, counts = grouped.mean(), grouped.count()
-    ss = grouped.apply(lambda v: float(((v - v.mean()) ** 2).sum())).reindex(means.index)
+    ss = ((y - grouped.transform("mean")) ** 2).groupby(ok["trial"], sort=False).sum().reindex(means.index)
     first = ok.drop_duplicates("trial").set_index("trial").reindex(means.index)
     space = study.get("space", {})
     names = [n for n in searched if n in first]
