@@ -173,12 +173,13 @@ def generalization_gap(trials: pd.DataFrame, summary: pd.DataFrame, kind: str = 
     return pd.DataFrame(rows, columns=["trial", "label", "rank", "quantity", "mean", "ci_low", "ci_high", "n"])
 
 
-def display_table(summary: pd.DataFrame, comparisons: pd.DataFrame, metric: str) -> pd.DataFrame:
+def display_table(summary: pd.DataFrame, comparisons: pd.DataFrame, metric: str, limit: int | None = None) -> pd.DataFrame:
     """The summary table people read (in index.html and `sweep show`), best first, as text.
     A study with a test split also gets the test counterpart of its metric (`test_acc` for
     `val_acc`), never used to rank: it is the number to report once the choice is made. It is
     the kept weights' (the best epoch's, what `sweep test` gives) where the curves have it,
-    else the last epoch's (trials.csv's row), and its header says which."""
+    else the last epoch's (trials.csv's row), and its header says which. `limit`: the best
+    that many rows only (all by default)."""
     test, when = test_shown(summary, metric)
     # rows as dicts of the columns shown: `iterrows` and a `.loc` per row took a second at 4,000 configurations
     shown = ["trial", "rank", "label", "n_ok", "n_failed", "n_diverged", "race_state", "race_seeds", "race_round",
@@ -186,7 +187,7 @@ def display_table(summary: pd.DataFrame, comparisons: pd.DataFrame, metric: str)
     c = {k["trial"]: k for k in _records(comparisons, ["trial", "difference", "diff_ci_low", "diff_ci_high",
                                                            "p_adjusted", "verdict", "reason", "seeds_needed"])}
     rows = []
-    for r in _records(ranked(summary, len(summary)), shown):
+    for r in _records(ranked(summary, len(summary) if limit is None else limit), shown):
         k = c[r["trial"]]
         rows.append({
             "rank": "" if pd.isna(r["rank"]) else str(r["rank"]),
