@@ -184,10 +184,12 @@ def display_table(summary: pd.DataFrame, comparisons: pd.DataFrame, metric: str,
     # rows as dicts of the columns shown: `iterrows` and a `.loc` per row took a second at 4,000 configurations
     shown = ["trial", "rank", "label", "n_ok", "n_failed", "n_diverged", "race_state", "race_seeds", "race_round",
              *(f"{m}_{s}" for m in (metric, test) if m for s in ("mean", "ci_low", "ci_high", "sd"))]
-    c = {k["trial"]: k for k in _records(comparisons, ["trial", "difference", "diff_ci_low", "diff_ci_high",
-                                                           "p_adjusted", "verdict", "reason", "seeds_needed"])}
+    top = ranked(summary, len(summary) if limit is None else limit)
+    c = {k["trial"]: k for k in _records(comparisons[comparisons["trial"].isin(top["trial"])],
+                                         ["trial", "difference", "diff_ci_low", "diff_ci_high", "p_adjusted",
+                                          "verdict", "reason", "seeds_needed"])}
     rows = []
-    for r in _records(ranked(summary, len(summary) if limit is None else limit), shown):
+    for r in _records(top, shown):
         k = c[r["trial"]]
         rows.append({
             "rank": "" if pd.isna(r["rank"]) else str(r["rank"]),
