@@ -116,3 +116,10 @@ def test_display_table_is_ranked_text(grid):
     assert t.loc[~three, "val_acc mean [95% CI]"].str.match(r"^0\.\d{4}$").all() and (~three).sum() == 1
     assert "1/0/0" not in t["seeds ok/failed/diverged"].tolist()
     assert (t["seeds ok/failed/diverged"] == "2/0/1").sum() == 1
+
+
+def test_display_table_limit_gives_the_best_rows_of_the_whole_table(grid):
+    whole = rd.display_table(grid.summary, grid.comparisons, "val_acc")
+    best = rd.display_table(grid.summary, grid.comparisons, "val_acc", limit=4)
+    pd.testing.assert_frame_equal(best, whole.head(4))
+    assert len(whole) == len(grid.summary) > 4

@@ -433,7 +433,7 @@ def _config_column(values: pd.Series, order: list[str]) -> Any:
     numbers = pd.to_numeric(present, errors="coerce")
     if len(present) and numbers.notna().all():
         full = pd.to_numeric(values.replace("", None), errors="coerce")
-        whole = present.map(lambda v: bool(_INT.fullmatch(v))).all()
+        whole = all(_INT.fullmatch(v) for v in present.unique())  # a few levels, however many rows
         return full.astype("int64" if len(present) == len(values) else "Int64") if whole else full.astype("float64")
     known = [v for v in order if v in set(present)]
     return pd.Categorical(values.replace("", None), categories=known + sorted(set(present) - set(known)))

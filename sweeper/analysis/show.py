@@ -36,7 +36,8 @@ def text(results: Results, top: int = 10, width: int | None = None) -> str:
     planned = r.planned()
     if r.trials.empty:
         return f"{r.name}: no finished trial yet{f' (0/{planned})' if planned else ''}; see `sweep ls` for progress"
-    table = display_table(r.summary, r.comparisons, r.metric).drop(columns=["sd"]).head(top)
+    # only the rows shown are formatted (all for a `top` that is no count: head(0 or -n) as before)
+    table = display_table(r.summary, r.comparisons, r.metric, limit=top if top > 0 else None).drop(columns=["sd"]).head(top)
     said = answer(r)
     lines = [said] if said else []  # first: the answer to the study's question
     lines += importance_lines(r)  # then which hyperparameters matter, against the seeds

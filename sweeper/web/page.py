@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -232,8 +233,8 @@ class StudyPage:
 def _table(results: Results, verdicts: bool) -> dict[str, Any]:
     summary = results.summary
     comparisons = results.comparisons if verdicts else _pending(summary)
-    shown = report_data.display_table(summary, comparisons, results.metric).head(MAX_TABLE)
-    order = report_data.ranked(summary, len(summary))["trial"].head(MAX_TABLE).tolist()
+    shown = report_data.display_table(summary, comparisons, results.metric, limit=MAX_TABLE)
+    order = report_data.ranked(summary, MAX_TABLE)["trial"].tolist()
     rows = [{"trial": t, "label": r["configuration"], "rank": _int(pd.to_numeric(r["rank"], errors="coerce")),
              "cells": [str(v) for v in r.values]} for t, (_, r) in zip(order, shown.iterrows(), strict=True)]
     budget = results.budget_line() if show.decided(results) else ""
@@ -279,7 +280,7 @@ def _glance(results: Results) -> dict[str, Any]:
     data = landscape.parallel(results.summary, results.searched, results.metric, results.study)
     axes = list(dict.fromkeys(data["axis"]))
     lines = []
-    for trial, d in list(data.groupby("trial", sort=False))[:MAX_PARALLEL] if len(axes) > 1 else []:
+    for trial, d in islice(data.groupby("trial", sort=False), MAX_PARALLEL) if len(axes) > 1 else []:
         d = d.set_index("axis").loc[axes]
         last = d.iloc[-1]
         lines.append({"trial": trial, "y": _floats(d["position"]), "text": d["value"].tolist(), "low": _float(last["ci_low"]),
