@@ -82,8 +82,13 @@ def fit_prior(s2: np.ndarray, df: np.ndarray, weights: np.ndarray | None = None)
     and NaN (no prior) with fewer than MIN_VARIANCES of them."""
     have = np.isfinite(s2) & (df > 0)
     have, e, tri = _logs(np.where(have, s2, np.nan), np.where(have, df, 1.0))
-    w = np.where(have, 1.0 if weights is None else weights, 0.0)
-    return _prior(w.sum(axis=-1), (w * e).sum(axis=-1), (w * e * e).sum(axis=-1), (w * tri).sum(axis=-1))
+    return _prior(*(x.sum(axis=-1) for x in _parts(np.where(have, 1.0 if weights is None else weights, 0.0), e, tri)))
+
+
+def _parts(w: np.ndarray, e: np.ndarray, tri: np.ndarray) -> tuple[np.ndarray, ...]:
+    """What each variance adds to the sums a prior is fitted from (`_prior`): its weight w,
+    and w times its centred log e, e^2 and the log's sampling variance tri."""
+    return w, w * e, w * e * e, w * tri
 
 
 class _Logs(NamedTuple):
@@ -122,7 +127,7 @@ def squeeze(s2: np.ndarray, df: np.ndarray, robust: bool = True, most: np.ndarra
     `shared` = (variances, df), 1-d: more variances in every row's prior (the same in each:
     a step-down's settled configurations in each simulated study), not returned."""
     s2 = np.where(np.isfinite(s2) & (df > 0), s2, np.nan)
-    shared_s2, shared_df = _valid(shared)
+    shared_s2, shared_df = usable(shared)
     floor = _floor(s2, shared_s2)
     columns, summed = _split(shared_s2, shared_df, floor, robust)
     k = s2.shape[-1]
@@ -165,8 +170,8 @@ class _Sums(NamedTuple):
 def _totals(logs: _Logs, summed: _Sums) -> list[np.ndarray]:
     """Each row's count of variances, and sums of e, e^2 and tri over them (..., 1), all with weight 1."""
     have, e, tri = logs
-    return [have.sum(axis=-1, keepdims=True) + summed.n, e.sum(axis=-1, keepdims=True) + summed.e,
-            (e * e).sum(axis=-1, keepdims=True) + summed.e2, np.where(have, tri, 0.0).sum(axis=-1, keepdims=True) + summed.tri]
+    return [x.sum(axis=-1, keepdims=True) + extra
+            for x, extra in zip(_parts(have.astype(float), e, tri), (summed.n, summed.e, summed.e2, summed.tri), strict=True)]
 
 
 def _weighed(ones: list[np.ndarray], logs: _Logs, weights: np.ndarray, examined: _Examined | None) -> list[np.ndarray]:
@@ -176,7 +181,7 @@ def _weighed(ones: list[np.ndarray], logs: _Logs, weights: np.ndarray, examined:
         return ones
     have, e, tri = (np.take_along_axis(a, examined.columns, axis=-1) for a in logs)
     less = np.where(have & examined.first, 1.0 - np.take_along_axis(weights, examined.columns, axis=-1), 0.0)
-    return [total - (less * x).sum(axis=-1, keepdims=True) for total, x in zip(ones, (1.0, e, e * e, tri), strict=True)]
+    return [total - x.sum(axis=-1, keepdims=True) for total, x in zip(ones, _parts(less, e, tri), strict=True)]
 
 
 class _Examined(NamedTuple):
@@ -196,11 +201,12 @@ class _Examined(NamedTuple):
         r = np.arange(1, min(EXAMINED, s2.shape[-1]) + 1)  # ranks from either end
         top = np.where(r <= n, columns_n - r, r - 1)
         at = np.concatenate([np.broadcast_to(r - 1, top.shape), top], axis=-1)
-        return _Examined(np.take_along_axis(order, at, axis=-1), at >= np.concatenate([0 * r, 0 * r + len(r)]),
-                         np.concatenate([r, r]), n)
+        first = np.concatenate([np.ones(top.shape, dtype=bool), top >= len(r)], axis=-1)  # a top rank beyond the bottom ones
+        return _Examined(np.take_along_axis(order, at, axis=-1), first, np.concatenate([r, r]), n)
 
 
-def _valid(shared: tuple[np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
+def usable(shared: tuple[np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
+    """The shared (variances, df) that take part in a prior: finite, with degrees of freedom."""
     if shared is None:
         return np.zeros(0), np.zeros(0)
     s2, df = (np.asarray(a, dtype=float) for a in shared)
@@ -235,8 +241,7 @@ def _not_outlying(s2: np.ndarray, df: np.ndarray, weights: np.ndarray, logs: _Lo
     `examined` columns are looked at."""
     r, n, columns = examined.r, examined.n, examined.columns
     have, e, tri = (np.take_along_axis(a, columns, axis=-1) for a in logs)
-    w = np.where(have, np.take_along_axis(weights, columns, axis=-1), 0.0)
-    own = (w, w * e, w * e * e, w * tri)
+    own = _parts(np.where(have, np.take_along_axis(weights, columns, axis=-1), 0.0), e, tri)
     s0, d0 = _prior(*(total - mine for total, mine in zip(sums, own, strict=True)))  # the others' prior
     ratio = np.where(have, np.take_along_axis(s2, columns, axis=-1), 0.0) / np.where(s0 > 0, s0, 1.0)
     smallest = np.arange(len(r)) < len(r) // 2

@@ -127,7 +127,7 @@ def _moderated(n: np.ndarray, mean: np.ndarray, s2: np.ndarray, tested: np.ndarr
     prior_df, raw = np.zeros(s2.shape), s2
     if moderate:
         pool = np.where(tested, s2, np.nan)
-        shared = 0 if others is None else int(np.sum(np.isfinite(others[0]) & (others[1] > 0)))
+        shared = len(moderation.usable(others)[0])
         post, prior_df = moderation.squeeze(pool, df, most=_most(pool, df, shared), shared=others)
         s2 = np.where(tested, post, s2)
     return {"n": n, "mean": mean, "s2": s2, "df": df + prior_df, "prior_df": prior_df, "raw_s2": raw}
